@@ -1,0 +1,23 @@
+"""Composition root of awards: consumes scores, keeps eligibility, emits its changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.topics import SCORES
+from services.runtime.service import ServiceDefinition
+
+from .api import router
+from .handlers import HANDLERS
+from .settings import AwardsSettings
+
+
+def definition(settings: AwardsSettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="awards",
+        settings=settings or AwardsSettings.from_env(),
+        migrations_dir=Path(__file__).parent / "migrations",
+        consumes=[SCORES],
+        handlers=HANDLERS,
+        routers=[router],
+    )

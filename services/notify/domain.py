@@ -1,0 +1,62 @@
+"""What notify tells whom, free of I/O: recipients and Vietnamese wording per event."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from contracts.events.awards import AwardEligibilityChanged
+
+TITLE_NAMES = {
+    "good_worker": "Công nhân giỏi",
+    "creative_labour": "Lao động sáng tạo",
+    "good_at_work_and_home": "Giỏi việc nước, đảm việc nhà",
+    "good_deeds": "Người tốt việc tốt",
+    "outstanding_officer": "Cán bộ Công đoàn tiêu biểu",
+    "exemplary_family": "Gia đình CNVCLĐ tiêu biểu",
+    "emulation_flag": "Cờ thi đua xuất sắc",
+    "certificate_of_merit": "Bằng khen",
+}
+LEVEL_NAMES = {"grassroots": "cơ sở", "district": "quận/huyện", "city": "Thành phố",
+               "national": "toàn quốc"}
+REASONS = {
+    "min_points_not_reached": "chưa đủ điểm thi đua",
+    "accepted_initiatives_missing": "chưa có sáng kiến được công nhận",
+    "criteria_met": "đã đạt các tiêu chí",
+}
+# A stable namespace: the same (event, recipient, channel) always yields the same id.
+_NAMESPACE = uuid.UUID("5b0e6f3c-5d0c-4f39-9a53-0b6f7d1e2a10")
+
+
+@dataclass(frozen=True)
+class Message:
+    notification_id: str
+    recipient_id: str
+    recipient_kind: str
+    channel: str
+    template: str
+    subject: str
+    body: str
+
+
+def notification_id(source_event_id: str, recipient_id: str, channel: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{source_event_id}|{recipient_id}|{channel}"))
+
+
+def eligibility_messages(event_id: str, change: AwardEligibilityChanged) -> list[Message]:
+    """Members hear about their own eligibility in their in-app inbox."""
+    if change.subject_kind != "member":
+        return []
+    title = f"“{TITLE_NAMES.get(change.title, change.title)}” cấp {LEVEL_NAMES[change.level]}"
+    reason = REASONS.get(change.reason, change.reason)
+    if change.eligible:
+        subject = f"Bạn đủ điều kiện xét danh hiệu {title}"
+    else:
+        subject = f"Bạn chưa đủ điều kiện xét danh hiệu {title}"
+    body = f"{subject}: {reason}. Chiến dịch {change.campaign_id}, đợt {change.phase_id or '—'}."
+    return [
+        Message(
+            notification_id(event_id, change.subject_id, "in_app"),
+            change.subject_id, "member", "in_app", "award_eligibility_changed", subject, body,
+        )
+    ]

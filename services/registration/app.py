@@ -1,0 +1,19 @@
+"""Composition root of registration: the source of truth for commands; it emits, never consumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.runtime.service import ServiceDefinition
+
+from .api import router
+from .settings import RegistrationSettings
+
+
+def definition(settings: RegistrationSettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="registration",
+        settings=settings or RegistrationSettings.from_env(),
+        migrations_dir=Path(__file__).parent / "migrations",
+        routers=[router],
+    )

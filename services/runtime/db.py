@@ -1,0 +1,32 @@
+"""PostgreSQL access: one pool per service, pinned to the service's own schema."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def checked_schema(schema: str) -> str:
+    # Schema names end up in DDL, where they cannot be bind parameters.
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}: use lower-case letters, digits and _")
+    return schema
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections see only `schema` (and public for extensions)."""
+    schema = checked_schema(schema)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    finally:
+        await admin.close()
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"thidua-{schema}"},
+    )

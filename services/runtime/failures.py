@@ -1,0 +1,32 @@
+"""How the consumer tells failures apart: the infrastructure is down, or one record is bad."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+
+class RetryableError(Exception):
+    """A failure that may pass (a dependency not there yet): retried with backoff, then dead-lettered."""
+
+
+# When the database or network is unavailable every record fails alike: dead-lettering them all
+# would empty the topic into its DLQ. These stop the batch instead; it is redelivered later.
+_INFRASTRUCTURE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+)
+
+
+def is_infrastructure_failure(exc: BaseException) -> bool:
+    return isinstance(exc, _INFRASTRUCTURE)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

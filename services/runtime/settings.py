@@ -1,0 +1,74 @@
+"""Settings every service shares, read once from the environment and passed down.
+
+Infrastructure addresses are unprefixed (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`) because one
+deployment shares them; everything else carries the service's prefix (`SCORING_HTTP_PORT`), so
+one environment file can configure all four services without collisions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+# Fields that may also come from an unprefixed variable shared by the whole deployment.
+SHARED_FIELDS = ("kafka_bootstrap_servers", "database_url", "log_format", "log_level")
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; each service subclasses it with its own `env_prefix` and defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="THIDUA_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    database_url: str = Field("postgresql://postgres@127.0.0.1:5432/postgres")
+    log_format: Literal["json", "console"] = Field("json", description="json in production")
+    log_level: str = "INFO"
+    http_host: str = "0.0.0.0"
+    http_port: int = 8000
+    db_schema: str = Field("", description="PostgreSQL schema owned by this service")
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    # Producer (outbox relay and dead-lettering). tansu rejects the idempotent producer, so it
+    # is a setting; Apache Kafka deployments should turn it on.
+    producer_acks: Literal["all", "1", "0"] = "all"
+    producer_idempotence: bool = False
+    producer_linger_ms: int = 5
+    producer_max_batch_bytes: int = 256 * 1024
+    producer_compression: Literal["none", "gzip", "lz4", "snappy", "zstd"] = "lz4"
+
+    # Consumer. A (re)join costs session_timeout/2; request_timeout must exceed that or joins
+    # retry forever; fetch_max_wait bounds delivery latency.
+    consumer_group: str = ""
+    consumer_max_records: int = 500
+    consumer_batch_timeout_ms: int = 50
+    consumer_fetch_max_wait_ms: int = 50
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 1_000
+    consumer_request_timeout_ms: int = 40_000
+    consumer_max_poll_interval_ms: int = 300_000
+    consumer_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    consumer_max_attempts: int = 4
+    consumer_retry_backoff_ms: int = 200
+    consumer_retry_backoff_max_ms: int = 5_000
+
+    # Outbox relay.
+    relay_batch_size: int = 500
+    relay_poll_interval_ms: int = 200
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "ServiceSettings":
+        """Read settings: `<PREFIX>X` first, then the unprefixed shared `X` for infrastructure."""
+        prefix = cls.model_config.get("env_prefix", "")
+        shared = {
+            name: os.environ[name.upper()]
+            for name in SHARED_FIELDS
+            if f"{prefix}{name}".upper() not in os.environ and name.upper() in os.environ
+        }
+        return cls(**{**shared, **overrides})

@@ -1,0 +1,23 @@
+"""Composition root of scoring: consumes initiatives, keeps scores, emits score changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.topics import INITIATIVES
+from services.runtime.service import ServiceDefinition
+
+from .api import router
+from .handlers import HANDLERS
+from .settings import ScoringSettings
+
+
+def definition(settings: ScoringSettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="scoring",
+        settings=settings or ScoringSettings.from_env(),
+        migrations_dir=Path(__file__).parent / "migrations",
+        consumes=[INITIATIVES],
+        handlers=HANDLERS,
+        routers=[router],
+    )
