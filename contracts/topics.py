@@ -86,3 +86,7 @@ def topic_named(name: str) -> Topic:
     except KeyError:
         known = ", ".join(sorted(_BY_NAME))
         raise KeyError(f"unknown topic {name!r}; known topics: {known}") from None
+
+
+DLQ_HEADER_PREFIX = "thidua-dlq-"
+"""Prefix of the headers a consumer adds to a dead-lettered record (reason, consumer, origin)."""

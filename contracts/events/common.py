@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, PlainSerializer
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
 Level = Literal["grassroots", "district", "city", "national"]
 """Recognition or award level, lowest first (cơ sở → quận/huyện → Thành phố → toàn quốc)."""
@@ -52,6 +52,10 @@ Sector = Literal["enterprise", "administration", "education", "health", "other"]
 Points = Annotated[
     Decimal,
     PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["12.5"]},
+        mode="serialization",
+    ),
 ]
 
 Vnd = Annotated[int, Field(ge=0)]
