@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    model_validator,
+)
 
 from contracts.events.base import EventData
 
@@ -42,7 +49,8 @@ class CloudEvent(BaseModel, Generic[DataT]):
     datacontenttype: Literal["application/json"] = Field(
         "application/json", description="Media type of `data`: always JSON."
     )
-    data: DataT = Field(description="The payload; its schema depends on `type`.")
+    # SerializeAsAny: a CloudEvent[EventData] holding a subclass must not serialize as `{}`.
+    data: SerializeAsAny[DataT] = Field(description="The payload; its schema depends on `type`.")
     district: str | None = Field(
         None,
         description="Extension: id of the district (or ward) unit the event belongs to, used for "

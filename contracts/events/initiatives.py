@@ -1,4 +1,4 @@
-"""Initiative and work events, produced by registration on `thidua.initiatives.v1` (key: unit id)."""
+"""Initiative and work events, produced by registration on `thidua.initiatives.v1` (key: unit)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from contracts import CloudEvent, EventDecodeError, decode_event, encode_event, new_event
+from contracts import (
+    CloudEvent,
+    EventData,
+    EventDecodeError,
+    decode_event,
+    encode_event,
+    new_event,
+)
 from contracts.events import InitiativeAuthor, InitiativeSubmitted, ScoreChanged
 
 
@@ -142,3 +149,9 @@ def test_an_envelope_whose_type_disagrees_with_its_data_model_cannot_be_built():
             id="1", source="/s", type="thidua.score.changed.v1", time=datetime.now(UTC),
             data=_submitted(), correlationid="1",
         )
+
+
+def test_an_envelope_typed_with_the_base_payload_still_encodes_every_data_field():
+    event = _event()
+    loose = CloudEvent[EventData](**{name: getattr(event, name) for name in type(event).model_fields})
+    assert json.loads(encode_event(loose))["data"]["claimed_benefit_vnd"] == 45_000_000
