@@ -104,6 +104,9 @@ class OutboxRelay:
             pass
         self._wakeup.clear()
 
+    async def _delete_published(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
+        await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", seqs)
+
     async def publish_ready(self, conn: asyncpg.Connection) -> int:
         """Publish one batch of ready rows; return how many were published."""
         rows = await conn.fetch(_READY_ROWS, self._batch_size, self._max_commit_wait)
@@ -117,7 +120,7 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*sends)
-        await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows])
+        await self._delete_published(conn, [r["seq"] for r in rows])
         self.stats.published += len(rows)
         self.stats.batches += 1
         log.debug("outbox_batch_published", schema=self._schema, count=len(rows))
