@@ -1,0 +1,91 @@
+"""Award eligibility from a subject's standing, under the default rule set."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from contracts.events.rules import AwardRules, TitleRule
+from services.awards.domain import Eligibility, Standing, changed, evaluate, is_computed
+
+RULES = AwardRules()
+
+
+def member(points: int | str, accepted: int = 0) -> Standing:
+    return Standing("member", Decimal(points), accepted)
+
+
+def by_title(results: list[Eligibility]) -> dict[str, Eligibility]:
+    return {e.title: e for e in results}
+
+
+def test_good_worker_needs_the_minimum_points():
+    assert by_title(evaluate(member("19.5"), RULES))["good_worker"] == Eligibility(
+        "good_worker", "grassroots", False, "min_points_not_reached")
+    assert by_title(evaluate(member(20), RULES))["good_worker"] == Eligibility(
+        "good_worker", "grassroots", True, "criteria_met")
+
+
+def test_creative_labour_needs_an_accepted_initiative_whatever_the_points():
+    assert by_title(evaluate(member(500, accepted=0), RULES))["creative_labour"] == Eligibility(
+        "creative_labour", "grassroots", False, "accepted_initiatives_missing")
+    assert by_title(evaluate(member(0, accepted=1), RULES))["creative_labour"].eligible
+
+
+def test_points_are_checked_before_accepted_initiatives():
+    rule = TitleRule(title="creative_labour", subject_kind="member", levels=["district"],
+                     min_points=Decimal(10), min_accepted_initiatives=2)
+    [result] = evaluate(member(5, accepted=0), AwardRules(titles=[rule]))
+    assert result == Eligibility("creative_labour", "district", False, "min_points_not_reached")
+
+
+def test_only_titles_with_computable_criteria_are_evaluated_for_members():
+    titles = set(by_title(evaluate(member(1000, accepted=10), RULES)))
+    assert titles == {"good_worker", "creative_labour"}
+
+
+def test_titles_reserved_to_women_or_officers_are_left_to_the_approval_workflow():
+    women = TitleRule(title="good_at_work_and_home", subject_kind="member",
+                      levels=["grassroots"], min_points=Decimal(1), women_only=True)
+    officers = TitleRule(title="outstanding_officer", subject_kind="member",
+                         levels=["grassroots"], min_points=Decimal(1), officers_only=True)
+    assert not is_computed(women) and not is_computed(officers)
+    assert evaluate(member(100), AwardRules(titles=[women, officers])) == []
+
+
+def test_titles_without_criteria_are_nominated_by_peers_not_computed():
+    deeds = next(r for r in RULES.titles if r.title == "good_deeds")
+    assert not is_computed(deeds)
+
+
+def test_unit_titles_of_the_default_rules_are_not_computed_from_scores():
+    assert evaluate(Standing("unit", Decimal(10_000), 50), RULES) == []
+
+
+def test_eligibility_is_evaluated_at_the_titles_lowest_level():
+    rule = TitleRule(title="good_worker", subject_kind="member", levels=["district", "city"],
+                     min_points=Decimal(1))
+    [result] = evaluate(member(5), AwardRules(titles=[rule]))
+    assert result.level == "district"
+
+
+def test_a_first_evaluation_is_always_a_change():
+    current = evaluate(member(5), RULES)
+    assert changed({}, current) == current
+
+
+def test_unchanged_eligibility_produces_no_change():
+    current = evaluate(member(5), RULES)
+    announced = {(e.title, e.level): e.eligible for e in current}
+    assert changed(announced, current) == []
+
+
+def test_a_change_is_reported_only_for_the_titles_that_flipped():
+    announced = {("good_worker", "grassroots"): False, ("creative_labour", "grassroots"): False}
+    flipped = changed(announced, evaluate(member(25), RULES))
+    assert flipped == [Eligibility("good_worker", "grassroots", True, "criteria_met")]
+
+
+def test_a_new_reason_for_the_same_verdict_is_not_a_change():
+    announced = {("good_worker", "grassroots"): False}
+    current = [Eligibility("good_worker", "grassroots", False, "some_other_reason")]
+    assert changed(announced, current) == []
