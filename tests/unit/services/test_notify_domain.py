@@ -7,14 +7,15 @@ from services.notify.domain import eligibility_messages, notification_id
 
 
 def change(**changes) -> AwardEligibilityChanged:
-    fields = dict(unit_id="u-det-8-3", campaign_id="cmp-2025-hn", phase_id="p1",
-                  subject_kind="member", subject_id="m-lan", title="good_worker",
-                  level="grassroots", eligible=True, reason="criteria_met")
+    fields = {"unit_id": "u-det-8-3", "campaign_id": "cmp-2025-hn", "phase_id": "p1",
+              "subject_kind": "member", "subject_id": "m-lan", "title": "good_worker",
+              "level": "grassroots", "eligible": True, "reason": "criteria_met"}
     return AwardEligibilityChanged(**(fields | changes))
 
 
 def test_the_same_event_recipient_and_channel_always_give_the_same_notification_id():
-    assert notification_id("evt-1", "m-lan", "in_app") == notification_id("evt-1", "m-lan", "in_app")
+    first = notification_id("evt-1", "m-lan", "in_app")
+    assert notification_id("evt-1", "m-lan", "in_app") == first
 
 
 def test_notification_ids_differ_by_event_by_recipient_and_by_channel():
@@ -56,7 +57,8 @@ def test_not_eligible_wording_names_the_missing_criterion():
     [message] = eligibility_messages("evt-1", change(
         title="creative_labour", level="district", eligible=False,
         reason="accepted_initiatives_missing"))
-    assert message.subject == "Bạn chưa đủ điều kiện xét danh hiệu “Lao động sáng tạo” cấp quận/huyện"
+    assert message.subject == (
+        "Bạn chưa đủ điều kiện xét danh hiệu “Lao động sáng tạo” cấp quận/huyện")
     assert "chưa có sáng kiến được công nhận" in message.body
 
 

@@ -18,7 +18,8 @@ def record(headers=(("content-type", b"application/cloudevents+json"),)) -> Cons
 
 
 def test_dead_letter_headers_keep_the_original_headers_first():
-    headers = dead_letter_headers(Rejection(record(), "not_json", "bad"), "thidua-scoring", "scoring")
+    rejection = Rejection(record(), "not_json", "bad")
+    headers = dead_letter_headers(rejection, "thidua-scoring", "scoring")
     assert headers[0] == ("content-type", b"application/cloudevents+json")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import pytest
 from pydantic import ValidationError
@@ -39,7 +37,7 @@ def test_the_total_wait_is_bounded_by_attempts_times_the_cap():
 @pytest.mark.parametrize("exc", [
     OSError("network unreachable"),
     ConnectionRefusedError(),
-    asyncio.TimeoutError(),
+    TimeoutError(),
     asyncpg.PostgresConnectionError("gone"),
     asyncpg.InterfaceError("pool is closing"),
     asyncpg.exceptions.TooManyConnectionsError("too many"),
