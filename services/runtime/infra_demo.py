@@ -1,0 +1,65 @@
+"""The walking skeleton: one initiative submitted over HTTP comes back as a member's notification."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+
+DEMO_MEMBER = "m-0001"
+DEMO_INITIATIVE = {
+    "campaign_id": "cmp-2025-hn",
+    "phase_id": "cmp-2025-hn-p1",
+    "unit_id": "u-dongda-thcs-langthuong",
+    "district": "d-dongda",
+    "title": "Ứng dụng phần mềm quản lý hồ sơ học sinh",
+    "field": "quản lý",
+    "authors": [{"member_id": DEMO_MEMBER, "full_name": "Nguyễn Thị Lan", "direct_worker": False}],
+    "claimed_benefit_vnd": 120_000_000,
+}
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def run_demo(registration_url: str, notify_url: str, timeout_s: float = 60.0) -> dict:
+    """Submit the demo initiative; return the notification that carries its correlation id."""
+    correlation_id = str(uuid.uuid4())
+    started = time.monotonic()
+    with httpx.Client(timeout=10.0) as client:
+        response = client.post(f"{registration_url}/initiatives", json=DEMO_INITIATIVE,
+                               headers={"X-Correlation-ID": correlation_id})
+        if response.status_code not in (201, 202):
+            raise DemoFailed(f"POST /initiatives answered {response.status_code}: {response.text}")
+        accepted = response.json()
+        print(f"registration accepted initiative {accepted.get('initiative_id')} "
+              f"(event {accepted.get('event_id')}, HTTP {response.status_code})", flush=True)
+        notification = _poll_notification(client, notify_url, correlation_id, started + timeout_s)
+    elapsed = time.monotonic() - started
+    print(f"\nnotify delivered to {DEMO_MEMBER} in {elapsed:.1f} s:\n"
+          f"  POST {registration_url}/initiatives\n"
+          f"  -> outbox -> thidua.initiatives.v1 (thidua.initiative.submitted.v1, key unit id)\n"
+          f"  -> notify -> GET {notify_url}/members/{DEMO_MEMBER}/notifications\n"
+          f"  notification: {notification}\n"
+          f"grep the logs for correlationid={correlation_id}", flush=True)
+    return notification
+
+
+def _poll_notification(client: httpx.Client, notify_url: str, correlation_id: str,
+                       deadline: float) -> dict:
+    url = f"{notify_url}/members/{DEMO_MEMBER}/notifications"
+    last = "nothing yet"
+    while time.monotonic() < deadline:
+        try:
+            response = client.get(url)
+            last = f"HTTP {response.status_code}"
+            if response.status_code == 200:
+                for item in response.json():
+                    if item.get("correlation_id") == correlation_id:
+                        return item
+        except (httpx.HTTPError, ValueError) as exc:
+            last = repr(exc)
+        time.sleep(0.25)
+    raise DemoFailed(f"no notification for correlationid={correlation_id} at {url} ({last})")
