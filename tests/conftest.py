@@ -17,14 +17,7 @@ from services.runtime.topics_admin import all_topic_specs, ensure_topics, run_bl
 @pytest.fixture(scope="session")
 def topic_specs() -> list[tuple[str, int]]:
     """Every topic of the contracts' registry with its dead-letter topic."""
-    try:
-        return all_topic_specs()
-    except ModuleNotFoundError as exc:  # the registry not written yet: DESIGN's catalogue
-        if exc.name not in ("contracts", "contracts.topics"):
-            raise
-        names = ["org", "campaigns", "participation", "initiatives", "scores", "awards",
-                 "notifications"]
-        return [(f"thidua.{n}.v1{dlq}", 3) for n in names for dlq in ("", ".dlq")]
+    return all_topic_specs()
 
 
 @pytest.fixture(scope="session")

@@ -38,11 +38,12 @@ def run_demo(registration_url: str, notify_url: str, timeout_s: float = 60.0) ->
               f"(event {accepted.get('event_id')}, HTTP {response.status_code})", flush=True)
         notification = _poll_notification(client, notify_url, correlation_id, started + timeout_s)
     elapsed = time.monotonic() - started
-    print(f"\nnotify delivered to {DEMO_MEMBER} in {elapsed:.1f} s:\n"
-          f"  POST {registration_url}/initiatives\n"
-          f"  -> outbox -> thidua.initiatives.v1 (thidua.initiative.submitted.v1, key unit id)\n"
-          f"  -> notify -> GET {notify_url}/members/{DEMO_MEMBER}/notifications\n"
-          f"  notification: {notification}\n"
+    print(f"\nthe initiative reached {DEMO_MEMBER}'s inbox in {elapsed:.1f} s:\n"
+          f"  POST {registration_url}/initiatives -> registration outbox\n"
+          f"  -> thidua.initiatives.v1 -> scoring -> thidua.scores.v1 -> awards\n"
+          f"  -> thidua.awards.v1 -> notify (from event {notification.get('source_event_id')})\n"
+          f"  -> GET {notify_url}/members/{DEMO_MEMBER}/notifications: "
+          f"{notification.get('subject') or notification}\n"
           f"grep the logs for correlationid={correlation_id}", flush=True)
     return notification
 

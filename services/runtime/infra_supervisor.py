@@ -63,6 +63,7 @@ def service_command(name: str) -> list[str]:
 
 def check_port_free(name: str, port: int) -> None:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is fine
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -116,7 +117,9 @@ def stop_services(services: list[ServiceProcess], grace_s: float = 10.0) -> None
             log.warning("service_killed", service=service.name, pid=service.process.pid)
             _signal_group(service.process, signal.SIGKILL)
             service.process.wait()
-        log.info("service_stopped", service=service.name, exit_code=service.process.returncode)
+        code = service.process.returncode
+        how = {"signal": signal.Signals(-code).name} if code < 0 else {"exit_code": code}
+        log.info("service_stopped", service=service.name, **how)
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -67,3 +74,79 @@ async def test_postgres_answers(database_url):
         assert (await conn.fetchval("select version()")).startswith("PostgreSQL")
     finally:
         await conn.close()
+
+
+# `thidua up` with stand-in services that only answer /readyz: the process handling is under test.
+STUB_SERVICE = (
+    "import http.server, os, sys\n"
+    "port = int(os.environ[sys.argv[1].upper() + '_HTTP_PORT'])\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self): self.send_response(200); self.end_headers()\n"
+    "http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()\n"
+)
+RUN_UP_WITH_STUBS = (
+    "import sys\n"
+    "from services.runtime import infra_supervisor as sup\n"
+    f"sup.service_command = lambda name: [sys.executable, '-c', {STUB_SERVICE!r}, name]\n"
+    "from services import cli\n"
+    "sys.exit(cli.main(sys.argv[1:]))\n"
+)
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True,
+                         check=False)
+    return {int(p) for p in out.stdout.split()}
+
+
+def _postmaster_pid(database_url: str) -> int:
+    socket_dir = database_url.split("host=")[1]
+    return int((Path(socket_dir) / "postmaster.pid").read_text().split()[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0]
+    return state != "Z"  # a zombie already reparented to init is as good as gone
+
+
+def _start_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    env["THIDUA_INFRA"] = "embedded"
+    process = subprocess.Popen([sys.executable, "-c", RUN_UP_WITH_STUBS, *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               start_new_session=True)
+    seen = ""
+    for line in process.stdout:
+        seen += line
+        if marker in line:
+            return process, seen
+    raise AssertionError(f"no {marker!r} in output: {seen}")
+
+
+def _stops_cleanly_on_sigint(process: subprocess.Popen, started: set[int]) -> None:
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    time.sleep(0.5)
+    assert not [pid for pid in started if _alive(pid)]
+
+
+def test_thidua_infra_prints_exports_and_leaves_nothing_behind_on_ctrl_c():
+    process, out = _start_until(["infra"], "export KAFKA_BOOTSTRAP_SERVERS=")
+    database_url = out.split("DATABASE_URL='")[1].split("'")[0]
+    started = _children(process.pid) | {_postmaster_pid(database_url)}
+    _stops_cleanly_on_sigint(process, started)
+
+
+def test_thidua_up_runs_each_service_as_a_process_and_stops_all_on_ctrl_c():
+    process, out = _start_until(["up", "--base-port", "18100"], "Ctrl-C stops everything.")
+    with httpx.Client() as client:
+        assert [client.get(f"http://127.0.0.1:{18101 + i}/readyz").status_code
+                for i in range(4)] == [200] * 4
+    started = _children(process.pid)
+    assert len(started) >= 6  # four services, tansu and the postmaster watchdog
+    started.add(_postmaster_pid(out.split("postgresql  ")[1].split()[0]))
+    _stops_cleanly_on_sigint(process, started)
