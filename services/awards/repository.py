@@ -19,7 +19,10 @@ async def update_standing(
                                           unit_id, total_points, accepted_initiatives)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
-             SET total_points = EXCLUDED.total_points, unit_id = EXCLUDED.unit_id,
+             -- A member's changes can arrive on several partitions (keyed by unit): while points
+             -- are only ever added, the larger total is the later one.
+             SET total_points = GREATEST(subject_standings.total_points, EXCLUDED.total_points),
+                 unit_id = EXCLUDED.unit_id,
                  accepted_initiatives = subject_standings.accepted_initiatives
                                         + EXCLUDED.accepted_initiatives,
                  updated_at = now()

@@ -10,4 +10,3 @@ class AwardsSettings(ServiceSettings):
 
     service_name: str = "awards"
     http_port: int = 8103
-    event_source: str = "/thidua/awards"

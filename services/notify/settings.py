@@ -10,4 +10,3 @@ class NotifySettings(ServiceSettings):
 
     service_name: str = "notify"
     http_port: int = 8104
-    event_source: str = "/thidua/notify"

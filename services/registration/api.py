@@ -14,6 +14,7 @@ from . import domain, repository
 
 log = structlog.get_logger()
 router = APIRouter(tags=["initiatives"])
+SOURCE = "/thidua/registration"  # the CloudEvents source of everything registration emits
 
 
 @router.post("/initiatives", status_code=status.HTTP_202_ACCEPTED)
@@ -23,7 +24,7 @@ async def submit_initiative(command: domain.SubmitInitiative, request: Request) 
     data = domain.initiative_submitted(command, datetime.now(UTC))
     event = new_event(
         data,
-        source=runtime.settings.event_source,
+        source=SOURCE,
         district=command.district,
         correlation_id=request.state.correlation_id,
         subject=data.initiative_id,

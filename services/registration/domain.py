@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted
 
 
 class InitiativeAuthorIn(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
     member_id: str = Field(min_length=1, max_length=64)
     full_name: str = Field(min_length=1, max_length=200)
     direct_worker: bool = False
@@ -18,6 +20,9 @@ class InitiativeAuthorIn(BaseModel):
 
 class SubmitInitiative(BaseModel):
     """The body of `POST /initiatives`."""
+
+    # Trimmed before the length checks, so a title of spaces is refused like an empty one.
+    model_config = ConfigDict(str_strip_whitespace=True)
 
     campaign_id: str = Field(min_length=1, max_length=64)
     phase_id: str = Field(min_length=1, max_length=64)
@@ -44,8 +49,8 @@ def initiative_submitted(command: SubmitInitiative, now: datetime) -> Initiative
         campaign_id=command.campaign_id,
         phase_id=command.phase_id,
         unit_id=command.unit_id,
-        title=command.title.strip(),
-        field=command.field.strip(),
+        title=command.title,
+        field=command.field,
         authors=[InitiativeAuthor(**a.model_dump()) for a in command.authors],
         claimed_benefit_vnd=command.claimed_benefit_vnd,
         submitted_at=now,

@@ -10,4 +10,3 @@ class RegistrationSettings(ServiceSettings):
 
     service_name: str = "registration"
     http_port: int = 8101
-    event_source: str = "/thidua/registration"

@@ -13,9 +13,11 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
+from contracts.topics import DLQ_HEADER_PREFIX
+
 log = structlog.get_logger()
 
-HEADER_PREFIX = "thidua-dlq-"
+HEADER_PREFIX = DLQ_HEADER_PREFIX  # part of the public contract: integrators read these headers
 
 
 @dataclass(frozen=True)

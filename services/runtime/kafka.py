@@ -11,7 +11,7 @@ def producer_options(settings: ServiceSettings) -> dict:
     acks: int | str = "all" if settings.producer_acks == "all" else int(settings.producer_acks)
     return {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "client_id": f"thidua-{settings.service_name}",
+        "client_id": settings.client_id,
         "acks": acks,
         "enable_idempotence": settings.producer_idempotence,
         "linger_ms": settings.producer_linger_ms,

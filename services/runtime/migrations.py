@@ -44,6 +44,10 @@ def discover(source: str, directory: Path) -> list[Migration]:
         for path in sorted(directory.glob("*.sql"))
         if (m := _FILE.match(path.name))
     ]
+    versions = [m.version for m in found]
+    if len(versions) != len(set(versions)):
+        duplicated = sorted({v for v in versions if versions.count(v) > 1})
+        raise ValueError(f"two migration files share a number in {directory}: {duplicated}")
     return found
 
 

@@ -85,11 +85,10 @@ class ServiceRuntime:
 
     async def _start_consumer(self) -> None:
         d, s = self.definition, self.settings
-        group = s.consumer_group or f"thidua-{d.name}"
         self.consumer = EventConsumer(
             self.pool,
             d.handlers,
-            DeadLetterPublisher(self.producer, group, d.name),
+            DeadLetterPublisher(self.producer, s.group_id, d.name),
             RetryPolicy(
                 s.consumer_max_attempts,
                 s.consumer_retry_backoff_ms / 1000,
@@ -98,7 +97,7 @@ class ServiceRuntime:
         )
         self.broker = KafkaBroker(
             s.kafka_bootstrap_servers,
-            client_id=f"thidua-{d.name}",
+            client_id=s.client_id,
             request_timeout_ms=s.consumer_request_timeout_ms,
             log_level=logging.DEBUG,  # FastStream's per-message lines; ours are structured
             graceful_timeout=30.0,

@@ -62,6 +62,14 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     relay_poll_interval_ms: int = 200
 
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"thidua-{self.service_name}"
+
+    @property
+    def client_id(self) -> str:
+        return f"thidua-{self.service_name}"
+
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServiceSettings":
         """Read settings: `<PREFIX>X` first, then the unprefixed shared `X` for infrastructure."""

@@ -53,7 +53,7 @@ def subscribe(
 ) -> Any:
     subscriber = broker.subscriber(
         *topics,
-        group_id=settings.consumer_group or f"thidua-{settings.service_name}",
+        group_id=settings.group_id,
         batch=True,
         max_records=settings.consumer_max_records,
         batch_timeout_ms=settings.consumer_batch_timeout_ms,

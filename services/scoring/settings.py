@@ -10,4 +10,3 @@ class ScoringSettings(ServiceSettings):
 
     service_name: str = "scoring"
     http_port: int = 8102
-    event_source: str = "/thidua/scoring"

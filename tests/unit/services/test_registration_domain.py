@@ -103,8 +103,6 @@ def test_an_author_is_not_a_direct_worker_unless_the_command_says_so():
     assert event.authors[0].direct_worker is False
 
 
-@pytest.mark.xfail(strict=True, reason="a blank title passes the command's length check and "
-                   "fails only when the event is built (HTTP 500 instead of 422)")
 def test_a_title_of_only_spaces_is_refused_by_the_command():
     with pytest.raises(ValidationError):
         SubmitInitiative(**command(title="     "))

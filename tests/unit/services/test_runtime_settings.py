@@ -17,8 +17,8 @@ def clean_environment(monkeypatch):
 
 def test_a_service_without_environment_gets_its_own_defaults():
     settings = ScoringSettings.from_env()
-    assert (settings.service_name, settings.http_port, settings.event_source) == (
-        "scoring", 8102, "/thidua/scoring")
+    assert (settings.service_name, settings.http_port, settings.group_id) == (
+        "scoring", 8102, "thidua-scoring")
     assert settings.log_format == "json"
     assert settings.consumer_auto_offset_reset == "earliest"
 
