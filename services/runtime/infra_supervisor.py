@@ -77,7 +77,7 @@ def start_service(name: str, port: int, infra: Infrastructure) -> ServiceProcess
     process = subprocess.Popen(service_command(name), env=service_env(name, port, infra, os.environ),
                                stdin=subprocess.DEVNULL, start_new_session=True,
                                preexec_fn=die_with_parent)  # noqa: PLW1509 (prctl only)
-    log.info("service_started", service=name, pid=process.pid, port=port)
+    log.info("service_process_started", service=name, pid=process.pid, port=port)
     return ServiceProcess(name, port, process)
 
 
@@ -114,12 +114,12 @@ def stop_services(services: list[ServiceProcess], grace_s: float = 10.0) -> None
         try:
             service.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            log.warning("service_killed", service=service.name, pid=service.process.pid)
+            log.warning("service_process_killed", service=service.name, pid=service.process.pid)
             _signal_group(service.process, signal.SIGKILL)
             service.process.wait()
         code = service.process.returncode
         how = {"signal": signal.Signals(-code).name} if code < 0 else {"exit_code": code}
-        log.info("service_stopped", service=service.name, **how)
+        log.info("service_process_stopped", service=service.name, **how)
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
