@@ -19,23 +19,39 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    json_lines = fmt == "json"
+    finish = [structlog.processors.format_exc_info] if json_lines else []
     renderer = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json_lines
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer]
-        if fmt == "json"
-        else [*shared, renderer],
+        processors=[*shared, *finish, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
-    # Libraries (aiokafka, uvicorn, faststream) log through stdlib: keep them quieter and on stderr.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # Libraries (aiokafka, uvicorn, faststream) log through stdlib: render their warnings in the
+    # same format, with the same context, so ops parse one kind of line.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *finish,
+                        renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def library_logger(name: str) -> logging.Logger:
+    """A stdlib logger for a library that takes one (FastStream), rendered like ours."""
+    return logging.getLogger(f"thidua.{name}")
 
 
 def bind_event(event_id: str, event_type: str, correlation_id: str, **extra: object) -> None:

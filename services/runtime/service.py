@@ -25,6 +25,7 @@ from .consumer import EventConsumer, Handler, RetryPolicy
 from .db import create_pool
 from .dead_letters import DeadLetterPublisher
 from .kafka import create_producer
+from .logs import library_logger
 from .relay import OutboxRelay
 from .settings import ServiceSettings
 from .subscription import subscribe
@@ -99,6 +100,7 @@ class ServiceRuntime:
             s.kafka_bootstrap_servers,
             client_id=s.client_id,
             request_timeout_ms=s.consumer_request_timeout_ms,
+            logger=library_logger("faststream"),
             log_level=logging.DEBUG,  # FastStream's per-message lines; ours are structured
             graceful_timeout=30.0,
         )
