@@ -29,7 +29,8 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
     structlog.configure(
         processors=[*shared, *finish, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up per logger, so a replaced sys.stderr (test capture, daemons) is honoured.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()

@@ -1,9 +1,19 @@
 import json
 import logging
 
+import pytest
 import structlog
 
 from services.runtime.logs import bind_event, configure_logging, unbind_event
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    handlers = logging.getLogger().handlers[:]
+    config = structlog.get_config()
+    yield
+    logging.getLogger().handlers = handlers
+    structlog.configure(**config)
 
 
 def test_json_lines_carry_the_service_and_the_events_correlation_id(capsys):
