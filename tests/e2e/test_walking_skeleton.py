@@ -11,6 +11,7 @@ import pytest
 
 from contracts import decode_event
 from contracts.topics import AWARDS, INITIATIVES, NOTIFICATIONS, SCORES
+from services.runtime.infra_demo import DEMO_INITIATIVE
 from tests.support.kafka_log import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -18,17 +19,9 @@ SCHEMAS = Path(__file__).parents[2] / "contracts" / "schemas"
 
 
 def submission(member_id: str, **overrides) -> dict:
-    body = {
-        "campaign_id": "cmp-2025-hn",
-        "phase_id": "cmp-2025-hn-p1",
-        "unit_id": "u-dongda-thcs-langthuong",
-        "district": "d-dongda",
-        "title": "Ứng dụng phần mềm quản lý hồ sơ học sinh",
-        "field": "quản lý",
-        "authors": [{"member_id": member_id, "full_name": "Nguyễn Thị Lan", "direct_worker": False}],
-        "claimed_benefit_vnd": 120_000_000,
-    }
-    return body | overrides
+    """The demo's initiative (`thidua up --demo`), authored by `member_id`."""
+    author = DEMO_INITIATIVE["authors"][0] | {"member_id": member_id}
+    return DEMO_INITIATIVE | {"authors": [author]} | overrides
 
 
 async def test_an_initiative_reaches_its_authors_inbox_with_one_correlation_id(clients):
