@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.consumer_throughput
+	$(BIN)/python -m benchmarks.relay_throughput
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate
