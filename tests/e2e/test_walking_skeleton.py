@@ -97,3 +97,13 @@ async def test_submitting_the_same_initiative_twice_conflicts_and_keeps_the_firs
     assert again.json()["errors"][0]["field"] == "initiative_id"
     stored = (await clients["registration"].get(f"/initiatives/{body['initiative_id']}")).json()
     assert stored["title"] == body["title"] and stored["event_id"] == first.json()["event_id"]
+
+
+async def test_every_service_is_alive_and_ready_with_each_dependency_checked(clients):
+    for name, client in clients.items():
+        assert (await client.get("/healthz")).json() == {"status": "alive", "service": name}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        checks = ready.json()["checks"]
+        expected = {"database", "kafka", "outbox_relay"} | ({"consumer"} if name != "registration" else set())
+        assert set(checks) == expected and set(checks.values()) == {"ok"}
