@@ -78,6 +78,7 @@ class ServiceRuntime:
             self.producer,
             batch_size=s.relay_batch_size,
             poll_interval=s.relay_poll_interval_ms / 1000,
+            max_commit_wait=s.relay_max_commit_wait_ms / 1000,
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{d.name}-outbox-relay")
         if d.handlers:

@@ -61,6 +61,8 @@ class ServiceSettings(BaseSettings):
     # Outbox relay.
     relay_batch_size: int = 500
     relay_poll_interval_ms: int = 200
+    # Rows of a transaction open longer than this stop holding back the rows committed after it.
+    relay_max_commit_wait_ms: int = 5_000
 
     @property
     def group_id(self) -> str:
