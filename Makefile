@@ -21,6 +21,7 @@ up: $(STAMP)
 	$(BIN)/thidua up --demo
 
 test: $(STAMP)
+	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -22,8 +22,8 @@ DEFAULT_RULES = AwardRules()
 
 async def on_score_changed(conn: asyncpg.Connection, event: CloudEvent) -> None:
     score: ScoreChanged = event.data
-    subject = dict(campaign_id=score.campaign_id, phase_id=score.phase_id,
-                   subject_kind=score.subject_kind, subject_id=score.subject_id)
+    subject = {"campaign_id": score.campaign_id, "phase_id": score.phase_id,
+                   "subject_kind": score.subject_kind, "subject_id": score.subject_id}
     accepted = await repository.update_standing(
         conn, **subject, unit_id=score.unit_id, total_points=score.total_points,
         accepted_delta=1 if score.reason == "initiative_accepted" else 0,

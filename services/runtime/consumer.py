@@ -126,7 +126,7 @@ class EventConsumer:
             try:
                 await self._apply(received)
                 return None
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 log.warning("event_batch_failed", size=len(received), error=describe(exc))
                 delay = next(delays, None)
                 if delay is None:

@@ -12,7 +12,6 @@ import sys
 import structlog
 
 
-
 def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,

@@ -100,7 +100,7 @@ class OutboxRelay:
     async def _wait_for_work(self) -> None:
         try:
             await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self._wakeup.clear()
 

@@ -7,13 +7,11 @@ one environment file can configure all four services without collisions.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import os
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
 
 # Fields that may also come from an unprefixed variable shared by the whole deployment.
 SHARED_FIELDS = ("kafka_bootstrap_servers", "database_url", "log_format", "log_level")
@@ -73,7 +71,7 @@ class ServiceSettings(BaseSettings):
         return f"thidua-{self.service_name}"
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "ServiceSettings":
+    def from_env(cls, **overrides: Any) -> ServiceSettings:
         """Read settings: `<PREFIX>X` first, then the unprefixed shared `X` for infrastructure."""
         prefix = cls.model_config.get("env_prefix", "")
         shared = {

@@ -71,7 +71,7 @@ async def dead_letters(bootstrap: str, marker: bytes) -> list:
 
 
 async def test_an_event_delivered_twice_is_applied_once(consumer_under_test):
-    consumer, pool, producer = consumer_under_test
+    _consumer, pool, producer = consumer_under_test
     title = f"twice-{uuid.uuid4().hex[:6]}"
     event = initiative_submitted(title=title)
     for _ in range(2):
@@ -86,7 +86,7 @@ async def test_an_event_delivered_twice_is_applied_once(consumer_under_test):
 async def test_a_malformed_record_is_dead_lettered_with_its_reason_and_the_next_is_applied(
     consumer_under_test, kafka_bootstrap_servers
 ):
-    consumer, pool, producer = consumer_under_test
+    _consumer, pool, producer = consumer_under_test
     marker = uuid.uuid4().hex.encode()
     await producer.send_and_wait(TOPIC, b"{not json " + marker, key=b"u-2",
                                  headers=[("origin", b"\xff\xfe not utf-8")])
@@ -119,7 +119,7 @@ async def test_an_event_with_invalid_data_is_dead_lettered_naming_the_field(
 async def test_a_poison_event_is_retried_then_dead_lettered_without_blocking_its_partition(
     consumer_under_test, kafka_bootstrap_servers
 ):
-    consumer, pool, producer = consumer_under_test
+    _consumer, pool, producer = consumer_under_test
     poison = initiative_submitted(title="poison")
     after = initiative_submitted(title=f"after-poison-{uuid.uuid4().hex[:6]}")
     await producer.send_and_wait(TOPIC, encode_event(poison), key=b"u-4")

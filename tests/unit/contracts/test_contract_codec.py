@@ -20,18 +20,18 @@ from contracts.events import InitiativeAuthor, InitiativeSubmitted, ScoreChanged
 
 
 def _submitted(**changes) -> InitiativeSubmitted:
-    fields = dict(
-        initiative_id="i-dongda-2025-00421",
-        campaign_id="c-dongda-2025",
-        phase_id="p-dongda-2025-1",
-        unit_id="u-dongda-0001",
-        title="Ứng dụng học liệu số trong dạy học hình học lớp 8",
-        field="giáo dục",
-        authors=[InitiativeAuthor(member_id="m-1", full_name="Nguyễn Thị Thu Hà",
+    fields = {
+        "initiative_id": "i-dongda-2025-00421",
+        "campaign_id": "c-dongda-2025",
+        "phase_id": "p-dongda-2025-1",
+        "unit_id": "u-dongda-0001",
+        "title": "Ứng dụng học liệu số trong dạy học hình học lớp 8",
+        "field": "giáo dục",
+        "authors": [InitiativeAuthor(member_id="m-1", full_name="Nguyễn Thị Thu Hà",
                                   direct_worker=False)],
-        claimed_benefit_vnd=45_000_000,
-        submitted_at=datetime(2025, 5, 12, 3, 15, tzinfo=UTC),
-    )
+        "claimed_benefit_vnd": 45_000_000,
+        "submitted_at": datetime(2025, 5, 12, 3, 15, tzinfo=UTC),
+    }
     return InitiativeSubmitted(**(fields | changes))
 
 

@@ -22,8 +22,8 @@ PHASE_1 = Phase(phase_id="p1", name="Đợt 1", starts_on=date(2025, 1, 1), ends
 
 
 def _campaign(**changes) -> CampaignLaunched:
-    fields = dict(campaign_id="c-dongda-2025", organizer_unit_id="u-dongda", year=2025,
-                  theme="Lao động giỏi, lao động sáng tạo", phases=[PHASE_1], launched_at=NOW)
+    fields = {"campaign_id": "c-dongda-2025", "organizer_unit_id": "u-dongda", "year": 2025,
+                  "theme": "Lao động giỏi, lao động sáng tạo", "phases": [PHASE_1], "launched_at": NOW}
     return CampaignLaunched(**(fields | changes))
 
 
@@ -67,9 +67,9 @@ def test_a_unit_cannot_have_more_direct_workers_than_members():
 
 
 def _review(**changes) -> InitiativeReviewed:
-    fields = dict(initiative_id="i", campaign_id="c", phase_id="p", unit_id="u",
-                  outcome="accepted", level="district", grade="A",
-                  recognised_benefit_vnd=40_000_000, council_unit_id="u-dongda", reviewed_at=NOW)
+    fields = {"initiative_id": "i", "campaign_id": "c", "phase_id": "p", "unit_id": "u",
+                  "outcome": "accepted", "level": "district", "grade": "A",
+                  "recognised_benefit_vnd": 40_000_000, "council_unit_id": "u-dongda", "reviewed_at": NOW}
     return InitiativeReviewed(**(fields | changes))
 
 
