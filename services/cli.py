@@ -126,7 +126,7 @@ def _ready_table(services, infra, elapsed_s: float) -> str:
     rows = [("service", "url", "health", "pid")]
     rows += [(s.name, s.url, s.health_url, str(s.process.pid)) for s in services]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join([
         f"\nthidua is up ({infra.kind} infrastructure), ready in {elapsed_s:.1f} s", *lines,
         f"  kafka       {infra.kafka_bootstrap_servers}",

@@ -149,7 +149,7 @@ class EventConsumer:
             for item in pending:
                 try:
                     await self._apply([item])
-                except Exception as exc:  # noqa: BLE001 - classified below
+                except Exception as exc:
                     failures[id(item)] = exc
                     still_failing.append(item)
             pending = still_failing

@@ -69,9 +69,9 @@ def _wait_for_port(process: subprocess.Popen, port: int, log_path: Path, timeout
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
-        except OSError:
+        except OSError as exc:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"tansu did not listen on port {port} in {timeout_s} s")
+                raise TimeoutError(f"tansu did not listen on port {port} in {timeout_s} s") from exc
             time.sleep(0.05)
 
 

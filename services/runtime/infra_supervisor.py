@@ -66,8 +66,9 @@ def check_port_free(name: str, port: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is fine
         try:
             sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise RuntimeError(f"port {port} for {name} is in use; pick another --base-port")
+        except OSError as exc:
+            raise RuntimeError(
+                f"port {port} for {name} is in use; pick another --base-port") from exc
 
 
 def start_service(name: str, port: int, infra: Infrastructure) -> ServiceProcess:

@@ -69,7 +69,7 @@ class OutboxRelay:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the relay must outlive broker/db outages
+            except Exception as exc:
                 self.stats.is_leader = False
                 self.stats.errors += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"

@@ -126,12 +126,12 @@ class ServiceRuntime:
         try:
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2.0)
             checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:
             checks["database"] = f"failing: {type(exc).__name__}"
         try:
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
             checks["kafka"] = "ok"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["kafka"] = f"failing: {type(exc).__name__}"
         relay_down = self._relay_task is None or self._relay_task.done()
         checks["outbox_relay"] = "failing: stopped" if relay_down else "ok"

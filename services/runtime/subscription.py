@@ -29,10 +29,10 @@ def _utf8_safe(record: ConsumerRecord) -> ConsumerRecord:
     for name, value in record.headers or ():
         try:
             value.decode("utf-8")
+            headers.append((name, value))
         except (UnicodeDecodeError, AttributeError):
-            value = repr(value).encode()
+            headers.append((name, repr(value).encode()))
             changed = True
-        headers.append((name, value))
     return dataclasses.replace(record, headers=tuple(headers)) if changed else record
 
 
