@@ -14,23 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import time
 import uuid
 
 from aiokafka import AIOKafkaProducer
-from faststream.kafka import KafkaBroker
 
 from contracts import encode_event
-from services.runtime import migrations
-from services.runtime.consumer import EventConsumer
-from services.runtime.db import create_pool
-from services.runtime.dead_letters import DeadLetterPublisher
+from services.runtime.db import open_schema
 from services.runtime.infra import provide_infrastructure
 from services.runtime.logs import configure_logging
-from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import ServiceSettings
-from services.runtime.subscription import subscribe
+from services.runtime.subscription import start_consumer
 from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 
@@ -67,20 +61,17 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
           f"{args.events / produce_s:,.0f}/s")
 
     schema = f"bench_{run_id}"
-    pool = await create_pool(database_url, schema, max_size=4)
-    await migrations.migrate(pool, schema, migrations.discover("runtime", RUNTIME_MIGRATIONS))
+    pool = await open_schema(database_url, schema, max_size=4)
     await pool.execute("CREATE TABLE submissions (initiative_id text PRIMARY KEY, unit_id text, "
                        "benefit_vnd bigint)")
     settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, service_name="bench",
                                consumer_group=f"bench-{run_id}", consumer_max_records=args.batch)
     dlq_producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await dlq_producer.start()
-    consumer = EventConsumer(pool, {"thidua.initiative.submitted.v1": project},
-                             DeadLetterPublisher(dlq_producer, settings.consumer_group, "bench"))
-    broker = KafkaBroker(bootstrap, log_level=logging.DEBUG)
-    subscribe(broker, consumer, [topic], settings)
     joined = time.perf_counter()
-    await broker.start()
+    broker, consumer = await start_consumer(
+        settings, pool, dlq_producer, {"thidua.initiative.submitted.v1": project}, [topic]
+    )
     while consumer.stats.applied == 0:
         await asyncio.sleep(0.005)
     first = time.perf_counter()

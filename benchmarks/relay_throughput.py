@@ -15,13 +15,12 @@ import asyncio
 import time
 import uuid
 
-from services.runtime import migrations, outbox
-from services.runtime.db import create_pool
+from services.runtime import outbox
+from services.runtime.db import open_schema
 from services.runtime.infra import provide_infrastructure
 from services.runtime.kafka import create_producer
 from services.runtime.logs import configure_logging
 from services.runtime.relay import OutboxRelay
-from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import ServiceSettings
 from services.runtime.topics_admin import all_topic_specs, ensure_topics
 from tests.support.events import initiative_submitted
@@ -30,8 +29,7 @@ from tests.support.events import initiative_submitted
 async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
     await ensure_topics(bootstrap, all_topic_specs())
     schema = f"relaybench_{uuid.uuid4().hex[:8]}"
-    pool = await create_pool(database_url, schema, max_size=4)
-    await migrations.migrate(pool, schema, migrations.discover("runtime", RUNTIME_MIGRATIONS))
+    pool = await open_schema(database_url, schema, max_size=4)
     started = time.perf_counter()
     for _ in range(0, args.events, args.per_tx):
         async with pool.acquire() as conn, conn.transaction():

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import asyncpg
+
+from . import migrations
+
+RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -30,3 +35,20 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"thidua-{schema}"},
     )
+
+
+async def open_schema(
+    dsn: str,
+    schema: str,
+    service: tuple[str, Path] | None = None,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+) -> asyncpg.Pool:
+    """A pool on `schema` with the runtime's tables (outbox, inbox) and the service's migrated."""
+    pool = await create_pool(dsn, schema, min_size=min_size, max_size=max_size)
+    found = migrations.discover("runtime", RUNTIME_MIGRATIONS)
+    if service is not None:
+        found += migrations.discover(*service)
+    await migrations.migrate(pool, schema, found)
+    return pool

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
@@ -38,7 +38,7 @@ class RelayStats:
     batches: int = 0
     is_leader: bool = False
     last_error: str | None = None
-    errors: int = field(default=0)
+    errors: int = 0
 
 
 class OutboxRelay:

@@ -7,7 +7,6 @@ routers); `ServiceRuntime` brings the parts up in dependency order and down in r
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,18 +19,14 @@ from faststream.kafka import KafkaBroker
 
 from contracts import Topic
 
-from . import migrations
-from .consumer import EventConsumer, Handler, RetryPolicy
-from .db import create_pool
-from .dead_letters import DeadLetterPublisher
+from .consumer import EventConsumer, Handler
+from .db import open_schema
 from .kafka import create_producer
-from .logs import library_logger
 from .relay import OutboxRelay
 from .settings import ServiceSettings
-from .subscription import subscribe
+from .subscription import start_consumer
 
 log = structlog.get_logger()
-RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @dataclass
@@ -61,14 +56,9 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         d, s = self.definition, self.settings
-        self.pool = await create_pool(
-            s.database_url, d.schema, min_size=s.db_pool_min, max_size=s.db_pool_max
-        )
-        await migrations.migrate(
-            self.pool,
-            d.schema,
-            migrations.discover("runtime", RUNTIME_MIGRATIONS)
-            + migrations.discover(d.name, d.migrations_dir),
+        self.pool = await open_schema(
+            s.database_url, d.schema, (d.name, d.migrations_dir),
+            min_size=s.db_pool_min, max_size=s.db_pool_max,
         )
         self.producer = create_producer(s)
         await self.producer.start()
@@ -82,31 +72,10 @@ class ServiceRuntime:
         )
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{d.name}-outbox-relay")
         if d.handlers:
-            await self._start_consumer()
+            self.broker, self.consumer = await start_consumer(
+                s, self.pool, self.producer, d.handlers, [t.name for t in d.consumes]
+            )
         log.info("service_started", schema=d.schema, consumes=[t.name for t in d.consumes])
-
-    async def _start_consumer(self) -> None:
-        d, s = self.definition, self.settings
-        self.consumer = EventConsumer(
-            self.pool,
-            d.handlers,
-            DeadLetterPublisher(self.producer, s.group_id, d.name),
-            RetryPolicy(
-                s.consumer_max_attempts,
-                s.consumer_retry_backoff_ms / 1000,
-                s.consumer_retry_backoff_max_ms / 1000,
-            ),
-        )
-        self.broker = KafkaBroker(
-            s.kafka_bootstrap_servers,
-            client_id=s.client_id,
-            request_timeout_ms=s.consumer_request_timeout_ms,
-            logger=library_logger("faststream"),
-            log_level=logging.DEBUG,  # FastStream's per-message lines; ours are structured
-            graceful_timeout=30.0,
-        )
-        subscribe(self.broker, self.consumer, [t.name for t in d.consumes], s)
-        await self.broker.start()
 
     async def stop(self) -> None:
         if self.broker is not None:

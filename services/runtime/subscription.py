@@ -9,15 +9,20 @@ infrastructure failure rewinds the batch for redelivery).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import asyncpg
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from .consumer import EventConsumer
+from .consumer import EventConsumer, Handler, RetryPolicy
+from .dead_letters import DeadLetterPublisher
+from .logs import library_logger
 from .settings import ServiceSettings
 
 
@@ -72,3 +77,34 @@ def subscribe(
         await consumer.handle_batch(message.raw_message)
 
     return subscriber
+
+
+async def start_consumer(
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    handlers: Mapping[str, Handler],
+    topics: Sequence[str],
+) -> tuple[KafkaBroker, EventConsumer]:
+    """Build the consumer from settings, subscribe it and start its broker (joins the group)."""
+    consumer = EventConsumer(
+        pool,
+        handlers,
+        DeadLetterPublisher(producer, settings.group_id, settings.service_name),
+        RetryPolicy(
+            settings.consumer_max_attempts,
+            settings.consumer_retry_backoff_ms / 1000,
+            settings.consumer_retry_backoff_max_ms / 1000,
+        ),
+    )
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.client_id,
+        request_timeout_ms=settings.consumer_request_timeout_ms,
+        logger=library_logger("faststream"),
+        log_level=logging.DEBUG,  # FastStream's per-message lines; ours are structured
+        graceful_timeout=30.0,
+    )
+    subscribe(broker, consumer, topics, settings)
+    await broker.start()
+    return broker, consumer

@@ -7,16 +7,11 @@ import uuid
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from faststream.kafka import KafkaBroker
 
 from contracts import CloudEvent, encode_event
-from services.runtime import migrations
-from services.runtime.consumer import EventConsumer, RetryPolicy
-from services.runtime.db import create_pool
-from services.runtime.dead_letters import DeadLetterPublisher
-from services.runtime.service import RUNTIME_MIGRATIONS
+from services.runtime.db import open_schema
 from services.runtime.settings import ServiceSettings
-from services.runtime.subscription import subscribe
+from services.runtime.subscription import start_consumer
 from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
@@ -37,24 +32,19 @@ async def record_effect(conn: asyncpg.Connection, event: CloudEvent) -> None:
 async def consumer_under_test(kafka_bootstrap_servers, database_url):
     await ensure_topics(kafka_bootstrap_servers, [(TOPIC, 3), (f"{TOPIC}.dlq", 3)])
     schema = f"consumer_{RUN}"
-    pool = await create_pool(database_url, schema)
-    await migrations.migrate(pool, schema, migrations.discover("runtime", RUNTIME_MIGRATIONS))
+    pool = await open_schema(database_url, schema)
     await pool.execute("CREATE TABLE effects (event_id text, title text)")
     settings = ServiceSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers, service_name="consumer-test",
         consumer_group=f"consumer-test-{RUN}", consumer_session_timeout_ms=6000,
-        consumer_heartbeat_interval_ms=500,
+        consumer_heartbeat_interval_ms=500, consumer_max_attempts=3,
+        consumer_retry_backoff_ms=20, consumer_retry_backoff_max_ms=50,
     )
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
     await producer.start()
-    consumer = EventConsumer(
-        pool, {"thidua.initiative.submitted.v1": record_effect},
-        DeadLetterPublisher(producer, settings.consumer_group, "consumer-test"),
-        RetryPolicy(max_attempts=3, backoff=0.02, backoff_max=0.05),
+    broker, consumer = await start_consumer(
+        settings, pool, producer, {"thidua.initiative.submitted.v1": record_effect}, [TOPIC]
     )
-    broker = KafkaBroker(kafka_bootstrap_servers)
-    subscribe(broker, consumer, [TOPIC], settings)
-    await broker.start()
     yield consumer, pool, producer
     await broker.stop()
     await producer.stop()

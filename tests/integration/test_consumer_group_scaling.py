@@ -11,13 +11,9 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from contracts import CloudEvent, encode_event
-from services.runtime import migrations
-from services.runtime.consumer import EventConsumer
-from services.runtime.db import create_pool
-from services.runtime.dead_letters import DeadLetterPublisher
-from services.runtime.service import RUNTIME_MIGRATIONS
+from services.runtime.db import open_schema
 from services.runtime.settings import ServiceSettings
-from services.runtime.subscription import subscribe
+from services.runtime.subscription import start_consumer
 from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import wait_for
@@ -36,11 +32,9 @@ async def start_replica(bootstrap: str, topic: str, group: str, pool, producer) 
         consumer_max_records=100, consumer_session_timeout_ms=6000,
         consumer_heartbeat_interval_ms=500,
     )
-    consumer = EventConsumer(pool, {"thidua.initiative.submitted.v1": count_effects},
-                             DeadLetterPublisher(producer, group, "scaling-test"))
-    broker = KafkaBroker(bootstrap)
-    subscribe(broker, consumer, [topic], settings)
-    await broker.start()
+    broker, _ = await start_consumer(
+        settings, pool, producer, {"thidua.initiative.submitted.v1": count_effects}, [topic]
+    )
     return broker
 
 
@@ -50,8 +44,7 @@ async def test_replicas_joining_and_leaving_mid_stream_apply_every_event_exactly
     run = uuid.uuid4().hex[:8]
     topic, group, schema = f"thidua.scalingtest-{run}.v1", f"scaling-{run}", f"scaling_{run}"
     await ensure_topics(kafka_bootstrap_servers, [(topic, 6), (f"{topic}.dlq", 6)])
-    pool = await create_pool(database_url, schema)
-    await migrations.migrate(pool, schema, migrations.discover("runtime", RUNTIME_MIGRATIONS))
+    pool = await open_schema(database_url, schema)
     await pool.execute("CREATE TABLE effects (event_id text NOT NULL)")  # no unique: count repeats
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, linger_ms=5)
     await producer.start()

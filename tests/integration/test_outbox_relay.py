@@ -14,11 +14,10 @@ import asyncpg
 import pytest
 
 from contracts.topics import INITIATIVES
-from services.runtime import migrations, outbox
-from services.runtime.db import create_pool
+from services.runtime import outbox
+from services.runtime.db import open_schema
 from services.runtime.kafka import create_producer
 from services.runtime.relay import OutboxRelay
-from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import ServiceSettings
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
@@ -29,8 +28,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def schema(database_url):
     name = f"relay_{uuid.uuid4().hex[:10]}"
-    pool = await create_pool(database_url, name)
-    await migrations.migrate(pool, name, migrations.discover("runtime", RUNTIME_MIGRATIONS))
+    pool = await open_schema(database_url, name)
     yield name, pool
     await pool.close()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.runtime.db import RUNTIME_MIGRATIONS
 from services.runtime.migrations import discover
-from services.runtime.service import RUNTIME_MIGRATIONS
 
 
 def write(directory: Path, *names: str) -> None:
