@@ -8,10 +8,12 @@ import asyncpg
 
 from contracts import CloudEvent, encode_event
 
+_CHANNEL_SUFFIX = "_outbox"
+
 
 def notify_channel(schema: str) -> str:
     """The LISTEN/NOTIFY channel that wakes a schema's relay."""
-    return f"{schema}_outbox"
+    return schema + _CHANNEL_SUFFIX
 
 
 async def enqueue(conn: asyncpg.Connection, events: Sequence[CloudEvent]) -> None:
@@ -32,4 +34,4 @@ async def enqueue(conn: asyncpg.Connection, events: Sequence[CloudEvent]) -> Non
         [e.correlationid for e in events],
     )
     # Delivered at commit: wakes the relay at once instead of at its next poll.
-    await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
+    await conn.execute("SELECT pg_notify(current_schema() || $1, '')", _CHANNEL_SUFFIX)
