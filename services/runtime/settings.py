@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="THIDUA_", extra="ignore", populate_by_name=True)
 
     service_name: str = "service"
+    # api: HTTP commands and queries only; worker: consumer and outbox relay (HTTP serves only
+    # health, readiness and metrics); all: both in one process (local runs, small deployments).
+    role: Literal["api", "worker", "all"] = "all"
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     database_url: str = Field("postgresql://postgres@127.0.0.1:5432/postgres")
     log_format: Literal["json", "console"] = Field("json", description="json in production")
