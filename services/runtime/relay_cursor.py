@@ -17,10 +17,12 @@ rest. Looking only at the gaps, rather than at every row below the mark, keeps t
 rows (thousands) out of every select.
 
 A gap is forgotten once no row can appear in it any more: every transaction that was running
-when the gap was seen has ended (`xmin` has passed that snapshot's `xmax`), a select since then
-looked into the gap and found nothing, and `GAP_GRACE_S` has passed. The grace covers the one
-case the snapshot rule cannot see: a transaction whose first write is that very INSERT takes
-its txid just after its seq, so for a moment it holds a seq but no txid. As a safety net,
+when the gap was seen has ended (a select's `xmin` has reached a transaction id taken just
+after the gap was seen), a select since then looked into the gap and found nothing, and
+`GAP_GRACE_S` has passed. (A snapshot's own `xmax` is no such bound: it is the latest
+*completed* id + 1, and a running writer may hold a higher one.) The grace covers the one case
+no transaction id can: a writer whose first write is that very INSERT takes its txid just
+after its seq, so for a moment it holds a seq but no txid. As a safety net,
 `sweep()` (run every few seconds) looks for rows below the mark that are neither in flight nor
 in a gap; it finds none unless a writer stalled inside that moment for longer than the grace.
 
@@ -50,18 +52,17 @@ GAP_GRACE_S = 10.0
 # xmin), so publishing in seq order never overtakes a row an older, still open transaction is
 # about to commit; or the row is older than $4 seconds, so one long transaction cannot stall
 # the outbox. LEFT JOIN LATERAL keeps one row (with NULL columns) when nothing is ready, so the
-# snapshot's xmin and xmax always come back.
+# snapshot's xmin always comes back.
 _DELETE_AND_SELECT = """
     WITH acknowledged AS (
         DELETE FROM outbox WHERE seq = ANY($1::bigint[])
     ), horizon AS MATERIALIZED (
         SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin,
-               pg_snapshot_xmax(pg_current_snapshot()) AS xmax,
                now() - make_interval(secs => $4) AS overdue
     )
     SELECT ready.seq, ready.topic, ready.partition_key, ready.value,
            extract(epoch FROM now() - ready.created_at)::float8 AS age_s,
-           horizon.xmin::text AS xmin, horizon.xmax::text AS xmax
+           horizon.xmin::text AS xmin
     FROM horizon
     LEFT JOIN LATERAL (
         (SELECT seq, topic, partition_key, value, created_at FROM outbox
@@ -82,13 +83,15 @@ _DELETE_AND_SELECT = """
 
 _DELETE = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
 
-# Rows below the mark that are neither in flight ($2) nor in a gap ($3, $4).
+# Rows below the mark that are neither in flight ($2) nor in a gap ($3, $4). The in-flight
+# seqs (thousands) are anti-joined, not compared one by one with every row.
 _SWEEP = """
-    SELECT seq FROM outbox
-    WHERE seq <= $1 AND seq <> ALL($2::bigint[])
+    SELECT o.seq FROM outbox o
+    WHERE o.seq <= $1
+      AND NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS busy(seq) WHERE busy.seq = o.seq)
       AND NOT EXISTS (SELECT FROM unnest($3::bigint[], $4::bigint[]) AS gap(first, last)
-                      WHERE seq BETWEEN gap.first AND gap.last)
-    ORDER BY seq LIMIT 1000
+                      WHERE o.seq BETWEEN gap.first AND gap.last)
+    ORDER BY o.seq LIMIT 1000
 """
 
 
@@ -97,7 +100,9 @@ class _Gap:
     first: int
     last: int
     seen_at: float  # monotonic clock
-    xmax: int  # the snapshot's xmax when the gap was seen: every later transaction id is >=
+    # A transaction id taken just after the gap was seen: any writer that holds a seq in the
+    # gap took a lower one (bar the moment described in the module docstring).
+    bound: int
 
 
 class ReadyRowsCursor:
@@ -132,11 +137,14 @@ class ReadyRowsCursor:
             [g.first for g in self._gaps], [g.last for g in self._gaps],
         )
         self._unsettled.difference_update(acknowledged)
-        xmin, xmax = int(rows[0]["xmin"]), int(rows[0]["xmax"])
+        xmin = int(rows[0]["xmin"])
         if rows[0]["seq"] is None:  # nothing ready: the one row the outer join kept
             self._forget_closed_gaps(xmin, gaps_searched=True)
             return []
         seqs = [row[0] for row in rows]
+        if seqs != sorted(seqs):  # the plan returns them in order; everything below relies on it
+            rows.sort(key=lambda row: row[0])
+            seqs.sort()
         late = 0  # rows found in gaps come first: they are below the mark
         while late < len(seqs) and seqs[late] <= self.high_water:
             late += 1
@@ -144,7 +152,7 @@ class ReadyRowsCursor:
             self._fill_gaps(seqs[:late])
         self._forget_closed_gaps(xmin, gaps_searched=late < limit)
         if late < len(seqs):
-            self._open_gaps(seqs[late:], xmax)
+            await self._open_gaps(conn, seqs[late:])
             self.high_water = seqs[-1]
         self._unsettled.update(seqs)
         return rows
@@ -157,26 +165,27 @@ class ReadyRowsCursor:
             [g.first for g in gaps], [g.last for g in gaps],
         )
         if found:
-            xmax = int(await conn.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"))
+            bound = await _next_transaction_id(conn)
             now = time.monotonic()
             self._gaps = sorted(
-                gaps + [_Gap(r["seq"], r["seq"], now, xmax) for r in found],
+                gaps + [_Gap(r["seq"], r["seq"], now, bound) for r in found],
                 key=lambda g: g.first,
             )
             log.warning("outbox_relay_rows_recovered", count=len(found),
                         seqs=[r["seq"] for r in found[:20]])
         return len(found)
 
-    def _open_gaps(self, seqs: list[int], xmax: int) -> None:
+    async def _open_gaps(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
         """Remember the seqs between the mark and `seqs` (ascending, above it) not among them."""
         first, last = seqs[0], seqs[-1]
         if first == self.high_water + 1 and last - first + 1 == len(seqs):
-            return  # contiguous: the common case
+            return  # contiguous: the common case, and no query
+        bound = await _next_transaction_id(conn)
         now = time.monotonic()
         expected = self.high_water + 1
         for seq in seqs:
             if seq > expected:
-                self._gaps.append(_Gap(expected, seq - 1, now, xmax))
+                self._gaps.append(_Gap(expected, seq - 1, now, bound))
             expected = seq + 1
 
     def _fill_gaps(self, found: list[int]) -> None:
@@ -188,11 +197,11 @@ class ReadyRowsCursor:
             while i < len(found) and found[i] <= gap.last:
                 seq = found[i]
                 if seq > start:
-                    remaining.append(_Gap(start, seq - 1, gap.seen_at, gap.xmax))
+                    remaining.append(_Gap(start, seq - 1, gap.seen_at, gap.bound))
                 start = seq + 1
                 i += 1
             if start <= gap.last:
-                remaining.append(_Gap(start, gap.last, gap.seen_at, gap.xmax))
+                remaining.append(_Gap(start, gap.last, gap.seen_at, gap.bound))
         self._gaps = remaining
 
     def _forget_closed_gaps(self, xmin: int, *, gaps_searched: bool) -> None:
@@ -201,4 +210,10 @@ class ReadyRowsCursor:
         if not gaps_searched or not self._gaps:
             return
         cutoff = time.monotonic() - GAP_GRACE_S
-        self._gaps = [g for g in self._gaps if not (g.xmax <= xmin and g.seen_at <= cutoff)]
+        self._gaps = [g for g in self._gaps if not (g.bound <= xmin and g.seen_at <= cutoff)]
+
+
+async def _next_transaction_id(conn: asyncpg.Connection) -> int:
+    """A transaction id assigned now (in its own, empty transaction): higher than any taken
+    before. Costs an id, so it is asked for only when gaps appear."""
+    return int(await conn.fetchval("SELECT pg_current_xact_id()::text"))

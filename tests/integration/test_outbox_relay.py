@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import REGISTRY
 
 from contracts.topics import INITIATIVES
-from services.runtime import outbox
+from services.runtime import outbox, relay_cursor
 from services.runtime.db import open_schema
 from services.runtime.kafka import create_producer
 from services.runtime.relay import OutboxRelay
@@ -504,3 +504,62 @@ async def test_health_fails_when_rows_wait_and_nothing_is_published_and_recovers
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await producer.stop()
+
+
+# --- the cursor: gaps below the high-water mark ----------------------------------------------
+
+
+class _RollBack(Exception):
+    pass
+
+
+async def test_gaps_below_the_mark_are_filled_when_their_row_commits_or_forgotten(
+    schema, monkeypatch
+):
+    """Seqs the cursor passes without handing over are gaps: one left by a rolled-back insert
+    is forgotten once every transaction open when it was seen has ended; one whose writer is
+    still open is kept, and its row is selected when it commits."""
+    _, pool = schema
+    monkeypatch.setattr(relay_cursor, "GAP_GRACE_S", 0.0)
+    campaign_id = f"cmp-gaps-{uuid.uuid4().hex[:8]}"
+    await stage(pool, campaign_id, 1)
+    with pytest.raises(_RollBack):
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, [initiative_submitted(campaign_id)])
+            rolled_back = await conn.fetchval("SELECT max(seq) FROM outbox")
+            raise _RollBack
+    cursor = relay_cursor.ReadyRowsCursor(max_commit_wait=600)
+    async with pool.acquire() as early, pool.acquire() as late, pool.acquire() as conn:
+        early_tx, late_tx = early.transaction(), late.transaction()
+        await early_tx.start()
+        await early.execute("SELECT pg_current_xact_id()")
+        await late_tx.start()
+        await outbox.enqueue(late, [initiative_submitted(campaign_id)])
+        open_seq = await late.fetchval("SELECT max(seq) FROM outbox")
+        await outbox.enqueue(early, [initiative_submitted(campaign_id)])
+        await early_tx.commit()
+
+        assert open_seq == rolled_back + 1  # one gap, two seqs
+        assert len(await cursor.delete_and_select(conn, [], 100)) == 2
+        assert cursor.gaps == [(rolled_back, open_seq)]
+        await cursor.delete_and_select(conn, [], 100)
+        assert cursor.gaps == [(rolled_back, open_seq)]  # kept while late is open
+
+        await late_tx.commit()
+        rows = await cursor.delete_and_select(conn, [], 100)
+        assert [r["seq"] for r in rows] == [open_seq]
+        assert cursor.gaps == []  # nothing can appear at the rolled-back seq any more
+
+
+async def test_rows_the_cursor_passed_unnoticed_are_recovered_by_the_sweep(schema):
+    _, pool = schema
+    await stage(pool, f"cmp-sweep-{uuid.uuid4().hex[:8]}", 10)
+    seqs = [r["seq"] for r in await pool.fetch("SELECT seq FROM outbox ORDER BY seq")]
+    cursor = relay_cursor.ReadyRowsCursor(max_commit_wait=600)
+    cursor.high_water = seqs[-1]  # as if it had passed them without seeing them
+    async with pool.acquire() as conn:
+        assert await cursor.delete_and_select(conn, [], 100) == []
+        assert await cursor.sweep(conn) == 10
+        rows = await cursor.delete_and_select(conn, [], 100)
+        assert [r["seq"] for r in rows] == seqs
+        assert await cursor.sweep(conn) == 0  # in flight now, not missed
