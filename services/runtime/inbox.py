@@ -31,4 +31,4 @@ async def claim(
         [r.partition for r, _ in deliveries],
         [r.offset for r, _ in deliveries],
     )
-    return {r[0] for r in rows}
+    return {r["event_id"] for r in rows}
