@@ -197,6 +197,15 @@ async def test_score_changes_carry_the_district_of_their_cause(scoring):
     assert (await totals(scoring))[("unit", "u-hk-1")][2] == "d-hoankiem"
 
 
+async def test_an_author_listed_twice_on_one_initiative_is_credited_once(scoring):
+    event = submitted(authors=("m-1", "m-1"))
+    await scoring.apply(event)
+    assert [line[:3] for line in await ledger(scoring)] == [
+        ("unit", "u-det-8-3", Decimal(2)), ("member", "m-1", Decimal(2))]
+    assert (await totals(scoring))[("member", "m-1")][0] == Decimal(2)
+    assert changes(await scoring.emitted())["m-1"] == (Decimal(2), Decimal(2))
+
+
 async def test_every_total_is_the_sum_of_its_ledger_lines(scoring):
     await scoring.apply(*(submitted(f"u-{i % 2}", ("m-1", f"m-a{i}"), n=i) for i in range(6)))
     await scoring.apply(*(submitted(f"u-{i % 3}", (f"m-{i}",), n=10 + i) for i in range(4)))
