@@ -106,3 +106,13 @@ async def test_an_infrastructure_failure_rewinds_the_batch_and_marks_its_partiti
     await consumer.apply(*batch)  # redelivered
     assert calls == [("submitted", "a-1")]
     assert consumer.consumer.health.check() == "ok"
+
+
+async def test_a_handler_failure_fails_the_test_even_when_the_consumer_recovers_from_it(
+    consumer,
+):
+    outage.append(ValueError("a bug in the handler"))  # fails once: the batch, not the retries
+    with pytest.raises(ValueError, match="a bug in the handler"):
+        await consumer.apply(submitted("a-1", "u-a"), submitted("a-2", "u-a"))
+    assert calls == [("submitted", "a-1"), ("submitted", "a-2")]  # each applied in isolation
+    assert consumer.dead_letters.sent == []
