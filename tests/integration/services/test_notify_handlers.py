@@ -115,6 +115,15 @@ async def test_the_same_event_redelivered_in_a_later_batch_delivers_once(notify)
     assert len(await notify.emitted()) == 1
 
 
+async def test_an_event_replayed_after_its_inbox_entry_was_pruned_delivers_once(notify):
+    event = eligibility_changed("m-1")
+    await notify.apply(event)
+    await notify.pool.execute("DELETE FROM inbox")  # retention forgot it
+    await notify.apply(event)
+    assert len(await inbox_of(notify, "m-1")) == 1
+    assert len(await notify.emitted()) == 1
+
+
 async def test_the_notification_id_is_stable_for_an_event_recipient_and_channel(notify):
     event = eligibility_changed("m-1").model_copy(
         update={"id": "9f4b7c1e-2d3a-4b5c-8e6f-0a1b2c3d4e5f"})

@@ -158,6 +158,16 @@ async def test_many_submissions_of_one_unit_in_a_batch_announce_each_subject_onc
     }
 
 
+async def test_a_submission_replayed_after_its_inbox_entry_was_pruned_still_counts_once(scoring):
+    event = submitted(authors=("m-1",))
+    await scoring.apply(event)
+    await scoring.pool.execute("DELETE FROM inbox")  # retention forgot it
+    await scoring.apply(event)
+    assert {k: v[0] for k, v in (await totals(scoring)).items()} == {
+        ("unit", "u-det-8-3"): Decimal(2), ("member", "m-1"): Decimal(2)}
+    assert len(await scoring.emitted()) == 2  # the ledger knew it: nothing announced again
+
+
 async def test_a_batch_announces_its_subjects_in_the_order_they_were_first_credited(scoring):
     await scoring.apply(submitted("u-a", ("m-1",), n=1), submitted("u-b", ("m-2",), n=2),
                         submitted("u-a", ("m-3",), n=3))
