@@ -32,8 +32,14 @@ class ScoringRepository:
             [c.source_event_id for c in credits],
         )
         inserted = {tuple(r.values()) for r in rows}
-        new = [c for c in credits if (c.source_event_id, c.awarded.subject_kind,
-                                      c.awarded.subject_id, c.awarded.reason) in inserted]
+        new = []
+        for c in credits:
+            line = (c.source_event_id, c.awarded.subject_kind, c.awarded.subject_id,
+                    c.awarded.reason)
+            if line in inserted:
+                # A line credited twice (an author listed twice) is one ledger line: count it once.
+                inserted.discard(line)
+                new.append(c)
         totals = await self._add_to_totals(new)
         return [(c, totals[c.subject_key]) for c in new]
 
