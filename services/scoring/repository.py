@@ -58,7 +58,8 @@ class ScoringRepository:
                                     $6::text[], $7::numeric[])
                ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
                  SET total_points = scores.total_points + EXCLUDED.total_points,
-                     unit_id = EXCLUDED.unit_id, updated_at = now()
+                     unit_id = EXCLUDED.unit_id, district = EXCLUDED.district,
+                     updated_at = now()
                RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points""",
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
             [k[3] for k in keys], [increments[k][1].unit_id for k in keys],
