@@ -32,6 +32,10 @@ from .runs import runs_by_type
 
 log = structlog.get_logger()
 
+# Records decoded between two inbox claims: small enough that the database works while the next
+# chunk decodes, large enough that a claim's round trip is negligible beside it.
+DECODE_CHUNK = 100
+
 RepositoryFactory = Callable[[asyncpg.Connection], Any]
 
 
@@ -115,13 +119,48 @@ class EventConsumer:
         done = await self._dead_letters.already_sent(records)
         if done:
             records = [r for r in records if coordinates(r) not in done]
-        rejections, received = self._decode(records)
-        if received:
-            failure = await self._apply_with_retries(received)
+        rejections, received, failure = await self._decode_and_apply(records)
+        if failure is not None:
+            failure = await self._apply_with_retries(received, failure)
             if failure is not None:
                 rejections += await self._isolate(received)
         await self._dead_letters.send_all(rejections)
         self.stats.dead_lettered += len(rejections)
+
+    async def _decode_and_apply(
+        self, records: Sequence[ConsumerRecord]
+    ) -> tuple[list[Rejection], list[Received], Exception | None]:
+        """The first attempt: decode in chunks while the inbox claims of the chunks already
+        decoded run in PostgreSQL, then the handlers on the whole batch, in one transaction.
+
+        Decoding is this process's CPU and the claim is the database's: overlapping them is
+        what lets a consumer approach the database's own ceiling. Returns the failure, if any,
+        for the retries (which then apply the decoded events without the overlap).
+        """
+        rejections: list[Rejection] = []
+        received: list[Received] = []
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                chunks: asyncio.Queue[list[Received] | None] = asyncio.Queue()
+                claimer = asyncio.create_task(_claim_chunks(conn, chunks))
+                try:
+                    for start in range(0, len(records), DECODE_CHUNK):
+                        chunk_rejections, chunk = self._decode(records[start:start + DECODE_CHUNK])
+                        rejections += chunk_rejections
+                        received += chunk
+                        if chunk:
+                            chunks.put_nowait(chunk)
+                        await asyncio.sleep(0)  # the claimer sends what is ready
+                finally:
+                    chunks.put_nowait(None)
+                    fresh_ids = await claimer
+                outcome = await self._apply_claimed(conn, received, fresh_ids)
+        except Exception as exc:
+            if not received:
+                raise
+            return rejections, received, exc
+        self._count(*outcome)
+        return rejections, received, None
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Rejection], list[Received]]:
         rejections: list[Rejection] = []
@@ -142,23 +181,30 @@ class EventConsumer:
     async def _apply(self, received: Sequence[Received]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             fresh_ids = await inbox.claim(conn, [(r.record, r.event) for r in received])
-            fresh: list[Received] = []
-            duplicates: list[Received] = []
-            for item in received:
-                if item.event.id in fresh_ids:
-                    fresh_ids.discard(item.event.id)  # the same id twice in one batch applies once
-                    fresh.append(item)
-                else:
-                    duplicates.append(item)
-            emissions = Emissions()
-            ctx = Context(conn, self._repository(conn), self._envelopes, emissions, self._clock)
-            for event_type, run in runs_by_type(fresh):
-                await self._run(self._handlers.get(event_type), ctx, run)
-            await outbox.enqueue(conn, emissions.drain())
-        self._count(fresh, "applied")
-        self._count(duplicates, "duplicate")
-        self.stats.applied += len(fresh)
-        self.stats.duplicates += len(duplicates)
+            outcome = await self._apply_claimed(conn, received, fresh_ids)
+        self._count(*outcome)
+
+    async def _apply_claimed(
+        self, conn: asyncpg.Connection, received: Sequence[Received], fresh_ids: set[str]
+    ) -> tuple[list[Received], list[Received]]:
+        """Run the handlers on the events claimed fresh; stage what they emit in the outbox.
+
+        Returns (fresh, duplicates), to be counted once the transaction has committed.
+        """
+        fresh: list[Received] = []
+        duplicates: list[Received] = []
+        for item in received:
+            if item.event.id in fresh_ids:
+                fresh_ids.discard(item.event.id)  # the same id twice in one batch applies once
+                fresh.append(item)
+            else:
+                duplicates.append(item)
+        emissions = Emissions()
+        ctx = Context(conn, self._repository(conn), self._envelopes, emissions, self._clock)
+        for event_type, run in runs_by_type(fresh):
+            await self._run(self._handlers.get(event_type), ctx, run)
+        await outbox.enqueue(conn, emissions.drain())
+        return fresh, duplicates
 
     async def _run(self, registered: Registered, ctx: Context, run: list[Received]) -> None:
         timer = metrics.HANDLER_DURATION.labels(registered.event_type)
@@ -182,31 +228,39 @@ class EventConsumer:
                 unbind_event()
             timer.observe(time.perf_counter() - started)
 
-    @staticmethod
-    def _count(items: Sequence[Received], outcome: str) -> None:
-        counts: dict[tuple[str, str], int] = {}
-        for item in items:
-            key = (item.record.topic, item.event.type)
-            counts[key] = counts.get(key, 0) + 1
-        for (topic, event_type), n in counts.items():
-            metrics.CONSUMER_EVENTS.labels(topic, event_type, outcome).inc(n)
+    def _count(self, fresh: Sequence[Received], duplicates: Sequence[Received]) -> None:
+        self.stats.applied += len(fresh)
+        self.stats.duplicates += len(duplicates)
+        for items, outcome in ((fresh, "applied"), (duplicates, "duplicate")):
+            counts: dict[tuple[str, str], int] = {}
+            for item in items:
+                key = (item.record.topic, item.event.type)
+                counts[key] = counts.get(key, 0) + 1
+            for (topic, event_type), n in counts.items():
+                metrics.CONSUMER_EVENTS.labels(topic, event_type, outcome).inc(n)
 
-    async def _apply_with_retries(self, received: Sequence[Received]) -> BaseException | None:
-        """Apply the whole batch; retry with backoff; return the failure if it persists."""
+    async def _apply_with_retries(
+        self, received: Sequence[Received], failure: Exception | None = None
+    ) -> BaseException | None:
+        """Apply the whole batch (after a first `failure`, if given); retry with backoff; return
+        the failure if it persists."""
         delays = self._retry.delays()
         while True:
-            try:
-                await self._apply(received)
-                return None
-            except Exception as exc:
-                metrics.CONSUMER_BATCH_FAILURES.labels("retried").inc()
-                log.warning("event_batch_failed", size=len(received), error=describe(exc))
-                delay = next(delays, None)
-                if delay is None:
-                    if is_infrastructure_failure(exc):
-                        raise  # redeliver the batch later; the records are not at fault
-                    return exc
-                await asyncio.sleep(delay)
+            if failure is None:
+                try:
+                    await self._apply(received)
+                    return None
+                except Exception as exc:
+                    failure = exc
+            metrics.CONSUMER_BATCH_FAILURES.labels("retried").inc()
+            log.warning("event_batch_failed", size=len(received), error=describe(failure))
+            delay = next(delays, None)
+            if delay is None:
+                if is_infrastructure_failure(failure):
+                    raise failure  # redeliver the batch later; the records are not at fault
+                return failure
+            await asyncio.sleep(delay)
+            failure = None
 
     async def _isolate(self, received: Sequence[Received]) -> list[Rejection]:
         """Apply records one by one; those that keep failing are returned for dead-lettering.
@@ -242,3 +296,13 @@ class EventConsumer:
             )
             for item in pending
         ]
+
+
+async def _claim_chunks(
+    conn: asyncpg.Connection, chunks: asyncio.Queue[list[Received] | None]
+) -> set[str]:
+    """Claim each chunk of decoded events as it arrives, until None; return the fresh ids."""
+    fresh: set[str] = set()
+    while (chunk := await chunks.get()) is not None:
+        fresh |= await inbox.claim(conn, [(r.record, r.event) for r in chunk])
+    return fresh
