@@ -20,12 +20,12 @@ import uuid
 from aiokafka import AIOKafkaProducer
 
 from contracts import encode_event
+from services.devstack.infrastructure import provide_infrastructure
+from services.devstack.topics import ensure_topics
 from services.runtime.db import open_schema
-from services.runtime.infra import provide_infrastructure
 from services.runtime.logs import configure_logging
 from services.runtime.settings import ServiceSettings
 from services.runtime.subscription import start_consumer
-from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 
 

@@ -9,10 +9,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts import CloudEvent, encode_event
+from services.devstack.topics import ensure_topics
 from services.runtime.db import open_schema
 from services.runtime.settings import ServiceSettings
 from services.runtime.subscription import start_consumer
-from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
 
