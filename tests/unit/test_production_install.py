@@ -71,3 +71,10 @@ def test_thidua_service_without_infrastructure_fails_clearly_without_the_local_s
     done = thidua_in_production("notify", "--role", "worker", env=env)
     assert done.returncode == 2, done.stderr
     assert "set KAFKA_BOOTSTRAP_SERVERS (or NOTIFY_KAFKA_BOOTSTRAP_SERVERS)" in done.stderr
+
+
+def test_the_local_stack_commands_name_the_missing_extra_in_a_production_install():
+    env = {"PATH": "/usr/bin:/bin", "THIDUA_INFRA": "embedded"}
+    done = thidua_in_production("infra", env=env)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'thidua[local]'" in done.stderr
