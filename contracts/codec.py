@@ -34,6 +34,7 @@ def new_event(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     subject: str | None = None,
+    time: datetime | None = None,
 ) -> CloudEvent[EventData]:
     """A fresh event for `data`; a flow's first event correlates with itself."""
     event_id = str(uuid4())
@@ -41,7 +42,7 @@ def new_event(
         id=event_id,
         source=source,
         type=data.event_type,
-        time=datetime.now(UTC),
+        time=time or datetime.now(UTC),
         subject=subject,
         data=data,
         district=district,

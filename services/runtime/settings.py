@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     producer_linger_ms: int = 5
     producer_max_batch_bytes: int = 256 * 1024
     producer_compression: Literal["none", "gzip", "lz4", "snappy", "zstd"] = "lz4"
+    # Largest request the producer sends (Kafka's default broker limit is about 1 MiB); a dead
+    # letter whose value would not fit is replaced by its digest and first bytes.
+    producer_max_request_bytes: int = 1024 * 1024
 
     # Consumer. A (re)join costs session_timeout/2; request_timeout must exceed that or joins
     # retry forever; fetch_max_wait bounds delivery latency.
@@ -58,6 +61,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 4
     consumer_retry_backoff_ms: int = 200
     consumer_retry_backoff_max_ms: int = 5_000
+    # Readiness fails when a partition's batches have failed for this long without a success.
+    consumer_stall_after_ms: int = 30_000
+    # Applied event ids are kept this long (redelivery happens within minutes; see retention.py).
+    inbox_retention_hours: float = 168.0
+    inbox_prune_interval_s: float = 600.0
 
     # Outbox relay.
     relay_batch_size: int = 500
