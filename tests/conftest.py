@@ -22,8 +22,11 @@ def topic_specs() -> list[tuple[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def infrastructure(tmp_path_factory, topic_specs) -> Iterator[Infrastructure]:
-    with provide_infrastructure(tmp_path_factory.mktemp("infra")) as infra:
+def infrastructure(topic_specs) -> Iterator[Infrastructure]:
+    # Its own temporary directory, not pytest's: run as root, embedded PostgreSQL works as
+    # another user, and any pytest session that starts meanwhile resets /tmp/pytest-of-root to
+    # 0700, which locked that user out of its data directory (initdb "Permission denied").
+    with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, topic_specs))
         yield infra
 
