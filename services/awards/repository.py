@@ -28,7 +28,10 @@ class AwardsRepository:
                  -- Out-of-order totals (several partitions): the larger one is the later.
                  SET total_points = GREATEST(subject_standings.total_points,
                                              EXCLUDED.total_points),
-                     unit_id = EXCLUDED.unit_id,
+                     -- The unit of the latest (largest) total: a late, stale change
+                     -- does not move a member back to an older unit.
+                     unit_id = CASE WHEN EXCLUDED.total_points >= subject_standings.total_points
+                                    THEN EXCLUDED.unit_id ELSE subject_standings.unit_id END,
                      accepted_initiatives = subject_standings.accepted_initiatives
                                             + EXCLUDED.accepted_initiatives,
                      updated_at = now()

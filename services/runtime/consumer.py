@@ -37,13 +37,10 @@ RepositoryFactory = Callable[[asyncpg.Connection], Any]
 
 @dataclass(frozen=True, slots=True)
 class Received:
+    """A decoded event and the record it came in."""
+
     record: ConsumerRecord
     event: CloudEvent
-
-    @property
-    def delivery(self) -> inbox.Delivery:
-        r = self.record
-        return inbox.Delivery(self.event.id, self.event.type, r.topic, r.partition, r.offset)
 
     @property
     def partition_id(self) -> tuple[str, int]:
@@ -144,7 +141,7 @@ class EventConsumer:
 
     async def _apply(self, received: Sequence[Received]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh_ids = await inbox.claim(conn, [r.delivery for r in received])
+            fresh_ids = await inbox.claim(conn, [(r.record, r.event) for r in received])
             fresh: list[Received] = []
             duplicates: list[Received] = []
             for item in received:

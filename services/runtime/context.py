@@ -133,6 +133,7 @@ class Context(Generic[RepoT]):
         self, key: Hashable, data: EventData, *, subject: str | None = None,
         cause: CloudEvent | None = None,
         merge: Callable[[CloudEvent, CloudEvent], CloudEvent] | None = None,
+        district: str | object | None = _UNSET,
     ) -> CloudEvent:
         """Stage at most one event per `key` for the whole batch.
 
@@ -140,7 +141,9 @@ class Context(Generic[RepoT]):
         order), or combines the two with `merge(staged, new)` — e.g. to sum deltas — so a
         batch holding 300 events of one unit announces its new score once.
         """
-        event = self._envelopes.caused_by(self._cause(cause), data, subject=subject)
+        event = self._envelopes.caused_by(
+            self._cause(cause), data, subject=subject, district=district
+        )
         return self._emissions.coalesce(key, event, merge)
 
     def _cause(self, cause: CloudEvent | None) -> CloudEvent:

@@ -110,6 +110,10 @@ def _declared_input(fn: Callable[..., Any], *, batch: bool) -> tuple[type[EventD
         raise HandlerDeclarationError(
             f"{fn.__qualname__}: annotate {params[1]!r} with the event type it takes"
         ) from None
+    except NameError as exc:  # e.g. an annotation imported only under TYPE_CHECKING
+        raise HandlerDeclarationError(
+            f"{fn.__qualname__}: its annotations must be importable at run time ({exc})"
+        ) from None
     if batch:
         if typing.get_origin(hint) not in (list, Sequence, tuple):
             raise HandlerDeclarationError(

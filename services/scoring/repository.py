@@ -32,8 +32,14 @@ class ScoringRepository:
             [c.source_event_id for c in credits],
         )
         inserted = {tuple(r.values()) for r in rows}
-        new = [c for c in credits if (c.source_event_id, c.awarded.subject_kind,
-                                      c.awarded.subject_id, c.awarded.reason) in inserted]
+        new = []
+        for c in credits:
+            line = (c.source_event_id, c.awarded.subject_kind, c.awarded.subject_id,
+                    c.awarded.reason)
+            if line in inserted:
+                # A line credited twice (an author listed twice) is one ledger line: count it once.
+                inserted.discard(line)
+                new.append(c)
         totals = await self._add_to_totals(new)
         return [(c, totals[c.subject_key]) for c in new]
 
@@ -52,7 +58,8 @@ class ScoringRepository:
                                     $6::text[], $7::numeric[])
                ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
                  SET total_points = scores.total_points + EXCLUDED.total_points,
-                     unit_id = EXCLUDED.unit_id, updated_at = now()
+                     unit_id = EXCLUDED.unit_id, district = EXCLUDED.district,
+                     updated_at = now()
                RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points""",
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
             [k[3] for k in keys], [increments[k][1].unit_id for k in keys],

