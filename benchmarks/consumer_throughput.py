@@ -31,14 +31,14 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import CloudEvent, encode_event
 from contracts.events.initiatives import InitiativeSubmitted
+from services.devstack.infrastructure import provide_infrastructure
+from services.devstack.topics import ensure_topics
 from services.runtime.context import Context
 from services.runtime.db import open_schema
 from services.runtime.handlers import Handlers
-from services.runtime.infra import provide_infrastructure
 from services.runtime.logs import configure_logging
 from services.runtime.settings import ServiceSettings
 from services.runtime.subscription import start_consumer
-from services.runtime.topics_admin import ensure_topics
 from services.scoring.app import definition as scoring_definition
 from services.scoring.repository import ScoringRepository
 from services.scoring.settings import ScoringSettings

@@ -11,12 +11,12 @@ from faststream.kafka import KafkaBroker
 
 from contracts import CloudEvent, encode_event
 from contracts.events.initiatives import InitiativeSubmitted
+from services.devstack.topics import ensure_topics
 from services.runtime.context import Context
 from services.runtime.db import open_schema
 from services.runtime.handlers import Handlers
 from services.runtime.settings import ServiceSettings
 from services.runtime.subscription import start_consumer
-from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import wait_for
 
