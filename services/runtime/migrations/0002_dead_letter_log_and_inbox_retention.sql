@@ -8,7 +8,8 @@ CREATE TABLE dead_letters_sent (
     sent_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (topic, kafka_partition, kafka_offset)
 );
-CREATE INDEX dead_letters_sent_by_age ON dead_letters_sent (sent_at);
+CREATE INDEX dead_letters_sent_by_age ON dead_letters_sent USING brin (sent_at);
 
--- Retention prunes the inbox by age (services/runtime/retention.py).
-CREATE INDEX inbox_by_age ON inbox (applied_at);
+-- Retention prunes the inbox by age (services/runtime/retention.py). Rows arrive in time order,
+-- so a BRIN index finds old ones at a fraction of a b-tree's cost on every claim.
+CREATE INDEX inbox_by_age ON inbox USING brin (applied_at);
