@@ -199,7 +199,7 @@ class EventConsumer:
                 fresh.append(item)
             else:
                 duplicates.append(item)
-        emissions = Emissions()
+        emissions = Emissions(self._envelopes)
         ctx = Context(conn, self._repository(conn), self._envelopes, emissions, self._clock)
         for event_type, run in runs_by_type(fresh):
             await self._run(self._handlers.get(event_type), ctx, run)

@@ -9,6 +9,7 @@ outbox in one statement, in the batch's transaction, just before it commits.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -57,38 +58,55 @@ class Envelopes:
         )
 
 
+@dataclass(slots=True)
+class _Staged:
+    """A coalesced event not built yet: its envelope is made once, when the batch drains."""
+
+    cause: CloudEvent
+    data: EventData
+    subject: str | None
+    district: str | object | None
+
+
 class Emissions:
     """The events one batch emits, in order; coalesced ones keep one slot per key."""
 
-    def __init__(self) -> None:
-        self._events: list[CloudEvent | None] = []
+    def __init__(self, envelopes: Envelopes) -> None:
+        self._envelopes = envelopes
+        self._entries: list[CloudEvent | _Staged] = []
         self._slot_of: dict[Hashable, int] = {}
 
     def add(self, event: CloudEvent) -> None:
-        self._events.append(event)
+        self._entries.append(event)
 
     def coalesce(
-        self, key: Hashable, event: CloudEvent,
-        merge: Callable[[CloudEvent, CloudEvent], CloudEvent] | None,
-    ) -> CloudEvent:
+        self, key: Hashable, staged: _Staged,
+        merge: Callable[[EventData, EventData], EventData] | None,
+    ) -> None:
         slot = self._slot_of.get(key)
         if slot is None:
-            self._slot_of[key] = len(self._events)
-            self._events.append(event)
-            return event
-        previous = self._events[slot]
-        merged = merge(previous, event) if merge is not None else event
-        self._events[slot] = merged
-        return merged
+            self._slot_of[key] = len(self._entries)
+            self._entries.append(staged)
+            return
+        previous = self._entries[slot]
+        assert isinstance(previous, _Staged)
+        if merge is not None:
+            staged.data = merge(previous.data, staged.data)
+        self._entries[slot] = staged
 
     def drain(self) -> list[CloudEvent]:
-        events = [e for e in self._events if e is not None]
-        self._events.clear()
+        events = [
+            entry if not isinstance(entry, _Staged)
+            else self._envelopes.caused_by(entry.cause, entry.data, subject=entry.subject,
+                                           district=entry.district)
+            for entry in self._entries
+        ]
+        self._entries.clear()
         self._slot_of.clear()
         return events
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._entries)
 
 
 class Context(Generic[RepoT]):
@@ -132,19 +150,17 @@ class Context(Generic[RepoT]):
     def emit_coalesced(
         self, key: Hashable, data: EventData, *, subject: str | None = None,
         cause: CloudEvent | None = None,
-        merge: Callable[[CloudEvent, CloudEvent], CloudEvent] | None = None,
+        merge: Callable[[EventData, EventData], EventData] | None = None,
         district: str | object | None = _UNSET,
-    ) -> CloudEvent:
+    ) -> None:
         """Stage at most one event per `key` for the whole batch.
 
-        A later call with the same key replaces the staged event (keeping its place in the
-        order), or combines the two with `merge(staged, new)` — e.g. to sum deltas — so a
-        batch holding 300 events of one unit announces its new score once.
+        A later call with the same key replaces the staged payload and cause (keeping its place
+        in the order), or combines the payloads with `merge(staged, new)` — e.g. to sum deltas —
+        so a batch holding 300 events of one unit announces its new score once. The envelope is
+        built when the batch drains, caused by the last cause given for the key.
         """
-        event = self._envelopes.caused_by(
-            self._cause(cause), data, subject=subject, district=district
-        )
-        return self._emissions.coalesce(key, event, merge)
+        self._emissions.coalesce(key, _Staged(self._cause(cause), data, subject, district), merge)
 
     def _cause(self, cause: CloudEvent | None) -> CloudEvent:
         cause = cause or self.event

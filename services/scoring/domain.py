@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from contracts import CloudEvent
 from contracts.events.initiatives import InitiativeSubmitted
 from contracts.events.rules import ScoringRules
 from contracts.events.scores import ScoreChanged
@@ -54,11 +53,6 @@ def points_for_submission(
     return awarded
 
 
-def merge_score_changes(
-    staged: CloudEvent[ScoreChanged], later: CloudEvent[ScoreChanged]
-) -> CloudEvent[ScoreChanged]:
+def merge_score_changes(staged: ScoreChanged, later: ScoreChanged) -> ScoreChanged:
     """Two changes of one subject in one batch announce as one: deltas summed, latest total."""
-    data = later.data.model_copy(
-        update={"points_delta": staged.data.points_delta + later.data.points_delta}
-    )
-    return later.model_copy(update={"data": data})
+    return later.model_copy(update={"points_delta": staged.points_delta + later.points_delta})

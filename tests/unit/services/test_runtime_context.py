@@ -20,9 +20,10 @@ def fixed_clock() -> datetime:
 
 
 def batch_context() -> tuple[Context, Emissions]:
-    emissions = Emissions()
-    ctx = Context(conn=None, repo=None, envelopes=Envelopes("scoring", fixed_clock),
-                  emissions=emissions, clock=fixed_clock)
+    envelopes = Envelopes("scoring", fixed_clock)
+    emissions = Emissions(envelopes)
+    ctx = Context(conn=None, repo=None, envelopes=envelopes, emissions=emissions,
+                  clock=fixed_clock)
     return ctx, emissions
 
 
@@ -86,34 +87,33 @@ def test_an_explicit_cause_overrides_the_event_being_handled():
 
 def test_coalesced_events_keep_one_slot_per_key_at_its_first_position():
     ctx, emissions = batch_context()
-    cause = initiative_submitted()
+    cause, later_cause = initiative_submitted(), caused_flow()
     ctx.emit_coalesced("m-1", score("m-1", total="2"), cause=cause)
     plain = ctx.emit(score("m-9"), cause=cause)
     ctx.emit_coalesced("m-2", score("m-2", total="2"), cause=cause)
-    latest = ctx.emit_coalesced("m-1", score("m-1", total="4"), cause=cause)
+    ctx.emit_coalesced("m-1", score("m-1", total="4"), cause=later_cause)
     assert len(emissions) == 3
     drained = emissions.drain()
     assert [e.data.subject_id for e in drained] == ["m-1", "m-9", "m-2"]
-    assert drained[0] is latest  # without merge, the later event replaces the staged one
     assert drained[1] is plain
+    # Without merge, the later payload and cause replace the staged ones.
     assert drained[0].data.total_points == Decimal(4)
+    assert (drained[0].causationid, drained[0].correlationid) == (later_cause.id, "flow-42")
 
 
-def test_coalescing_applies_merge_to_the_staged_and_the_new_event():
+def test_coalescing_applies_merge_to_the_staged_and_the_new_payload():
     ctx, emissions = batch_context()
     first, second = initiative_submitted(), caused_flow()
     calls = []
 
-    def merge(staged: CloudEvent, new: CloudEvent) -> CloudEvent:
-        calls.append((staged.causationid, new.causationid))
-        total = staged.data.points_delta + new.data.points_delta
-        return new.model_copy(update={"data": new.data.model_copy(update={"points_delta": total})})
+    def merge(staged: ScoreChanged, new: ScoreChanged) -> ScoreChanged:
+        calls.append((staged.source_event_id, new.source_event_id))
+        return new.model_copy(update={"points_delta": staged.points_delta + new.points_delta})
 
     ctx.emit_coalesced("m-1", score(delta="2", source="a"), cause=first, merge=merge)
-    returned = ctx.emit_coalesced("m-1", score(delta="3", source="b"), cause=second, merge=merge)
+    ctx.emit_coalesced("m-1", score(delta="3", source="b"), cause=second, merge=merge)
     [merged] = emissions.drain()
-    assert calls == [(first.id, second.id)]
-    assert merged is returned
+    assert calls == [("a", "b")]
     assert (merged.data.points_delta, merged.data.source_event_id) == (Decimal(5), "b")
     assert merged.causationid == second.id
 
