@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from contracts import CloudEvent, encode_event
+from contracts import CloudEvent, decode_event, encode_event
 from contracts.events.initiatives import InitiativeSubmitted
 from services.devstack.infrastructure import provide_infrastructure
 from services.devstack.topics import ensure_topics
@@ -71,20 +71,28 @@ async def project_all(ctx: Context, events: list[CloudEvent[InitiativeSubmitted]
     )
 
 
-async def produce(bootstrap: str, topic: str, count: int) -> tuple[list[tuple], int]:
+async def produce(bootstrap: str, topic: str, count: int) -> tuple[list[tuple], list[bytes]]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                 max_batch_size=64 * 1024)
     await producer.start()
-    rows, size, futures = [], 0, []
+    rows, values, futures = [], [], []
     for i in range(count):
         event = initiative_submitted(unit_id=f"u-{i % 5000:05d}")
         value = encode_event(event)
-        size += len(value)
+        values.append(value)
         rows.append((event.data.initiative_id, event.data.unit_id, 35_000_000))
         futures.append(await producer.send(topic, value, key=event.partition_key().encode()))
     await asyncio.gather(*futures)
     await producer.stop()
-    return rows, size // count
+    return rows, values
+
+
+def decode_ceiling(values: Sequence[bytes]) -> float:
+    """Events/s decoded and validated by this process alone (the consumer's own CPU bound)."""
+    started = time.perf_counter()
+    for value in values:
+        decode_event(value)
+    return len(values) / (time.perf_counter() - started)
 
 
 async def ceilings(pool: asyncpg.Pool, rows: Sequence[tuple], batch: int) -> tuple[float, float]:
@@ -132,7 +140,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     run_id = uuid.uuid4().hex[:8]
     topic = f"thidua.bench-{run_id}.v1"
     await ensure_topics(bootstrap, [(topic, args.partitions), (f"{topic}.dlq", args.partitions)])
-    rows, record_bytes = await produce(bootstrap, topic, args.events)
+    rows, values = await produce(bootstrap, topic, args.events)
+    record_bytes = sum(map(len, values)) // len(values)
     print(f"produced {args.events:,} events of {record_bytes} B on {args.partitions} partitions; "
           f"batches of up to {args.batch}")
 
@@ -141,6 +150,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     per_row, array = await ceilings(pool, rows, args.batch)
     print(f"ceiling  one upsert round trip per row      {per_row:>9,.0f} rows/s")
     print(f"ceiling  one unnest upsert per batch        {array:>9,.0f} rows/s")
+    decoding = decode_ceiling(values)
+    print(f"ceiling  decoding and validating the events {decoding:>9,.0f} events/s (CPU, no I/O)")
 
     def settings(name: str, cls=ServiceSettings, **extra) -> ServiceSettings:
         return cls(kafka_bootstrap_servers=bootstrap, database_url=database_url,
@@ -158,7 +169,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
         results[name] = rate
         print(f"consumer {name:<9} handler (same upserts)   {rate:>9,.0f} events/s  "
               f"= {rate / array:.2f} of the unnest ceiling, {rate / per_row:.2f} of the "
-              f"per-row ceiling  (join {join_s:.1f} s, {stats.batches} batches)")
+              f"per-row ceiling, {rate / decoding:.2f} of decoding  (join {join_s:.1f} s, "
+              f"{stats.batches} batches)")
         await schema_pool.close()
 
     scoring = scoring_definition(settings("scoring", ScoringSettings,
