@@ -13,7 +13,7 @@ Produces N `thidua.initiative.submitted.v1` events to a fresh topic once, then, 
 Each consumer is timed from its first applied batch to the last event (the group join, ~3 s
 on tansu, is printed apart). Ratios are against the ceilings measured in this run.
 
-    python -m benchmarks.consumer_throughput [--events 50000] [--partitions 6] [--batch 500]
+    python -m benchmarks.consumer_throughput [--events 50000] [--partitions 6] [--batch 2000]
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
 """
@@ -192,7 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--batch", type=int, default=500, help="max records per batch")
+    parser.add_argument("--batch", type=int, default=2000, help="max records per batch")
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     with provide_infrastructure() as infra:

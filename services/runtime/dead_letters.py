@@ -103,14 +103,19 @@ class DeadLetterPublisher:
         """Which of these records an earlier delivery of the batch dead-lettered."""
         if self._pool is None or not records:
             return set()
+        # One offset range per partition keeps the query small however large the batch.
+        spans: dict[tuple[str, int], tuple[int, int]] = {}
+        for r in records:
+            low, high = spans.get((r.topic, r.partition), (r.offset, r.offset))
+            spans[(r.topic, r.partition)] = (min(low, r.offset), max(high, r.offset))
         rows = await self._pool.fetch(
             """SELECT d.topic, d.kafka_partition, d.kafka_offset
-               FROM dead_letters_sent d
-               JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS r(topic, kafka_partition,
-                                                                   kafka_offset)
-                 USING (topic, kafka_partition, kafka_offset)""",
-            [r.topic for r in records], [r.partition for r in records],
-            [r.offset for r in records],
+               FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[])
+                    AS s(topic, kafka_partition, low, high)
+               JOIN dead_letters_sent d USING (topic, kafka_partition)
+               WHERE d.kafka_offset BETWEEN s.low AND s.high""",
+            [t for t, _ in spans], [p for _, p in spans], [lo for lo, _ in spans.values()],
+            [hi for _, hi in spans.values()],
         )
         return {(r["topic"], r["kafka_partition"], r["kafka_offset"]) for r in rows}
 

@@ -30,6 +30,7 @@ from contracts import Topic
 from .consumer import EventConsumer
 from .context import Clock, Envelopes, system_clock
 from .db import open_schema
+from .gc_tuning import freeze_startup_objects
 from .handlers import Handlers
 from .kafka import create_producer
 from .relay import OutboxRelay
@@ -93,6 +94,7 @@ class ServiceRuntime:
         )
         if d.runs_worker:
             await self._start_worker()
+        freeze_startup_objects()
         log.info("service_started", schema=d.schema, role=s.role,
                  consumes=[t.name for t in d.consumes] if d.runs_worker else [])
 

@@ -50,7 +50,9 @@ class ServiceSettings(BaseSettings):
     # Consumer. A (re)join costs session_timeout/2; request_timeout must exceed that or joins
     # retry forever; fetch_max_wait bounds delivery latency.
     consumer_group: str = ""
-    consumer_max_records: int = 500
+    # Larger batches amortise the per-batch costs (commit, round trips): measured 40k records/s
+    # through the subscriber at 500 and 91k at 2,000. Idle periods still deliver small batches.
+    consumer_max_records: int = 2000
     consumer_batch_timeout_ms: int = 50
     consumer_fetch_max_wait_ms: int = 50
     consumer_session_timeout_ms: int = 10_000

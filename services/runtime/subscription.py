@@ -25,6 +25,7 @@ from .consumer import EventConsumer, RepositoryFactory, RetryPolicy
 from .consumer_health import ConsumerHealth
 from .context import Clock, Envelopes, system_clock
 from .dead_letters import DeadLetterPublisher
+from .gc_tuning import freeze_startup_objects
 from .handlers import Handlers
 from .logs import library_logger
 from .settings import ServiceSettings
@@ -145,4 +146,5 @@ async def start_consumer(
     )
     subscribe(broker, consumer, topics, settings)
     await broker.start()
+    freeze_startup_objects()
     return broker, consumer
