@@ -9,7 +9,8 @@ import asyncpg
 from contracts import CloudEvent
 from contracts.events.initiatives import InitiativeSubmitted
 from services.runtime import outbox
-from services.runtime.errors import Conflict
+
+from .domain import InitiativeAlreadySubmitted
 
 
 async def record_initiative(pool: asyncpg.Pool, event: CloudEvent[InitiativeSubmitted]) -> None:
@@ -36,11 +37,7 @@ async def record_initiative(pool: asyncpg.Pool, event: CloudEvent[InitiativeSubm
             event.correlationid,
         )
         if inserted is None:
-            raise Conflict(
-                "initiative_exists",
-                f"initiative {data.initiative_id} was already submitted",
-                field="initiative_id",
-            )
+            raise InitiativeAlreadySubmitted(data.initiative_id)
         await outbox.enqueue(conn, [event])
 
 
