@@ -2,7 +2,8 @@
 
 Every service answers `/healthz`, `/readyz`, `/stats` and `/metrics` (`health.py`); its own
 routers only when its role is not `worker`. Requests pass through `HttpEdge` (correlation id,
-body cap, metrics, last-resort errors); failures become problems (`errors.py`).
+body cap, metrics, last-resort errors), then every route refuses NUL characters
+(`nul_characters.py`); failures become problems (`errors.py`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from contextlib import asynccontextmanager
 
 import structlog
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .errors import install_error_handlers
 from .health import health_router
 from .http_edge import HttpEdge
 from .logs import configure_logging
+from .nul_characters import refuse_nul_characters
 from .problems import show_problems_as_problem_json
 from .service import ServiceDefinition, ServiceRuntime
 
@@ -35,7 +37,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=f"thidua {definition.name}", lifespan=lifespan)
+    app = FastAPI(title=f"thidua {definition.name}", lifespan=lifespan,
+                  dependencies=[Depends(refuse_nul_characters)])
     app.state.runtime = runtime
     app.add_middleware(HttpEdge, max_body_bytes=settings.http_max_body_bytes)
     install_error_handlers(app)
