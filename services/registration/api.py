@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts import new_event
+from services.runtime import idempotency
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
@@ -52,23 +53,33 @@ class Initiative(BaseModel):
 
 
 @router.post("/initiatives", status_code=status.HTTP_202_ACCEPTED,
-             responses=problem_responses(409, 413, 422, 503))
-async def submit_initiative(command: domain.SubmitInitiative, request: Request) -> InitiativeAccepted:
-    """Accept an initiative; scoring, awards and notify learn of it from its event."""
-    runtime = request.app.state.runtime
+             response_model=InitiativeAccepted, responses=problem_responses(409, 413, 422, 503))
+async def submit_initiative(
+    command: domain.SubmitInitiative, request: Request,
+    idempotency_key: idempotency.IdempotencyKey = None,
+) -> Response:
+    """Accept an initiative; scoring, awards and notify learn of it from its event.
+
+    Safe to retry: with an `Idempotency-Key`, or with a client-chosen `initiative_id` (a
+    repeat then answers 409 `initiative_exists`).
+    """
     data = domain.initiative_submitted(command, datetime.now(UTC))
-    event = new_event(
-        data,
-        source=SOURCE,
-        district=command.district,
-        correlation_id=request.state.correlation_id,
-        subject=data.initiative_id,
-    )
-    await repository.record_initiative(runtime.pool, event)
+    event = new_event(data, source=SOURCE, district=command.district,
+                      correlation_id=request.state.correlation_id, subject=data.initiative_id)
+    accepted = InitiativeAccepted(initiative_id=data.initiative_id, event_id=event.id,
+                                  correlation_id=event.correlationid, status="submitted")
+    # The bytes sent now are the bytes kept, so a replay is identical.
+    body = accepted.__pydantic_serializer__.to_json(accepted)
+    answer = None
+    if idempotency_key is not None:
+        fingerprint = idempotency.fingerprint("POST", "/initiatives", command)
+        answer = idempotency.KeptAnswer(idempotency_key, fingerprint, 202, body)
+    kept = await repository.record_initiative(request.app.state.runtime.pool, event, answer)
+    if kept is not None:
+        return idempotency.replay(kept, answer.fingerprint)
     log.info("initiative_submitted", initiative_id=data.initiative_id, unit_id=data.unit_id,
              event_id=event.id)
-    return InitiativeAccepted(initiative_id=data.initiative_id, event_id=event.id,
-                              correlation_id=event.correlationid, status="submitted")
+    return Response(body, status_code=202, media_type="application/json")
 
 
 @router.get("/initiatives/{initiative_id}", responses=problem_responses(404, 422, 503))
