@@ -131,3 +131,38 @@ async def test_an_odd_idempotency_key_is_refused_naming_the_header(clients, key)
         "/initiatives", json=submission(), headers={"Idempotency-Key": key.encode("latin-1")})
     assert answer.status_code == 422, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == ["header.Idempotency-Key"]
+
+
+async def expire(system, key: str) -> None:
+    """Move a kept answer past its 24 hours."""
+    await system["registration"].state.runtime.pool.execute(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' "
+        "WHERE idempotency_key = $1", key)
+
+
+async def test_a_key_past_its_retention_is_free_for_a_new_command(clients, system):
+    key = fresh_key()
+    headers = {"Idempotency-Key": key}
+    first = await clients["registration"].post("/initiatives", json=submission(), headers=headers)
+    await expire(system, key)
+    other = submission()
+    reused = await clients["registration"].post("/initiatives", json=other, headers=headers)
+    assert (first.status_code, reused.status_code) == (202, 202)
+    assert reused.json()["initiative_id"] == other["initiative_id"]
+    assert "idempotent-replayed" not in reused.headers
+
+
+async def test_expired_keys_are_removed_by_later_commands(clients, system):
+    keys = [fresh_key() for _ in range(2)]
+    for key in keys:
+        await clients["registration"].post("/initiatives", json=submission(),
+                                           headers={"Idempotency-Key": key})
+        await expire(system, key)
+    pool = system["registration"].state.runtime.pool
+    for _ in range(50):  # each command removes two expired keys, oldest first
+        await clients["registration"].post("/initiatives", json=submission())
+        left = await pool.fetchval(
+            "SELECT count(*) FROM idempotency_keys WHERE idempotency_key = ANY($1)", keys)
+        if left == 0:
+            break
+    assert left == 0

@@ -82,3 +82,12 @@ async def test_health_routes_are_guarded_too():
     async with client() as http:
         answer = await http.get("/healthz", params={"probe": "\x00"})
     assert fields(answer) == ["query.probe"]
+
+
+async def test_a_nul_at_the_bottom_of_deeply_nested_json_is_still_a_422():
+    depth = 900  # within what json.loads accepts, deeper than a recursive walk can go here
+    raw = b'{"text": "ok", "tags": ' + b"[" * depth + b'"\\u0000"' + b"]" * depth + b"}"
+    async with client() as http:
+        answer = await http.post("/units/u-1/notes", content=raw,
+                                 headers={"content-type": "application/json"})
+    assert fields(answer) == ["tags" + "[0]" * depth]
