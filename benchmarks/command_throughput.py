@@ -10,7 +10,7 @@ its database connections going through a counting proxy, and prints PostgreSQL r
 per command.
 
     python -m benchmarks.command_throughput [--requests 4000] [--concurrency 32]
-                                            [--idempotency-keys]
+                                            [--role all|api] [--idempotency-keys]
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
 """
@@ -71,11 +71,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def start_server(port: int, bootstrap: str, database_url: str, schema: str) -> subprocess.Popen:
+def start_server(port: int, bootstrap: str, database_url: str, schema: str,
+                 role: str = "all") -> subprocess.Popen:
     env = os.environ | {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database_url,
         "REGISTRATION_HTTP_PORT": str(port), "REGISTRATION_HTTP_HOST": "127.0.0.1",
-        "REGISTRATION_DB_SCHEMA": schema, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "console",
+        "REGISTRATION_DB_SCHEMA": schema, "REGISTRATION_ROLE": role, "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "console",
     }
     return subprocess.Popen([sys.executable, "-m", "services.registration"], env=env,
                             stdin=subprocess.DEVNULL)
@@ -97,7 +99,8 @@ async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen) -> Non
 
 async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
     port = free_port()
-    server = start_server(port, bootstrap, database_url, f"cmdbench_{uuid.uuid4().hex[:8]}")
+    server = start_server(port, bootstrap, database_url, f"cmdbench_{uuid.uuid4().hex[:8]}",
+                          args.role)
     # One client with one connection per worker: httpcore scans its whole pool on every
     # request, which at 32 connections costs the client more CPU than the server spends.
     clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
@@ -133,7 +136,7 @@ async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str
     print(f"POST /initiatives: {command_rate:8,.0f} accepted/s  ({accepted}/{args.requests} "
           f"accepted; CPU per command: server {submit_cpu * per_request:.2f} ms, client "
           f"{submit_own * per_request:.2f} ms)")
-    print(f"ratio commands / healthz at concurrency {args.concurrency}: "
+    print(f"ratio commands / healthz at concurrency {args.concurrency}, role {args.role}: "
           f"{command_rate / health_rate:.2f} (by server CPU per request: "
           f"{health_cpu / submit_cpu:.2f}, the ratio when the server's core is the bottleneck)")
 
@@ -171,6 +174,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="requests per measured phase")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--role", choices=("all", "api"), default="all",
+                        help="registration's ROLE: with all the outbox relay runs in the "
+                             "measured process; api is meant to leave it to a worker (as soon "
+                             "as the runtime starts its parts by role)")
     parser.add_argument("--idempotency-keys", action="store_true",
                         help="send a fresh Idempotency-Key with every command")
     args = parser.parse_args()
