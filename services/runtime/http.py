@@ -2,8 +2,8 @@
 
 Every service answers `/healthz`, `/readyz`, `/stats` and `/metrics` (`health.py`); its own
 routers only when its role is not `worker`. Requests pass through `HttpEdge` (correlation id,
-body cap, metrics, last-resort errors), then every route refuses NUL characters
-(`nul_characters.py`); failures become problems (`errors.py`).
+body cap, metrics, last-resort errors), then every route refuses text PostgreSQL cannot
+store (`storable_text.py`); failures become problems (`errors.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from .errors import install_error_handlers
 from .health import health_router
 from .http_edge import HttpEdge
 from .logs import configure_logging
-from .nul_characters import refuse_nul_characters
 from .problems import show_problems_as_problem_json
 from .service import ServiceDefinition, ServiceRuntime
+from .storable_text import refuse_unstorable_text
 
 log = structlog.get_logger()
 
@@ -38,7 +38,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title=f"thidua {definition.name}", lifespan=lifespan,
-                  dependencies=[Depends(refuse_nul_characters)])
+                  dependencies=[Depends(refuse_unstorable_text)])
     app.state.runtime = runtime
     app.add_middleware(HttpEdge, max_body_bytes=settings.http_max_body_bytes)
     install_error_handlers(app)

@@ -4,6 +4,7 @@ stores nothing; a retry with the same Idempotency-Key gets the original answer, 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -34,6 +35,17 @@ async def test_a_nul_character_in_the_title_is_refused_naming_it_and_nothing_is_
     answer = await clients["registration"].post("/initiatives", json=body)
     assert answer.status_code == 422, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == ["title"]
+    assert await stored(clients, body["initiative_id"]) == 404
+
+
+async def test_a_lone_surrogate_in_the_title_is_refused_naming_it_and_nothing_is_stored(clients):
+    body = submission(title="Cải tiến PLACEHOLDER")
+    raw = json.dumps(body).replace("PLACEHOLDER", "\\ud800").encode()
+    answer = await clients["registration"].post(
+        "/initiatives", content=raw, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert [(e["code"], e["field"]) for e in answer.json()["errors"]] == [
+        ("lone_surrogate", "title")]
     assert await stored(clients, body["initiative_id"]) == 404
 
 

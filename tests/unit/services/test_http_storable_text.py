@@ -1,5 +1,5 @@
-"""NUL (U+0000) cannot be stored in PostgreSQL text: every service refuses it at the edge with
-422 naming the field, wherever it hides (body, nested body, keys, path, query)."""
+"""Text PostgreSQL cannot store (NUL, lone surrogates) is refused by every service at the edge
+with 422 naming the field, wherever it hides (body, nested body, keys, path, query)."""
 
 from __future__ import annotations
 
@@ -91,3 +91,21 @@ async def test_a_nul_at_the_bottom_of_deeply_nested_json_is_still_a_422():
         answer = await http.post("/units/u-1/notes", content=raw,
                                  headers={"content-type": "application/json"})
     assert fields(answer) == ["tags" + "[0]" * depth]
+
+
+async def test_a_lone_surrogate_which_utf8_cannot_encode_is_refused_naming_the_field():
+    raw = b'{"text": "ok", "tags": ["\\ud800x", "\\uDFFF"]}'
+    async with client() as http:
+        answer = await http.post("/units/u-1/notes", content=raw,
+                                 headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert [(e["code"], e["field"]) for e in answer.json()["errors"]] == [
+        ("lone_surrogate", "tags[0]"), ("lone_surrogate", "tags[1]")]
+
+
+async def test_a_surrogate_pair_is_an_ordinary_character():
+    raw = b'{"text": "\\ud83c\\udf89 \xe1\xbb\x87"}'  # an emoji written as a pair, and "ệ"
+    async with client() as http:
+        answer = await http.post("/units/u-1/notes", content=raw,
+                                 headers={"content-type": "application/json"})
+    assert (answer.status_code, answer.json()) == (200, {"text": "🎉 ệ"})
