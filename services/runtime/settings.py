@@ -32,6 +32,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "0.0.0.0"
     http_port: int = 8000
+    # Far above any command body (an initiative with 50 authors is ~20 KB); larger ones get 413.
+    http_max_body_bytes: int = 256 * 1024
     db_schema: str = Field("", description="PostgreSQL schema owned by this service")
     db_pool_min: int = 1
     db_pool_max: int = 10
