@@ -27,14 +27,14 @@ import uuid
 
 import httpx
 
+from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.infrastructure import provide_infrastructure
+from services.devstack.processes import free_port
+from services.devstack.topics import all_topic_specs, ensure_topics
 from services.registration.app import definition
 from services.registration.settings import RegistrationSettings
 from services.runtime.http import create_app
-from services.runtime.infra import provide_infrastructure
-from services.runtime.infra_demo import DEMO_INITIATIVE
-from services.runtime.infra_embedded import free_port
 from services.runtime.logs import configure_logging
-from services.runtime.topics_admin import all_topic_specs, ensure_topics
 from tests.support.postgres_proxy import PostgresProxy
 
 ROUND_TRIP_COMMANDS = 200

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from services.runtime.infra_demo import DEMO_INITIATIVE
+from services.devstack.demo import DEMO_INITIATIVE
 
 pytestmark = pytest.mark.integration
 

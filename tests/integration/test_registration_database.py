@@ -8,10 +8,10 @@ import uuid
 import httpx
 import pytest
 
+from services.devstack.demo import DEMO_INITIATIVE
 from services.registration.app import definition
 from services.registration.settings import RegistrationSettings
 from services.runtime.http import create_app
-from services.runtime.infra_demo import DEMO_INITIATIVE
 from tests.support.postgres_proxy import PostgresProxy
 from tests.support.runtime import test_settings as settings_under_test
 
