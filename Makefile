@@ -22,6 +22,7 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check --quiet .
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

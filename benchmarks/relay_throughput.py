@@ -34,14 +34,14 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE
+from services.devstack.infrastructure import provide_infrastructure
+from services.devstack.topics import all_topic_specs, ensure_topics
 from services.runtime import outbox
 from services.runtime.db import open_schema
-from services.runtime.infra import provide_infrastructure
 from services.runtime.kafka import create_producer
 from services.runtime.logs import configure_logging
 from services.runtime.relay import OutboxRelay
 from services.runtime.settings import ServiceSettings
-from services.runtime.topics_admin import all_topic_specs, ensure_topics
 from tests.support.events import initiative_submitted
 
 

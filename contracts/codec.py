@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
@@ -34,6 +35,7 @@ def new_event(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     subject: str | None = None,
+    time: datetime | None = None,
 ) -> CloudEvent[EventData]:
     """A fresh event for `data`; a flow's first event correlates with itself."""
     event_id = str(uuid4())
@@ -41,7 +43,7 @@ def new_event(
         id=event_id,
         source=source,
         type=data.event_type,
-        time=datetime.now(UTC),
+        time=time or datetime.now(UTC),
         subject=subject,
         data=data,
         district=district,
@@ -52,15 +54,30 @@ def new_event(
 
 def encode_event(event: CloudEvent) -> bytes:
     """Compact UTF-8 JSON of the whole event; absent optional attributes are left out."""
-    body = event.model_dump(mode="json")
     # CloudEvents treats a null attribute as absent; leaving it out suits strict SDKs.
     # Only the envelope: inside `data`, null is a meaningful value.
-    body = {key: value for key, value in body.items() if value is not None or key == "data"}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    absent = {name for name in _OPTIONAL_ATTRIBUTES if getattr(event, name) is None}
+    return event.model_dump_json(exclude=absent or None).encode()
+
+
+_OPTIONAL_ATTRIBUTES = ("subject", "district", "causationid")
+# Where `type` most likely is: a hint for the fast path only, never trusted on its own.
+_TYPE_HINT = re.compile(rb'"type"\s*:\s*"([a-z0-9_.]{1,200})"')
 
 
 def decode_event(raw: bytes | None) -> CloudEvent[EventData]:
     """Parse a record value into a CloudEvent whose `data` is its type's model."""
+    # Fast path: parse and validate in one pass with pydantic's JSON parser (about twice the
+    # speed of json.loads + model_validate). Any failure, including a wrong hint (a nested
+    # "type" key), takes the careful path below, which names the error precisely.
+    hint = _TYPE_HINT.search(raw) if raw is not None else None
+    if hint is not None:
+        model = _ENVELOPES_BY_TYPE.get(hint.group(1))
+        if model is not None:
+            try:
+                return model.model_validate_json(raw)
+            except ValidationError:
+                pass
     body = _parse_json(raw)
     event_type = body.get("type")
     if not isinstance(event_type, str) or not isinstance(body.get("id"), str):
@@ -78,6 +95,9 @@ def decode_event(raw: bytes | None) -> CloudEvent[EventData]:
 def envelope_model_for(event_type: str) -> type[CloudEvent[EventData]]:
     """The CloudEvent model whose `data` is `event_type`'s payload model."""
     return CloudEvent[data_model_for(event_type)]
+
+
+_ENVELOPES_BY_TYPE = {t.encode(): envelope_model_for(t) for t in EVENT_TYPES}
 
 
 def _parse_json(raw: bytes | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 
-SERVICES = ("registration", "scoring", "awards", "notify")
+from services.registry import NAMES, service
 
 
 def service_of_pid1(cmdline: str = "/proc/1/cmdline") -> str | None:
@@ -26,27 +26,27 @@ def service_of_pid1(cmdline: str = "/proc/1/cmdline") -> str | None:
     except OSError:
         return None
     for here, after in itertools.pairwise(argv):
-        if (os.path.basename(here) == "thidua" and after in SERVICES) or (
-            here == "-m" and after.removeprefix("services.") in SERVICES
+        if (os.path.basename(here) == "thidua" and after in NAMES) or (
+            here == "-m" and after.removeprefix("services.") in NAMES
         ):
             return after.removeprefix("services.")
     return None
 
 
-def port_of(service: str) -> tuple[str, int]:
-    module = importlib.import_module(f"services.{service}.settings")
-    settings = getattr(module, f"{service.capitalize()}Settings").from_env()
+def port_of(name: str) -> tuple[str, int]:
+    entry = service(name)
+    settings = getattr(importlib.import_module(entry.settings_module), entry.settings_class).from_env()
     host = settings.http_host
     return ("127.0.0.1" if host in ("", "0.0.0.0", "::") else host), settings.http_port
 
 
 def main(argv: list[str]) -> int:
     path = argv[1] if len(argv) > 1 else "/healthz"
-    service = argv[2] if len(argv) > 2 else service_of_pid1()
-    if service is None:
+    name = argv[2] if len(argv) > 2 else service_of_pid1()
+    if name is None:
         print("healthcheck: this container runs no thidua service; nothing to probe")
         return 0
-    host, port = port_of(service)
+    host, port = port_of(name)
     url = f"http://{host}:{port}{path}"
     try:
         with urllib.request.urlopen(url, timeout=4) as response:

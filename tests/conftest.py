@@ -1,7 +1,7 @@
 """Shared fixtures: one broker and one database per test session, started only when asked for.
 
 They come from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL, else testcontainers where Docker answers,
-else the embedded tansu broker and PostgreSQL (see services/runtime/infra.py).
+else the embedded tansu broker and PostgreSQL (see services/devstack/infrastructure.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.runtime.infra import Infrastructure, provide_infrastructure
-from services.runtime.topics_admin import all_topic_specs, ensure_topics, run_blocking
+from services.devstack.blocking import run_blocking
+from services.devstack.infrastructure import Infrastructure, provide_infrastructure
+from services.devstack.topics import all_topic_specs, ensure_topics
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +22,11 @@ def topic_specs() -> list[tuple[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def infrastructure(tmp_path_factory, topic_specs) -> Iterator[Infrastructure]:
-    with provide_infrastructure(tmp_path_factory.mktemp("infra")) as infra:
+def infrastructure(topic_specs) -> Iterator[Infrastructure]:
+    # Its own temporary directory, not pytest's: run as root, embedded PostgreSQL works as
+    # another user, and any pytest session that starts meanwhile resets /tmp/pytest-of-root to
+    # 0700, which locked that user out of its data directory (initdb "Permission denied").
+    with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, topic_specs))
         yield infra
 

@@ -58,5 +58,9 @@ Points = Annotated[
     ),
 ]
 
-Vnd = Annotated[int, Field(ge=0)]
-"""An amount of Vietnamese đồng: whole VND, never negative."""
+VND_MAX = 10**15
+"""A thousand trillion đồng: far above any real benefit or work (the seeds' whole 90-day Hanoi
+peak was 9 × 10¹¹), and thousands of amounts still sum inside PostgreSQL's `bigint`."""
+
+Vnd = Annotated[int, Field(ge=0, le=VND_MAX)]
+"""An amount of Vietnamese đồng: whole VND, never negative, at most `VND_MAX`."""

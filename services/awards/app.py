@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.topics import SCORES
 from services.runtime.service import ServiceDefinition
 
 from .api import router
-from .handlers import HANDLERS
+from .handlers import handlers
+from .repository import AwardsRepository
 from .settings import AwardsSettings
 
 
@@ -17,7 +17,7 @@ def definition(settings: AwardsSettings | None = None) -> ServiceDefinition:
         name="awards",
         settings=settings or AwardsSettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
-        consumes=[SCORES],
-        handlers=HANDLERS,
+        handlers=handlers,
+        repository=AwardsRepository,
         routers=[router],
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.topics import AWARDS
 from services.runtime.service import ServiceDefinition
 
 from .api import router
-from .handlers import HANDLERS
+from .handlers import handlers
+from .repository import NotifyRepository
 from .settings import NotifySettings
 
 
@@ -17,7 +17,7 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         name="notify",
         settings=settings or NotifySettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
-        consumes=[AWARDS],
-        handlers=HANDLERS,
+        handlers=handlers,
+        repository=NotifyRepository,
         routers=[router],
     )

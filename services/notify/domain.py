@@ -39,6 +39,15 @@ class Message:
     body: str
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message with the event that caused it."""
+
+    message: Message
+    source_event_id: str
+    correlation_id: str
+
+
 def notification_id(source_event_id: str, recipient_id: str, channel: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{source_event_id}|{recipient_id}|{channel}"))
 

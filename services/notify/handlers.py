@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import asyncpg
 import structlog
 
-from contracts import CloudEvent, new_event
+from contracts import CloudEvent
 from contracts.events.awards import AwardEligibilityChanged
 from contracts.events.notifications import NotificationDelivered
-from services.runtime import outbox
+from services.runtime.context import Context
+from services.runtime.handlers import Handlers
 
-from . import domain, repository
+from . import domain
+from .repository import NotifyRepository
 
 log = structlog.get_logger()
-SOURCE = "/thidua/notify"
+handlers = Handlers()
 
 
-async def on_eligibility_changed(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    delivered = []
-    for message in domain.eligibility_messages(event.id, event.data):
-        if not await repository.record_in_app(conn, message, event.id, event.correlationid):
-            continue
-        delivered.append(
-            new_event(
-                NotificationDelivered(
-                    notification_id=message.notification_id, recipient_id=message.recipient_id,
-                    recipient_kind=message.recipient_kind, channel=message.channel,
-                    template=message.template, subject=message.subject,
-                    source_event_id=event.id, delivered_at=datetime.now(UTC),
-                ),
-                source=SOURCE, district=event.district, correlation_id=event.correlationid,
-                causation_id=event.id, subject=message.recipient_id,
-            )
+@handlers.batch
+async def on_eligibility_changed(
+    ctx: Context[NotifyRepository], events: list[CloudEvent[AwardEligibilityChanged]]
+) -> None:
+    outgoing = [
+        domain.Outgoing(message, event.id, event.correlationid)
+        for event in events
+        for message in domain.eligibility_messages(event.id, event.data)
+    ]
+    delivered = await ctx.repo.record_in_app(outgoing)
+    causes = {event.id: event for event in events}
+    now = ctx.now()
+    for item in delivered:
+        m = item.message
+        ctx.emit(
+            NotificationDelivered(
+                notification_id=m.notification_id, recipient_id=m.recipient_id,
+                recipient_kind=m.recipient_kind, channel=m.channel, template=m.template,
+                subject=m.subject, source_event_id=item.source_event_id, delivered_at=now,
+            ),
+            cause=causes[item.source_event_id], subject=m.recipient_id,
         )
-        log.info("notification_delivered", recipient_id=message.recipient_id,
-                 channel=message.channel, notification_id=message.notification_id)
-    await outbox.enqueue(conn, delivered)
-
-
-HANDLERS = {AwardEligibilityChanged.event_type: on_eligibility_changed}
+    if delivered:
+        log.info("notifications_delivered", count=len(delivered), channel="in_app")

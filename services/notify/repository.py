@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
-from .domain import Message
+from .domain import Outgoing
 
 
-async def record_in_app(
-    conn: asyncpg.Connection, message: Message, source_event_id: str, correlation_id: str
-) -> bool:
-    """Put the message in the recipient's inbox; False if it was already there."""
-    inserted = await conn.fetchval(
-        """INSERT INTO notifications (notification_id, recipient_id, recipient_kind, channel,
-               template, subject, body, source_event_id, correlation_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT DO NOTHING RETURNING notification_id""",
-        message.notification_id, message.recipient_id, message.recipient_kind, message.channel,
-        message.template, message.subject, message.body, source_event_id, correlation_id,
-    )
-    return inserted is not None
+class NotifyRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def record_in_app(self, outgoing: Sequence[Outgoing]) -> list[Outgoing]:
+        """Put messages in their recipients' inboxes; return those not already there."""
+        if not outgoing:
+            return []
+        rows = await self._conn.fetch(
+            """INSERT INTO notifications (notification_id, recipient_id, recipient_kind, channel,
+                   template, subject, body, source_event_id, correlation_id)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::text[], $7::text[], $8::text[], $9::text[])
+               ON CONFLICT DO NOTHING RETURNING notification_id""",
+            [o.message.notification_id for o in outgoing],
+            [o.message.recipient_id for o in outgoing],
+            [o.message.recipient_kind for o in outgoing], [o.message.channel for o in outgoing],
+            [o.message.template for o in outgoing], [o.message.subject for o in outgoing],
+            [o.message.body for o in outgoing], [o.source_event_id for o in outgoing],
+            [o.correlation_id for o in outgoing],
+        )
+        new = {r["notification_id"] for r in rows}
+        return [o for o in outgoing if o.message.notification_id in new]
 
 
 async def notifications_of(pool: asyncpg.Pool, recipient_id: str, limit: int) -> list[dict]:

@@ -1,12 +1,15 @@
 from pydantic_settings import SettingsConfigDict
 
+from services.registry import service
 from services.runtime.settings import ServiceSettings
+
+ENTRY = service("notify")
 
 
 class NotifySettings(ServiceSettings):
     """Environment variables are prefixed `NOTIFY_` (e.g. `NOTIFY_HTTP_PORT`)."""
 
-    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENTRY.env_prefix, extra="ignore")
 
-    service_name: str = "notify"
-    http_port: int = 8104
+    service_name: str = ENTRY.name
+    http_port: int = ENTRY.http_port

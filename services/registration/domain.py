@@ -1,4 +1,9 @@
-"""Registration's rules for commands, free of I/O: a valid command becomes an event payload."""
+"""Registration's rules for commands, free of I/O: a valid command becomes an event payload.
+
+Commands are strict: a JSON string is not a number, `true` is not 1, and a field the model
+does not know is refused by name rather than silently dropped (a caller sending `is_admin`
+learns it has no effect).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.events.common import Vnd
 from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted
+from services.runtime.domain_errors import Conflict, NotFound
+from services.runtime.identifiers import Identifier
+
+# Trimmed before the length and pattern checks, so a title of spaces is refused like an empty one.
+COMMAND = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
 
 
 class InitiativeAuthorIn(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
+    model_config = COMMAND
 
-    member_id: str = Field(min_length=1, max_length=64)
+    member_id: Identifier
     full_name: str = Field(min_length=1, max_length=200)
     direct_worker: bool = False
 
@@ -21,18 +32,19 @@ class InitiativeAuthorIn(BaseModel):
 class SubmitInitiative(BaseModel):
     """The body of `POST /initiatives`."""
 
-    # Trimmed before the length checks, so a title of spaces is refused like an empty one.
-    model_config = ConfigDict(str_strip_whitespace=True)
+    model_config = COMMAND
 
-    campaign_id: str = Field(min_length=1, max_length=64)
-    phase_id: str = Field(min_length=1, max_length=64)
-    unit_id: str = Field(min_length=1, max_length=64)
-    district: str = Field(min_length=1, max_length=64, description="District (or ward) of the unit")
+    campaign_id: Identifier
+    phase_id: Identifier
+    unit_id: Identifier
+    district: Identifier = Field(description="District (or ward) of the unit")
     title: str = Field(min_length=3, max_length=500)
     field: str = Field(min_length=1, max_length=100, description="e.g. kỹ thuật, quản lý")
     authors: list[InitiativeAuthorIn] = Field(min_length=1, max_length=50)
-    claimed_benefit_vnd: int = Field(ge=0, le=10**15, description="Claimed benefit in VND")
-    initiative_id: str | None = Field(None, min_length=1, max_length=64)
+    claimed_benefit_vnd: Vnd = Field(description="Claimed benefit in VND, 0 to 10¹⁵")
+    initiative_id: Identifier | None = Field(
+        None, description="Chosen by the client so a retry cannot submit twice; `ini-<uuid>` "
+                          "when absent.")
 
     @field_validator("authors")
     @classmethod
@@ -41,6 +53,18 @@ class SubmitInitiative(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("each author may appear once")
         return authors
+
+
+class InitiativeAlreadySubmitted(Conflict):
+    def __init__(self, initiative_id: str) -> None:
+        super().__init__("initiative_exists", f"initiative {initiative_id} was already submitted",
+                         field="initiative_id")
+
+
+class InitiativeNotFound(NotFound):
+    def __init__(self, initiative_id: str) -> None:
+        super().__init__("initiative_not_found", f"no initiative {initiative_id}",
+                         field="initiative_id")
 
 
 def initiative_submitted(command: SubmitInitiative, now: datetime) -> InitiativeSubmitted:

@@ -9,39 +9,79 @@ import asyncpg
 from contracts import CloudEvent
 from contracts.events.initiatives import InitiativeSubmitted
 from services.runtime import outbox
-from services.runtime.errors import Conflict
+from services.runtime.idempotency import RETENTION, KeptAnswer
+
+from .domain import InitiativeAlreadySubmitted
+
+# One statement, so one round trip and its own transaction: claim the idempotency key (or
+# take over an expired one), insert the initiative only if the key was claimed or none was
+# given, stage its event only if the initiative was inserted, wake the relay. A second
+# submission of an initiative id fails the whole statement (unique violation), key included,
+# so a refused command keeps no answer. Each command also prunes two expired keys: keys go
+# as fast as they come, with no sweeper to run.
+_SUBMIT = """
+WITH claimed_key AS (
+    INSERT INTO idempotency_keys (idempotency_key, fingerprint, status_code, response, expires_at)
+    SELECT $13::text, $14::text, $15::smallint, $16::bytea, now() + $17::interval
+    WHERE $13::text IS NOT NULL
+    ON CONFLICT (idempotency_key) DO UPDATE
+        SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code,
+            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE idempotency_keys.expires_at <= now()
+    RETURNING 1
+), pruned_keys AS (
+    DELETE FROM idempotency_keys WHERE idempotency_key IN (
+        SELECT idempotency_key FROM idempotency_keys
+        WHERE expires_at <= now() AND idempotency_key IS DISTINCT FROM $13::text
+        ORDER BY expires_at LIMIT 2 FOR UPDATE SKIP LOCKED)
+), initiative AS (
+    INSERT INTO initiatives (initiative_id, campaign_id, phase_id, unit_id, district, title,
+                             field, authors, claimed_benefit_vnd, submitted_at, event_id,
+                             correlation_id)
+    SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb,
+           $9::bigint, $10::timestamptz, $11::text, $12::text
+    WHERE $13::text IS NULL OR EXISTS (SELECT FROM claimed_key)
+    RETURNING 1
+), {outbox}
+SELECT EXISTS (SELECT FROM initiative) AS recorded, {wake}
+"""
+_KEPT_ANSWER = """SELECT fingerprint, status_code, response FROM idempotency_keys
+                  WHERE idempotency_key = $1 AND expires_at > now()"""
 
 
-async def record_initiative(pool: asyncpg.Pool, event: CloudEvent[InitiativeSubmitted]) -> None:
+async def record_initiative(
+    pool: asyncpg.Pool, event: CloudEvent[InitiativeSubmitted], answer: KeptAnswer | None = None
+) -> KeptAnswer | None:
+    """Store the initiative and its event, and `answer` under its key. If the key was already
+    used, store nothing and return the answer kept under it."""
     data = event.data
-    async with pool.acquire() as conn, conn.transaction():
-        inserted = await conn.fetchval(
-            """INSERT INTO initiatives (initiative_id, campaign_id, phase_id, unit_id, district,
-                   title, field, authors, claimed_benefit_vnd, submitted_at, event_id,
-                   correlation_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)
-               ON CONFLICT (initiative_id) DO NOTHING
-               RETURNING initiative_id""",
-            data.initiative_id,
-            data.campaign_id,
-            data.phase_id,
-            data.unit_id,
-            event.district,
-            data.title,
-            data.field,
-            json.dumps([a.model_dump() for a in data.authors], ensure_ascii=False),
-            data.claimed_benefit_vnd,
-            data.submitted_at,
-            event.id,
-            event.correlationid,
-        )
-        if inserted is None:
-            raise Conflict(
-                "initiative_exists",
-                f"initiative {data.initiative_id} was already submitted",
-                field="initiative_id",
-            )
-        await outbox.enqueue(conn, [event])
+    staged = outbox.staging([event], first_param=18, only_if="EXISTS (SELECT FROM initiative)")
+    statement = _SUBMIT.format(outbox=staged.cte, wake=staged.wake)
+    args = (
+        data.initiative_id, data.campaign_id, data.phase_id, data.unit_id, event.district,
+        data.title, data.field,
+        json.dumps([a.model_dump() for a in data.authors], ensure_ascii=False),
+        data.claimed_benefit_vnd, data.submitted_at, event.id, event.correlationid,
+        *((answer.key, answer.fingerprint, answer.status_code, answer.body) if answer
+          else (None, None, None, None)),
+        RETENTION, *staged.args,
+    )
+    async with pool.acquire() as conn:
+        # The kept answer can expire between the two statements; then the key is free again.
+        for _ in range(3):
+            try:
+                recorded, _woken = await conn.fetchrow(statement, *args)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == "initiatives_pkey":
+                    raise InitiativeAlreadySubmitted(data.initiative_id) from exc
+                raise
+            if recorded or answer is None:
+                return None
+            kept = await conn.fetchrow(_KEPT_ANSWER, answer.key)
+            if kept is not None:
+                return KeptAnswer(answer.key, kept["fingerprint"], kept["status_code"],
+                                  kept["response"])
+    raise RuntimeError(f"idempotency key {answer.key!r} neither claimed nor found")
 
 
 async def find_initiative(pool: asyncpg.Pool, initiative_id: str) -> dict | None:

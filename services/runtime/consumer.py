@@ -1,17 +1,19 @@
 """Batch consumption: decode, dead-letter the undecodable, apply the rest once, in one transaction.
 
-A batch is applied in one database transaction that also claims every event id in the inbox;
-offsets are committed (by the caller) only after it. When the batch fails, failures that may
-pass are retried with backoff; a record that still fails is isolated and dead-lettered, so one
-poison record never blocks its partition. Infrastructure failures stop the batch instead: it is
-redelivered, not dead-lettered.
+A batch is applied in one database transaction that also claims every event id in the inbox and
+writes every event the handlers emitted to the outbox; offsets are committed (by the caller)
+only after it. When the batch fails, failures that may pass are retried with backoff; a record
+that still fails is isolated and dead-lettered, so one poison record never blocks its partition.
+Infrastructure failures stop the batch instead: it is redelivered, not dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -19,25 +21,38 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts import CloudEvent, EventDecodeError, decode_event
 
-from . import inbox
-from .dead_letters import DeadLetterPublisher, Rejection
+from . import inbox, metrics, outbox
+from .consumer_health import ConsumerHealth
+from .context import Clock, Context, Emissions, Envelopes, system_clock
+from .dead_letters import DeadLetterPublisher, Rejection, coordinates
 from .failures import describe, is_infrastructure_failure
-from .logs import bind_event, unbind_event
+from .handlers import Handlers, Registered, payload_or_event
+from .logs import bind_event, bind_events, unbind_event
+from .runs import runs_by_type
 
 log = structlog.get_logger()
 
-Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
+# Records decoded between two inbox claims: small enough that the database works while the next
+# chunk decodes, large enough that a claim's round trip is negligible beside it.
+DECODE_CHUNK = 100
+
+RepositoryFactory = Callable[[asyncpg.Connection], Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Received:
+    """A decoded event and the record it came in."""
+
     record: ConsumerRecord
     event: CloudEvent
 
     @property
-    def delivery(self) -> inbox.Delivery:
-        r = self.record
-        return inbox.Delivery(self.event.id, self.event.type, r.topic, r.partition, r.offset)
+    def partition_id(self) -> tuple[str, int]:
+        return self.record.topic, self.record.partition
+
+    @property
+    def event_type(self) -> str:
+        return self.event.type
 
 
 @dataclass
@@ -66,25 +81,86 @@ class EventConsumer:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        handlers: Mapping[str, Handler],
+        handlers: Handlers,
         dead_letters: DeadLetterPublisher,
         retry: RetryPolicy = RetryPolicy(),
+        *,
+        envelopes: Envelopes,
+        repository: RepositoryFactory = lambda conn: None,
+        clock: Clock = system_clock,
+        health: ConsumerHealth | None = None,
     ) -> None:
         self._pool = pool
-        self._handlers = dict(handlers)
+        self._handlers = handlers
         self._dead_letters = dead_letters
         self._retry = retry
+        self._envelopes = envelopes
+        self._repository = repository
+        self._clock = clock
+        self.health = health or ConsumerHealth()
         self.stats = ConsumerStats()
 
     async def handle_batch(self, records: Sequence[ConsumerRecord]) -> None:
-        rejections, received = self._decode(records)
-        if received:
-            failure = await self._apply_with_retries(received)
+        started = time.perf_counter()
+        partitions = {(r.topic, r.partition) for r in records}
+        try:
+            await self._handle(records)
+        except BaseException:
+            self.health.failed(partitions)
+            metrics.CONSUMER_BATCH_FAILURES.labels("rewound").inc()
+            raise
+        self.health.succeeded(partitions)
+        self.stats.batches += 1
+        metrics.CONSUMER_BATCH_SIZE.observe(len(records))
+        metrics.CONSUMER_BATCH_DURATION.observe(time.perf_counter() - started)
+
+    async def _handle(self, records: Sequence[ConsumerRecord]) -> None:
+        # A redelivered batch skips what an earlier delivery already dead-lettered.
+        done = await self._dead_letters.already_sent(records)
+        if done:
+            records = [r for r in records if coordinates(r) not in done]
+        rejections, received, failure = await self._decode_and_apply(records)
+        if failure is not None:
+            failure = await self._apply_with_retries(received, failure)
             if failure is not None:
                 rejections += await self._isolate(received)
         await self._dead_letters.send_all(rejections)
-        self.stats.batches += 1
         self.stats.dead_lettered += len(rejections)
+
+    async def _decode_and_apply(
+        self, records: Sequence[ConsumerRecord]
+    ) -> tuple[list[Rejection], list[Received], Exception | None]:
+        """The first attempt: decode in chunks while the inbox claims of the chunks already
+        decoded run in PostgreSQL, then the handlers on the whole batch, in one transaction.
+
+        Decoding is this process's CPU and the claim is the database's: overlapping them is
+        what lets a consumer approach the database's own ceiling. Returns the failure, if any,
+        for the retries (which then apply the decoded events without the overlap).
+        """
+        rejections: list[Rejection] = []
+        received: list[Received] = []
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                chunks: asyncio.Queue[list[Received] | None] = asyncio.Queue()
+                claimer = asyncio.create_task(_claim_chunks(conn, chunks))
+                try:
+                    for start in range(0, len(records), DECODE_CHUNK):
+                        chunk_rejections, chunk = self._decode(records[start:start + DECODE_CHUNK])
+                        rejections += chunk_rejections
+                        received += chunk
+                        if chunk:
+                            chunks.put_nowait(chunk)
+                        await asyncio.sleep(0)  # the claimer sends what is ready
+                finally:
+                    chunks.put_nowait(None)
+                    fresh_ids = await claimer
+                outcome = await self._apply_claimed(conn, received, fresh_ids)
+        except Exception as exc:
+            if not received:
+                raise
+            return rejections, received, exc
+        self._count(*outcome)
+        return rejections, received, None
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Rejection], list[Received]]:
         rejections: list[Rejection] = []
@@ -99,41 +175,92 @@ class EventConsumer:
                 received.append(Received(record, event))
             else:
                 self.stats.ignored += 1  # a valid event meant for other consumers of the topic
+                metrics.CONSUMER_EVENTS.labels(record.topic, event.type, "ignored").inc()
         return rejections, received
 
     async def _apply(self, received: Sequence[Received]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh = await inbox.claim(conn, [r.delivery for r in received])
-            duplicates = 0
-            for item in received:
-                if item.event.id not in fresh:
-                    duplicates += 1
-                    continue
-                fresh.discard(item.event.id)  # the same id twice in one batch applies once
-                event = item.event
-                bind_event(event.id, event.type, event.correlationid, topic=item.record.topic)
-                try:
-                    await self._handlers[event.type](conn, event)
-                finally:
-                    unbind_event()
-        self.stats.applied += len(received) - duplicates
-        self.stats.duplicates += duplicates
+            fresh_ids = await inbox.claim(conn, [(r.record, r.event) for r in received])
+            outcome = await self._apply_claimed(conn, received, fresh_ids)
+        self._count(*outcome)
 
-    async def _apply_with_retries(self, received: Sequence[Received]) -> BaseException | None:
-        """Apply the whole batch; retry with backoff; return the failure if it persists."""
+    async def _apply_claimed(
+        self, conn: asyncpg.Connection, received: Sequence[Received], fresh_ids: set[str]
+    ) -> tuple[list[Received], list[Received]]:
+        """Run the handlers on the events claimed fresh; stage what they emit in the outbox.
+
+        Returns (fresh, duplicates), to be counted once the transaction has committed.
+        """
+        fresh: list[Received] = []
+        duplicates: list[Received] = []
+        for item in received:
+            if item.event.id in fresh_ids:
+                fresh_ids.discard(item.event.id)  # the same id twice in one batch applies once
+                fresh.append(item)
+            else:
+                duplicates.append(item)
+        emissions = Emissions(self._envelopes)
+        ctx = Context(conn, self._repository(conn), self._envelopes, emissions, self._clock)
+        for event_type, run in runs_by_type(fresh):
+            await self._run(self._handlers.get(event_type), ctx, run)
+        await outbox.enqueue(conn, emissions.drain())
+        return fresh, duplicates
+
+    async def _run(self, registered: Registered, ctx: Context, run: list[Received]) -> None:
+        timer = metrics.HANDLER_DURATION.labels(registered.event_type)
+        if registered.is_batch:
+            events = [item.event for item in run]
+            bind_events(events, topic=run[0].record.topic)
+            started = time.perf_counter()
+            try:
+                await registered.fn(ctx, events)
+            finally:
+                unbind_event()
+            timer.observe(time.perf_counter() - started)
+            return
+        for item in run:
+            event = item.event
+            bind_event(event.id, event.type, event.correlationid, topic=item.record.topic)
+            started = time.perf_counter()
+            try:
+                await registered.fn(ctx.for_event(event), payload_or_event(registered, event))
+            finally:
+                unbind_event()
+            timer.observe(time.perf_counter() - started)
+
+    def _count(self, fresh: Sequence[Received], duplicates: Sequence[Received]) -> None:
+        self.stats.applied += len(fresh)
+        self.stats.duplicates += len(duplicates)
+        for items, outcome in ((fresh, "applied"), (duplicates, "duplicate")):
+            counts: dict[tuple[str, str], int] = {}
+            for item in items:
+                key = (item.record.topic, item.event.type)
+                counts[key] = counts.get(key, 0) + 1
+            for (topic, event_type), n in counts.items():
+                metrics.CONSUMER_EVENTS.labels(topic, event_type, outcome).inc(n)
+
+    async def _apply_with_retries(
+        self, received: Sequence[Received], failure: Exception | None = None
+    ) -> BaseException | None:
+        """Apply the whole batch (after a first `failure`, if given); retry with backoff; return
+        the failure if it persists."""
         delays = self._retry.delays()
         while True:
-            try:
-                await self._apply(received)
-                return None
-            except Exception as exc:
-                log.warning("event_batch_failed", size=len(received), error=describe(exc))
-                delay = next(delays, None)
-                if delay is None:
-                    if is_infrastructure_failure(exc):
-                        raise  # redeliver the batch later; the records are not at fault
-                    return exc
-                await asyncio.sleep(delay)
+            if failure is None:
+                try:
+                    await self._apply(received)
+                    return None
+                except Exception as exc:
+                    failure = exc
+            metrics.CONSUMER_BATCH_FAILURES.labels("retried").inc()
+            log.warning("event_batch_failed", size=len(received), error=describe(failure))
+            delay = next(delays, None)
+            if delay is None:
+                if is_infrastructure_failure(failure):
+                    raise failure  # redeliver the batch later; the records are not at fault
+                return failure
+            await asyncio.sleep(delay)
+            failure = None
 
     async def _isolate(self, received: Sequence[Received]) -> list[Rejection]:
         """Apply records one by one; those that keep failing are returned for dead-lettering.
@@ -165,6 +292,17 @@ class EventConsumer:
                 item.record,
                 "handler_failed",
                 f"{describe(failures[id(item)])} (after {self._retry.max_attempts} attempts)",
+                event_type=item.event.type,
             )
             for item in pending
         ]
+
+
+async def _claim_chunks(
+    conn: asyncpg.Connection, chunks: asyncio.Queue[list[Received] | None]
+) -> set[str]:
+    """Claim each chunk of decoded events as it arrives, until None; return the fresh ids."""
+    fresh: set[str] = set()
+    while (chunk := await chunks.get()) is not None:
+        fresh |= await inbox.claim(conn, [(r.record, r.event) for r in chunk])
+    return fresh

@@ -1,30 +1,33 @@
 """HTTP beside the consumer: FastAPI with the runtime started in its lifespan.
 
-Every service answers `/healthz` (liveness: the process and its event loop respond) and
-`/readyz` (readiness: database, Kafka, relay and consumer all working), and carries the
-caller's `X-Correlation-ID` into its logs and the events a request causes.
+Every service answers `/healthz`, `/readyz`, `/stats` and `/metrics` (`health.py`); its own
+routers only when its role is not `worker`. Requests pass through `HttpEdge` (correlation id,
+body cap, metrics, last-resort errors), then every route refuses text PostgreSQL cannot
+store (`storable_text.py`); failures become problems (`errors.py`).
 """
 
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 
 import structlog
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 
 from .errors import install_error_handlers
+from .health import health_router
+from .http_edge import HttpEdge
 from .logs import configure_logging
+from .problems import show_problems_as_problem_json
 from .service import ServiceDefinition, ServiceRuntime
+from .storable_text import refuse_unstorable_text
 
-CORRELATION_HEADER = "X-Correlation-ID"
 log = structlog.get_logger()
 
 
 def create_app(definition: ServiceDefinition) -> FastAPI:
     runtime = ServiceRuntime(definition)
+    settings = definition.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -34,46 +37,36 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=f"thidua {definition.name}", lifespan=lifespan)
+    app = FastAPI(title=f"thidua {definition.name}", lifespan=lifespan,
+                  dependencies=[Depends(refuse_unstorable_text)])
     app.state.runtime = runtime
+    app.add_middleware(HttpEdge, max_body_bytes=settings.http_max_body_bytes)
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def correlate(request: Request, call_next):
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        request.state.correlation_id = correlation_id
-        with structlog.contextvars.bound_contextvars(correlationid=correlation_id):
-            response = await call_next(request)
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict:
-        return {"status": "alive", "service": definition.name}
-
-    @app.get("/readyz", tags=["health"])
-    async def readyz() -> JSONResponse:
-        checks = await runtime.readiness()
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
-
-    @app.get("/stats", tags=["health"])
-    async def stats() -> dict:
-        return runtime.stats()
-
-    for router in definition.routers:
-        app.include_router(router)
+    app.include_router(health_router(definition.name, runtime))
+    if settings.role != "worker":  # a worker process serves health, readiness and metrics only
+        for router in definition.routers:
+            app.include_router(router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = show_problems_as_problem_json(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def run(definition: ServiceDefinition) -> None:
     """Run one service in this process until SIGINT/SIGTERM (how ops and `thidua up` run it)."""
     s = definition.settings
     configure_logging(definition.name, s.log_format, s.log_level)
-    log.info("service_starting", http_port=s.http_port, kafka=s.kafka_bootstrap_servers)
+    log.info("service_starting", http_port=s.http_port, kafka=s.kafka_bootstrap_servers,
+             role=s.role)
     uvicorn.run(
         create_app(definition),
         host=s.http_host,

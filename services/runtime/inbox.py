@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
+from aiokafka.structs import ConsumerRecord
+
+from contracts import CloudEvent
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """Where an event came from: enough to find the record again in the log."""
+async def claim(
+    conn: asyncpg.Connection, deliveries: Sequence[tuple[ConsumerRecord, CloudEvent]]
+) -> set[str]:
+    """Record (record, event) deliveries as applied; return the ids not applied before.
 
-    event_id: str
-    event_type: str
-    topic: str
-    partition: int
-    offset: int
-
-
-async def claim(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> set[str]:
-    """Record deliveries as applied; return the ids not applied before (the ones to apply now).
-
-    Runs in the transaction of the effect: if that rolls back, so does the claim.
+    Runs in the transaction of the effect: if that rolls back, so does the claim. The record's
+    topic, partition and offset are kept to find the event in the log again.
     """
     if not deliveries:
         return set()
@@ -31,10 +25,10 @@ async def claim(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> set
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
            ON CONFLICT (event_id) DO NOTHING
            RETURNING event_id""",
-        [d.event_id for d in deliveries],
-        [d.event_type for d in deliveries],
-        [d.topic for d in deliveries],
-        [d.partition for d in deliveries],
-        [d.offset for d in deliveries],
+        [e.id for _, e in deliveries],
+        [e.type for _, e in deliveries],
+        [r.topic for r, _ in deliveries],
+        [r.partition for r, _ in deliveries],
+        [r.offset for r, _ in deliveries],
     )
     return {r["event_id"] for r in rows}

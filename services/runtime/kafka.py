@@ -16,6 +16,7 @@ def producer_options(settings: ServiceSettings) -> dict:
         "enable_idempotence": settings.producer_idempotence,
         "linger_ms": settings.producer_linger_ms,
         "max_batch_size": settings.producer_max_batch_bytes,
+        "max_request_size": settings.producer_max_request_bytes,
         "compression_type": None
         if settings.producer_compression == "none"
         else settings.producer_compression,

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from contracts import CloudEvent
+
+# Enough to grep a burst's flows; a bulk import's thousands would drown the line.
+_MAX_CORRELATION_IDS = 50
 
 
 def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
@@ -61,5 +69,22 @@ def bind_event(event_id: str, event_type: str, correlation_id: str, **extra: obj
     )
 
 
+def bind_events(events: Sequence[CloudEvent], **extra: object) -> None:
+    """Bind a run of events handled together: one event as `bind_event` would; several by
+    their type, count and (bounded) correlation ids, so each flow can still be grepped."""
+    if len(events) == 1:
+        event = events[0]
+        bind_event(event.id, event.type, event.correlationid, **extra)
+        return
+    correlation_ids = list(dict.fromkeys(e.correlationid for e in events))
+    structlog.contextvars.bind_contextvars(
+        event_type=events[0].type, event_count=len(events),
+        correlationids=correlation_ids[:_MAX_CORRELATION_IDS],
+        **extra,
+    )
+
+
 def unbind_event() -> None:
-    structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlationid", "topic")
+    structlog.contextvars.unbind_contextvars(
+        "event_id", "event_type", "correlationid", "topic", "event_count", "correlationids"
+    )

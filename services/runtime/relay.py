@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 from .metrics import RELAY_ERRORS, RELAY_IS_LEADER, RELAY_PUBLISHED
 from .outbox import notify_channel
 from .relay_cursor import ReadyRowsCursor
-from .relay_health import RelayHealth, RelayProgress, forget_backlog, measure_backlog
+from .relay_health import RelayProgress, forget_backlog, measure_backlog
 from .relay_pipeline import PublishPipeline, SettledBatch
 from .settings import ServiceSettings
 
@@ -110,8 +110,13 @@ class OutboxRelay:
             backlog_check_interval=s.relay_backlog_check_interval_ms / 1000,
         )
 
-    def health(self) -> RelayHealth:
-        """ok or failing, with a reason; from memory, no query. A standby is ok."""
+    def health(self) -> str:
+        """"ok", or "failing: <reason>" (see `relay_health`); from memory, no query.
+
+        Failing after `failing_after_errors` failed attempts in a row, or when leading with rows
+        waiting longer than `stalled_after` while nothing was published for as long. A standby
+        that reaches its database is ok.
+        """
         oldest = self._pipeline.oldest_born() if self._pipeline is not None else None
         return self._progress.verdict(self.stats.is_leader, oldest)
 

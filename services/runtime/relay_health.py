@@ -2,7 +2,8 @@
 
 `RelayProgress` is fed by the relay as it works (attempts that failed, batches acknowledged,
 idle polls that found nothing to do, the oldest row it knows to be waiting) and answers
-`verdict()` from memory, so a readiness probe costs no query.
+`verdict()` from memory, so a readiness probe costs no query. The verdict reads like the
+other readiness checks: "ok", or "failing: <reason>".
 
 The backlog gauges come from `measure_backlog`, one bounded query the leader runs every few
 seconds.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import asyncpg
 
@@ -33,16 +33,6 @@ _BACKLOG = f"""
             FROM (SELECT created_at FROM outbox ORDER BY seq LIMIT {OLDEST_AMONG_FIRST}) head)
                AS oldest_age_s
 """
-
-
-@dataclass(frozen=True)
-class RelayHealth:
-    status: Literal["ok", "failing"]
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 @dataclass(frozen=True)
@@ -102,21 +92,18 @@ class RelayProgress:
             time.monotonic() - backlog.oldest_age_s if backlog.rows else None
         )
 
-    def verdict(self, is_leader: bool, oldest_in_flight_born: float | None) -> RelayHealth:
+    def verdict(self, is_leader: bool, oldest_in_flight_born: float | None) -> str:
+        """"ok" (leading and making progress, or standing by), or "failing: <reason>"."""
         if self._failed_attempts >= self._failing_after_errors:
-            return RelayHealth(
-                "failing",
-                f"the last {self._failed_attempts} attempts failed, last: {self._last_error}",
-            )
+            return (f"failing: the last {self._failed_attempts} attempts failed, "
+                    f"last: {self._last_error}")
         if not is_leader:
-            return RelayHealth("ok", "standby")
+            return "ok"
         now = time.monotonic()
         borns = [b for b in (self._backlog_oldest_born, oldest_in_flight_born) if b is not None]
         waited = now - min(borns) if borns else 0.0
         quiet = now - self._progress_at
         if waited > self._stalled_after and quiet > self._stalled_after:
-            return RelayHealth(
-                "failing",
-                f"rows waiting for {waited:.0f} s and nothing published for {quiet:.0f} s",
-            )
-        return RelayHealth("ok", "leading")
+            return (f"failing: rows waiting for {waited:.0f} s and nothing published "
+                    f"for {quiet:.0f} s")
+        return "ok"

@@ -1,15 +1,23 @@
 """The service runtime: pool, migrations, outbox relay, consumer and HTTP, started in one place.
 
-Every service is a `ServiceDefinition` (its name, settings, migrations, event handlers and HTTP
-routers); `ServiceRuntime` brings the parts up in dependency order and down in reverse.
+Every service is a `ServiceDefinition` (its name, settings, migrations, event handlers, the
+repository its handlers use, HTTP routers); `ServiceRuntime` brings the parts its role needs up
+in dependency order and down in reverse:
+
+- `api`: the pool (migrations) for HTTP commands and queries; commands' events wait in the
+  outbox for a worker's relay.
+- `worker`: the pool, the producer, the outbox relay, the consumer and inbox retention; its HTTP
+  answers health, readiness and metrics only.
+- `all`: both, in one process.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -19,10 +27,14 @@ from faststream.kafka import KafkaBroker
 
 from contracts import Topic
 
-from .consumer import EventConsumer, Handler
+from .consumer import EventConsumer
+from .context import Clock, Envelopes, system_clock
 from .db import open_schema
+from .gc_tuning import freeze_startup_objects
+from .handlers import Handlers
 from .kafka import create_producer
 from .relay import OutboxRelay
+from .retention import prune_forever
 from .settings import ServiceSettings
 from .subscription import start_consumer
 
@@ -34,13 +46,32 @@ class ServiceDefinition:
     name: str
     settings: ServiceSettings
     migrations_dir: Path
-    consumes: Sequence[Topic] = ()
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    handlers: Handlers = field(default_factory=Handlers)
+    # Builds the service's repository on the batch's connection (handlers get it as ctx.repo).
+    repository: Callable[[asyncpg.Connection], Any] = lambda conn: None
     routers: Sequence[APIRouter] = ()
+    clock: Clock = system_clock
 
     @property
     def schema(self) -> str:
         return self.settings.db_schema or self.name
+
+    @property
+    def consumes(self) -> tuple[Topic, ...]:
+        """Derived from the handled event types: one list, never two that must agree."""
+        return self.handlers.topics
+
+    @property
+    def envelopes(self) -> Envelopes:
+        return Envelopes(self.name, self.clock)
+
+    @property
+    def runs_api(self) -> bool:
+        return self.settings.role in ("api", "all")
+
+    @property
+    def runs_worker(self) -> bool:
+        return self.settings.role in ("worker", "all")
 
 
 class ServiceRuntime:
@@ -53,6 +84,7 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         self.broker: KafkaBroker | None = None
         self._relay_task: asyncio.Task | None = None
+        self._retention_task: asyncio.Task | None = None
 
     async def start(self) -> None:
         d, s = self.definition, self.settings
@@ -60,6 +92,14 @@ class ServiceRuntime:
             s.database_url, d.schema, (d.name, d.migrations_dir),
             min_size=s.db_pool_min, max_size=s.db_pool_max,
         )
+        if d.runs_worker:
+            await self._start_worker()
+        freeze_startup_objects()
+        log.info("service_started", schema=d.schema, role=s.role,
+                 consumes=[t.name for t in d.consumes] if d.runs_worker else [])
+
+    async def _start_worker(self) -> None:
+        d, s = self.definition, self.settings
         self.producer = create_producer(s)
         await self.producer.start()
         self.relay = OutboxRelay(
@@ -73,16 +113,21 @@ class ServiceRuntime:
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{d.name}-outbox-relay")
         if d.handlers:
             self.broker, self.consumer = await start_consumer(
-                s, self.pool, self.producer, d.handlers, [t.name for t in d.consumes]
+                s, self.pool, self.producer, d.handlers, repository=d.repository, clock=d.clock
             )
-        log.info("service_started", schema=d.schema, consumes=[t.name for t in d.consumes])
+            self._retention_task = asyncio.create_task(
+                prune_forever(self.pool, d.schema, s.inbox_retention_hours * 3600,
+                              s.inbox_prune_interval_s),
+                name=f"{d.name}-inbox-retention",
+            )
 
     async def stop(self) -> None:
         if self.broker is not None:
             await self.broker.stop()  # finishes the batch in hand, then leaves the group
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            await asyncio.gather(self._relay_task, return_exceptions=True)
+        for task in (self._relay_task, self._retention_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.producer is not None:
             await self.producer.stop()
         if self.pool is not None:
@@ -97,17 +142,27 @@ class ServiceRuntime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"failing: {type(exc).__name__}"
+        if not self.definition.runs_worker:
+            return checks  # an API process needs only its database
         try:
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
             checks["kafka"] = "ok"
         except Exception as exc:
             checks["kafka"] = f"failing: {type(exc).__name__}"
-        relay_down = self._relay_task is None or self._relay_task.done()
-        checks["outbox_relay"] = "failing: stopped" if relay_down else "ok"
+        checks["outbox_relay"] = self._relay_check()
         if self.definition.handlers:
             running = self.broker is not None and self.broker.running
-            checks["consumer"] = "ok" if running else "failing: not running"
+            if not running:
+                checks["consumer"] = "failing: not running"
+            else:
+                checks["consumer"] = self.consumer.health.check()
         return checks
+
+    def _relay_check(self) -> str:
+        if self._relay_task is None or self._relay_task.done():
+            return "failing: stopped"
+        health = getattr(self.relay, "health", None)  # recent success, not only a live task
+        return health() if health is not None else "ok"
 
     def stats(self) -> dict:
         out: dict = {"relay": vars(self.relay.stats) if self.relay else None}

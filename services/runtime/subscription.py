@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from .consumer import EventConsumer, Handler, RetryPolicy
+from . import metrics
+from .consumer import EventConsumer, RepositoryFactory, RetryPolicy
+from .consumer_health import ConsumerHealth
+from .context import Clock, Envelopes, system_clock
 from .dead_letters import DeadLetterPublisher
+from .gc_tuning import freeze_startup_objects
+from .handlers import Handlers
 from .logs import library_logger
 from .settings import ServiceSettings
 
@@ -42,7 +47,11 @@ def _utf8_safe(record: ConsumerRecord) -> ConsumerRecord:
 
 
 async def _safe_parser(records: tuple[ConsumerRecord, ...], original: Callable[..., Awaitable[Any]]) -> Any:
-    return await original(tuple(_utf8_safe(r) for r in records))
+    message = await original(tuple(_utf8_safe(r) for r in records))
+    # FastStream sees the UTF-8-safe copies; we keep the records as they were, so a dead letter
+    # carries the original headers byte for byte.
+    message.raw_message = records
+    return message
 
 
 async def _raw_records(message: Any, original: Callable[..., Awaitable[Any]]) -> Any:
@@ -75,28 +84,58 @@ def subscribe(
     @subscriber
     async def on_batch(records: Any, message: KafkaMessage) -> None:
         await consumer.handle_batch(message.raw_message)
+        _report_lag(message)
 
     return subscriber
+
+
+def _report_lag(message: KafkaMessage) -> None:
+    """Lag of each partition in the batch: the broker's end offset minus what we have applied."""
+    client = getattr(message, "consumer", None)
+    highwater = getattr(client, "highwater", None)
+    if highwater is None:
+        return
+    last: dict[tuple[str, int], int] = {}
+    for record in message.raw_message:
+        last[(record.topic, record.partition)] = record.offset
+    for (topic, partition), offset in last.items():
+        end = highwater(TopicPartition(topic, partition))
+        if end is not None:
+            metrics.CONSUMER_LAG.labels(topic, str(partition)).set(max(0, end - offset - 1))
 
 
 async def start_consumer(
     settings: ServiceSettings,
     pool: asyncpg.Pool,
     producer: AIOKafkaProducer,
-    handlers: Mapping[str, Handler],
-    topics: Sequence[str],
+    handlers: Handlers,
+    *,
+    repository: RepositoryFactory = lambda conn: None,
+    clock: Clock = system_clock,
+    topics: Sequence[str] | None = None,
 ) -> tuple[KafkaBroker, EventConsumer]:
-    """Build the consumer from settings, subscribe it and start its broker (joins the group)."""
+    """Build the consumer from settings, subscribe it and start its broker (joins the group).
+
+    The topics are those of the handled event types; `topics` overrides them (tests use
+    private topics).
+    """
     consumer = EventConsumer(
         pool,
         handlers,
-        DeadLetterPublisher(producer, settings.group_id, settings.service_name),
+        DeadLetterPublisher(producer, settings.group_id, settings.service_name, pool,
+                            settings.producer_max_request_bytes),
         RetryPolicy(
             settings.consumer_max_attempts,
             settings.consumer_retry_backoff_ms / 1000,
             settings.consumer_retry_backoff_max_ms / 1000,
         ),
+        envelopes=Envelopes(settings.service_name, clock),
+        repository=repository,
+        clock=clock,
+        health=ConsumerHealth(settings.consumer_stall_after_ms / 1000),
     )
+    if topics is None:
+        topics = [topic.name for topic in handlers.topics]
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.client_id,
@@ -107,4 +146,5 @@ async def start_consumer(
     )
     subscribe(broker, consumer, topics, settings)
     await broker.start()
+    freeze_startup_objects()
     return broker, consumer

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from contracts.events.common import Points, SubjectKind
+from services.runtime.identifiers import Identifier
+from services.runtime.problems import problem_responses
 
 from . import repository
 
 router = APIRouter(tags=["scores"])
 
 
-@router.get("/units/{unit_id}/scores")
-async def unit_scores(unit_id: str, request: Request) -> list[dict]:
-    return await repository.scores_of_unit(request.app.state.runtime.pool, unit_id)
+class SubjectScore(BaseModel):
+    """A unit's or member's running total in one campaign phase."""
+
+    campaign_id: str
+    phase_id: str
+    subject_kind: SubjectKind
+    subject_id: str
+    total_points: Points = Field(description="Exact decimal points, as a string such as `12.5`.")
+
+
+@router.get("/units/{unit_id}/scores", responses=problem_responses(422, 503))
+async def unit_scores(unit_id: Identifier, request: Request) -> list[SubjectScore]:
+    """Totals of the unit and of its members, per campaign and phase."""
+    rows = await repository.scores_of_unit(request.app.state.runtime.pool, unit_id)
+    return [SubjectScore.model_validate(row) for row in rows]

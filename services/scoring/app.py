@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.topics import INITIATIVES
 from services.runtime.service import ServiceDefinition
 
 from .api import router
-from .handlers import HANDLERS
+from .handlers import handlers
+from .repository import ScoringRepository
 from .settings import ScoringSettings
 
 
@@ -17,7 +17,7 @@ def definition(settings: ScoringSettings | None = None) -> ServiceDefinition:
         name="scoring",
         settings=settings or ScoringSettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
-        consumes=[INITIATIVES],
-        handlers=HANDLERS,
+        handlers=handlers,
+        repository=ScoringRepository,
         routers=[router],
     )

@@ -7,6 +7,9 @@ from decimal import Decimal
 
 from contracts.events.initiatives import InitiativeSubmitted
 from contracts.events.rules import ScoringRules
+from contracts.events.scores import ScoreChanged
+
+SubjectKey = tuple[str, str, str, str]  # campaign, phase, subject kind, subject id
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,23 @@ class PointsAwarded:
     subject_id: str
     points: Decimal
     reason: str
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Points for one subject from one source event: one line of the ledger."""
+
+    source_event_id: str
+    district: str | None
+    campaign_id: str
+    phase_id: str
+    unit_id: str
+    awarded: PointsAwarded
+
+    @property
+    def subject_key(self) -> SubjectKey:
+        a = self.awarded
+        return self.campaign_id, self.phase_id, a.subject_kind, a.subject_id
 
 
 def points_for_submission(
@@ -31,3 +51,8 @@ def points_for_submission(
         for author in initiative.authors
     ]
     return awarded
+
+
+def merge_score_changes(staged: ScoreChanged, later: ScoreChanged) -> ScoreChanged:
+    """Two changes of one subject in one batch announce as one: deltas summed, latest total."""
+    return later.model_copy(update={"points_delta": staged.points_delta + later.points_delta})

@@ -1,62 +1,51 @@
-"""Scoring's event handlers: decode → domain → repository → outbox, inside the batch transaction."""
+"""Scoring's event handlers: decode → domain → repository → emit, inside the batch transaction."""
 
 from __future__ import annotations
 
-import asyncpg
 import structlog
 
-from contracts import CloudEvent, new_event
+from contracts import CloudEvent
 from contracts.events.initiatives import InitiativeSubmitted
 from contracts.events.rules import ScoringRules
 from contracts.events.scores import ScoreChanged
-from services.runtime import outbox
+from services.runtime.context import Context
+from services.runtime.handlers import Handlers
 
-from . import domain, repository
+from . import domain
+from .repository import ScoringRepository
 
 log = structlog.get_logger()
-SOURCE = "/thidua/scoring"
+handlers = Handlers()
 # Campaign rule sets arrive with thidua.campaign.launched.v1; until scoring keeps them, the
 # published defaults apply.
 DEFAULT_RULES = ScoringRules()
 
 
-async def on_initiative_submitted(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    initiative: InitiativeSubmitted = event.data
-    changes = []
-    for awarded in domain.points_for_submission(initiative, DEFAULT_RULES):
-        total = await repository.record_points(
-            conn,
-            campaign_id=initiative.campaign_id,
-            phase_id=initiative.phase_id,
-            unit_id=initiative.unit_id,
-            district=event.district,
-            awarded=awarded,
-            source_event_id=event.id,
+@handlers.batch
+async def on_initiative_submitted(
+    ctx: Context[ScoringRepository], events: list[CloudEvent[InitiativeSubmitted]]
+) -> None:
+    credits = [
+        domain.Credit(event.id, event.district, event.data.campaign_id, event.data.phase_id,
+                      event.data.unit_id, awarded)
+        for event in events
+        for awarded in domain.points_for_submission(event.data, DEFAULT_RULES)
+    ]
+    causes = {event.id: event for event in events}
+    recorded = await ctx.repo.record_points(credits)
+    for credit, total in recorded:
+        # One score.changed per subject and reason per batch, with the deltas summed.
+        ctx.emit_coalesced(
+            (credit.subject_key, credit.awarded.reason),
+            ScoreChanged(
+                unit_id=credit.unit_id, campaign_id=credit.campaign_id,
+                phase_id=credit.phase_id, subject_kind=credit.awarded.subject_kind,
+                subject_id=credit.awarded.subject_id, points_delta=credit.awarded.points,
+                total_points=total, reason=credit.awarded.reason,
+                source_event_id=credit.source_event_id,
+            ),
+            cause=causes[credit.source_event_id],
+            subject=credit.awarded.subject_id,
+            merge=domain.merge_score_changes,
         )
-        if total is None:
-            continue
-        changes.append(
-            new_event(
-                ScoreChanged(
-                    unit_id=initiative.unit_id,
-                    campaign_id=initiative.campaign_id,
-                    phase_id=initiative.phase_id,
-                    subject_kind=awarded.subject_kind,
-                    subject_id=awarded.subject_id,
-                    points_delta=awarded.points,
-                    total_points=total,
-                    reason=awarded.reason,
-                    source_event_id=event.id,
-                ),
-                source=SOURCE,
-                district=event.district,
-                correlation_id=event.correlationid,
-                causation_id=event.id,
-                subject=awarded.subject_id,
-            )
-        )
-    await outbox.enqueue(conn, changes)
-    log.info("score_recorded", initiative_id=initiative.initiative_id, changes=len(changes))
-
-
-HANDLERS = {InitiativeSubmitted.event_type: on_initiative_submitted}
+    log.info("scores_recorded", events=len(events), ledger_lines=len(recorded))

@@ -1,12 +1,15 @@
 from pydantic_settings import SettingsConfigDict
 
+from services.registry import service
 from services.runtime.settings import ServiceSettings
+
+ENTRY = service("scoring")
 
 
 class ScoringSettings(ServiceSettings):
     """Environment variables are prefixed `SCORING_` (e.g. `SCORING_HTTP_PORT`)."""
 
-    model_config = SettingsConfigDict(env_prefix="SCORING_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENTRY.env_prefix, extra="ignore")
 
-    service_name: str = "scoring"
-    http_port: int = 8102
+    service_name: str = ENTRY.name
+    http_port: int = ENTRY.http_port

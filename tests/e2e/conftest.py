@@ -3,35 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 import httpx
 import pytest
 
-from services.awards.app import definition as awards
-from services.awards.settings import AwardsSettings
-from services.notify.app import definition as notify
-from services.notify.settings import NotifySettings
-from services.registration.app import definition as registration
-from services.registration.settings import RegistrationSettings
+from services.registry import SERVICES
 from services.runtime.http import create_app
-from services.scoring.app import definition as scoring
-from services.scoring.settings import ScoringSettings
 from tests.support.runtime import test_settings
 
-SERVICES = {
-    "registration": (registration, RegistrationSettings),
-    "scoring": (scoring, ScoringSettings),
-    "awards": (awards, AwardsSettings),
-    "notify": (notify, NotifySettings),
-}
+
+def composed(entry):
+    """The service's composition root and settings class, found through the registry."""
+    define = importlib.import_module(entry.app_module).definition
+    return define, getattr(importlib.import_module(entry.settings_module), entry.settings_class)
 
 
 @pytest.fixture(scope="session")
 async def system(infrastructure):
-    apps = {
-        name: create_app(define(test_settings(cls, infrastructure, name)))
-        for name, (define, cls) in SERVICES.items()
-    }
+    apps = {}
+    for entry in SERVICES:
+        define, settings_cls = composed(entry)
+        apps[entry.name] = create_app(define(test_settings(settings_cls, infrastructure, entry.name)))
     runtimes = [app.state.runtime for app in apps.values()]
     await asyncio.gather(*(r.start() for r in runtimes))
     yield apps

@@ -32,7 +32,7 @@ def test_thidua_up_brings_the_system_up_and_the_demo_initiative_reaches_its_auth
         "LOG_FORMAT": "json",
     }
     done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted with the output
-        [sys.executable, "-m", "services.cli", "up", "--demo", "--exit-after-demo",
+        [sys.executable, "-m", "services.devstack.cli", "up", "--demo", "--exit-after-demo",
          "--base-port", str(free_base_port())],
         env=env, capture_output=True, text=True, timeout=120,
     )

@@ -11,7 +11,7 @@ import pytest
 
 from contracts import decode_event
 from contracts.topics import AWARDS, INITIATIVES, NOTIFICATIONS, SCORES
-from services.runtime.infra_demo import DEMO_INITIATIVE
+from services.devstack.demo import DEMO_INITIATIVE
 from tests.support.kafka_log import read_topic, wait_for
 
 pytestmark = pytest.mark.integration

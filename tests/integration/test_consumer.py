@@ -9,10 +9,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts import CloudEvent, encode_event
+from contracts.events.initiatives import InitiativeSubmitted
+from services.devstack.topics import ensure_topics
+from services.runtime.context import Context
 from services.runtime.db import open_schema
+from services.runtime.handlers import Handlers
 from services.runtime.settings import ServiceSettings
 from services.runtime.subscription import start_consumer
-from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
 
@@ -21,11 +24,15 @@ RUN = uuid.uuid4().hex[:8]
 TOPIC = f"thidua.consumertest-{RUN}.v1"
 
 
-async def record_effect(conn: asyncpg.Connection, event: CloudEvent) -> None:
+handlers = Handlers()
+
+
+@handlers.on
+async def record_effect(ctx: Context, event: CloudEvent[InitiativeSubmitted]) -> None:
     if event.data.title == "poison":
         raise ValueError("this initiative always fails")
-    await conn.execute("INSERT INTO effects (event_id, title) VALUES ($1, $2)", event.id,
-                       event.data.title)
+    await ctx.conn.execute("INSERT INTO effects (event_id, title) VALUES ($1, $2)", event.id,
+                           event.data.title)
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +49,7 @@ async def consumer_under_test(kafka_bootstrap_servers, database_url):
     )
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
     await producer.start()
-    broker, consumer = await start_consumer(
-        settings, pool, producer, {"thidua.initiative.submitted.v1": record_effect}, [TOPIC]
-    )
+    broker, consumer = await start_consumer(settings, pool, producer, handlers, topics=[TOPIC])
     yield consumer, pool, producer
     await broker.stop()
     await producer.stop()
@@ -86,6 +91,7 @@ async def test_a_malformed_record_is_dead_lettered_with_its_reason_and_the_next_
     [letter] = await wait_for(lambda: dead_letters(kafka_bootstrap_servers, marker))
     headers = dict(letter.headers)
     assert letter.value == b"{not json " + marker  # the original bytes, untouched
+    assert headers["origin"] == b"\xff\xfe not utf-8"  # headers too, even those not UTF-8
     assert headers["thidua-dlq-reason-code"] == b"not_json"
     assert headers["thidua-dlq-consumer-group"] == f"consumer-test-{RUN}".encode()
     assert headers["thidua-dlq-original-topic"] == TOPIC.encode()

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from contracts import CloudEvent, encode_event
+from contracts.events.initiatives import InitiativeSubmitted
+from services.devstack.topics import ensure_topics
+from services.runtime.context import Context
 from services.runtime.db import open_schema
+from services.runtime.handlers import Handlers
 from services.runtime.settings import ServiceSettings
 from services.runtime.subscription import start_consumer
-from services.runtime.topics_admin import ensure_topics
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import wait_for
 
@@ -22,8 +24,13 @@ pytestmark = pytest.mark.integration
 EVENTS = 3_000
 
 
-async def count_effects(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    await conn.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
+handlers = Handlers()
+
+
+@handlers.batch
+async def count_effects(ctx: Context, events: list[CloudEvent[InitiativeSubmitted]]) -> None:
+    await ctx.conn.execute("INSERT INTO effects (event_id) SELECT * FROM unnest($1::text[])",
+                           [e.id for e in events])
 
 
 async def start_replica(bootstrap: str, topic: str, group: str, pool, producer) -> KafkaBroker:
@@ -32,9 +39,7 @@ async def start_replica(bootstrap: str, topic: str, group: str, pool, producer) 
         consumer_max_records=100, consumer_session_timeout_ms=6000,
         consumer_heartbeat_interval_ms=500,
     )
-    broker, _ = await start_consumer(
-        settings, pool, producer, {"thidua.initiative.submitted.v1": count_effects}, [topic]
-    )
+    broker, _ = await start_consumer(settings, pool, producer, handlers, topics=[topic])
     return broker
 
 

@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.runtime.infra import ensure_topics
+from services.devstack.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -86,9 +86,9 @@ STUB_SERVICE = (
 )
 RUN_UP_WITH_STUBS = (
     "import sys\n"
-    "from services.runtime import infra_supervisor as sup\n"
+    "from services.devstack import supervisor as sup\n"
     f"sup.service_command = lambda name: [sys.executable, '-c', {STUB_SERVICE!r}, name]\n"
-    "from services import cli\n"
+    "from services.devstack import cli\n"
     "sys.exit(cli.main(sys.argv[1:]))\n"
 )
 

@@ -11,7 +11,8 @@ from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted
 
 def initiative_submitted(
     campaign_id: str = "cmp-2025-hn", unit_id: str = "u-dongda-thcs-langthuong",
-    title: str = "Cải tiến quy trình chấm bài trực tuyến", **overrides,
+    title: str = "Cải tiến quy trình chấm bài trực tuyến",
+    authors: list[InitiativeAuthor] | None = None, **overrides,
 ) -> CloudEvent:
     data = InitiativeSubmitted(
         initiative_id=f"ini-{uuid.uuid4().hex[:12]}",
@@ -20,7 +21,8 @@ def initiative_submitted(
         unit_id=unit_id,
         title=title,
         field="giáo dục",
-        authors=[InitiativeAuthor(member_id="m-0001", full_name="Trần Văn Minh", direct_worker=True)],
+        authors=authors or [
+            InitiativeAuthor(member_id="m-0001", full_name="Trần Văn Minh", direct_worker=True)],
         claimed_benefit_vnd=35_000_000,
         submitted_at=datetime.now(UTC),
         **overrides,

@@ -106,3 +106,67 @@ def test_an_author_is_not_a_direct_worker_unless_the_command_says_so():
 def test_a_title_of_only_spaces_is_refused_by_the_command():
     with pytest.raises(ValidationError):
         SubmitInitiative(**command(title="     "))
+
+
+@pytest.mark.parametrize("amount", ["100", True, 100.0, 10**15 + 1, 2**63])
+def test_a_claimed_benefit_must_be_a_whole_number_of_dong_within_the_cap(amount):
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(claimed_benefit_vnd=amount))
+    assert fields_at_fault(refused) == {("claimed_benefit_vnd",)}
+
+
+def test_the_largest_claimed_benefit_accepted_is_a_thousand_trillion_dong():
+    assert SubmitInitiative(**command(claimed_benefit_vnd=10**15)).claimed_benefit_vnd == 10**15
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, "true"])
+def test_direct_worker_is_a_json_boolean_only(flag):
+    author = {"member_id": "m-lan", "full_name": "Nguyễn Thị Lan", "direct_worker": flag}
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(authors=[author]))
+    assert fields_at_fault(refused) == {("authors", 0, "direct_worker")}
+
+
+def test_an_unknown_field_is_refused_by_name():
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(is_admin=True))
+    assert fields_at_fault(refused) == {("is_admin",)}
+    assert refused.value.errors()[0]["type"] == "extra_forbidden"
+
+
+def test_an_unknown_field_of_an_author_is_refused_at_that_author():
+    author = {"member_id": "m-lan", "full_name": "Nguyễn Thị Lan", "role": "chair"}
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(authors=[author]))
+    assert fields_at_fault(refused) == {("authors", 0, "role")}
+
+
+@pytest.mark.parametrize("bad_id", ["ini/1", "ini 1", "-ini", "", "i" * 65, "ini\tx", "ini\u0000"])
+def test_an_initiative_id_outside_the_id_pattern_is_refused(bad_id):
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(initiative_id=bad_id))
+    assert fields_at_fault(refused) == {("initiative_id",)}
+
+
+@pytest.mark.parametrize("field", ["campaign_id", "phase_id", "unit_id", "district"])
+def test_every_id_of_the_command_follows_the_id_pattern(field):
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(**{field: "a/b"}))
+    assert fields_at_fault(refused) == {(field,)}
+
+
+def test_an_author_member_id_follows_the_id_pattern():
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(authors=[{"member_id": "m lan", "full_name": "Lan"}]))
+    assert fields_at_fault(refused) == {("authors", 0, "member_id")}
+
+
+def test_ids_with_dots_colons_and_underscores_are_accepted():
+    accepted = SubmitInitiative(**command(initiative_id="hn.2025:ini_0001-a"))
+    assert accepted.initiative_id == "hn.2025:ini_0001-a"
+
+
+def test_a_title_that_is_not_a_string_is_refused():
+    with pytest.raises(ValidationError) as refused:
+        SubmitInitiative(**command(title=12345))
+    assert fields_at_fault(refused) == {("title",)}

@@ -15,11 +15,13 @@ import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from contracts import CLOUDEVENTS_CONTENT_TYPE, encode_event, new_event
+from contracts import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, encode_event, new_event
 from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted, WorkRegistered
 from contracts.topics import INITIATIVES
 from services.runtime.consumer import EventConsumer, RetryPolicy
+from services.runtime.context import Context, Envelopes
 from services.runtime.dead_letters import DeadLetterPublisher
+from services.runtime.handlers import Handlers
 from services.runtime.subscription import subscribe
 from services.scoring.settings import ScoringSettings
 
@@ -82,11 +84,14 @@ class Harness:
     def __init__(self, handler) -> None:
         self.inbox = InMemoryInbox()
         self.producer = RecordingProducer()
+        handlers = Handlers()
+        handlers.on(handler)
         self.consumer = EventConsumer(
             self.inbox,
-            {InitiativeSubmitted.event_type: handler},
+            handlers,
             DeadLetterPublisher(self.producer, "thidua-scoring", "scoring"),
             RetryPolicy(max_attempts=3, backoff=0.001, backoff_max=0.002),
+            envelopes=Envelopes("scoring"),
         )
         self.broker = KafkaBroker("in-memory:9092")
         subscribe(self.broker, self.consumer, [INITIATIVES.name], ScoringSettings())
@@ -103,7 +108,7 @@ def applied_events():
 
 @pytest.fixture
 def harness(applied_events):
-    async def record(conn, event):
+    async def record(ctx: Context, event: CloudEvent[InitiativeSubmitted]):
         applied_events.append(event)
 
     return Harness(record)
@@ -159,7 +164,7 @@ async def test_a_malformed_record_goes_to_the_dead_letter_topic_with_its_reason(
 async def test_a_record_its_handler_keeps_rejecting_is_dead_lettered_after_its_attempts():
     attempts = []
 
-    async def always_fails(conn, event):
+    async def always_fails(ctx: Context, event: CloudEvent[InitiativeSubmitted]):
         attempts.append(event.id)
         raise ValueError("unit u-det-8-3 is unknown")
 
@@ -175,7 +180,7 @@ async def test_a_record_its_handler_keeps_rejecting_is_dead_lettered_after_its_a
 
 
 async def test_an_infrastructure_failure_fails_the_batch_instead_of_dead_lettering_it():
-    async def database_gone(conn, event):
+    async def database_gone(ctx: Context, event: CloudEvent[InitiativeSubmitted]):
         raise asyncpg.PostgresConnectionError("connection was closed")
 
     harness = Harness(database_gone)
@@ -189,7 +194,7 @@ async def test_an_infrastructure_failure_fails_the_batch_instead_of_dead_letteri
 async def test_one_poison_record_in_a_batch_does_not_hold_back_the_others():
     good, poison = submitted("u-good"), submitted("u-poison")
 
-    async def rejects_one_unit(conn, event):
+    async def rejects_one_unit(ctx: Context, event: CloudEvent[InitiativeSubmitted]):
         if event.data.unit_id == "u-poison":
             raise ValueError("poison")
 

@@ -50,7 +50,7 @@ def test_service_specific_settings_are_read_only_with_the_prefix(monkeypatch):
     monkeypatch.setenv("HTTP_PORT", "9999")
     monkeypatch.setenv("CONSUMER_MAX_RECORDS", "7")
     settings = ScoringSettings.from_env()
-    assert (settings.http_port, settings.consumer_max_records) == (8102, 500)
+    assert (settings.http_port, settings.consumer_max_records) == (8102, 2000)
     monkeypatch.setenv("SCORING_HTTP_PORT", "9102")
     monkeypatch.setenv("SCORING_CONSUMER_MAX_RECORDS", "1000")
     settings = ScoringSettings.from_env()

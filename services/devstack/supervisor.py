@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
-from services.runtime.infra import Infrastructure
-from services.runtime.infra_embedded import die_with_parent
-
-SERVICES = ("registration", "scoring", "awards", "notify")
+from services import registry
+from services.devstack.infrastructure import Infrastructure
+from services.devstack.processes import die_with_parent
 
 log = structlog.get_logger()
 
@@ -44,7 +43,8 @@ class ServiceProcess:
 
 
 def service_port(name: str, base_port: int) -> int:
-    return base_port + 1 + SERVICES.index(name)
+    """base+1, base+2, ... in the registry's order: the default ports when base is 8100."""
+    return base_port + 1 + registry.NAMES.index(name)
 
 
 def service_env(name: str, port: int, infra: Infrastructure, base: Mapping[str, str]) -> dict[str, str]:
@@ -52,13 +52,13 @@ def service_env(name: str, port: int, infra: Infrastructure, base: Mapping[str, 
     env = dict(base)
     env.update(KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
                DATABASE_URL=infra.database_url, PYTHONUNBUFFERED="1")
-    env[f"{name.upper()}_HTTP_PORT"] = str(port)
+    env[f"{registry.service(name).env_prefix}HTTP_PORT"] = str(port)
     env.setdefault("LOG_FORMAT", "console")
     return env
 
 
 def service_command(name: str) -> list[str]:
-    return [sys.executable, "-m", f"services.{name}"]
+    return [sys.executable, "-m", registry.service(name).module]
 
 
 def check_port_free(name: str, port: int) -> None:

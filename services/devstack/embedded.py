@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import signal
 import socket
 import subprocess
 import sys
@@ -15,27 +13,13 @@ from pathlib import Path
 
 import structlog
 
-from services.runtime.topics_admin import run_blocking, wait_for_kafka
+from services.devstack.blocking import run_blocking
+from services.devstack.processes import die_with_parent, free_port, stop_process
+from services.devstack.topics import wait_for_kafka
 
 log = structlog.get_logger()
 
 DATABASE_NAME = "thidua"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def die_with_parent() -> None:
-    """preexec_fn: the kernel sends SIGTERM to the child if the parent dies, even by SIGKILL.
-
-    Linux ties this to the thread that started the child: start children from a thread that
-    lives as long as they should (the main thread here).
-    """
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @contextmanager
@@ -73,19 +57,6 @@ def _wait_for_port(process: subprocess.Popen, port: int, log_path: Path, timeout
             if time.monotonic() > deadline:
                 raise TimeoutError(f"tansu did not listen on port {port} in {timeout_s} s") from exc
             time.sleep(0.05)
-
-
-def stop_process(process: subprocess.Popen, name: str, grace_s: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after the grace period; always reaped, so never a zombie."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            log.warning("process_killed", name=name, pid=process.pid, grace_s=grace_s)
-            process.kill()
-            process.wait()
-    log.info("process_stopped", name=name, pid=process.pid, exit_code=process.returncode)
 
 
 @contextmanager

@@ -1,12 +1,13 @@
-"""Topic administration: the broker must hold every topic before a service subscribes to it."""
+"""Topic administration: the broker must hold every topic before a service subscribes to it.
+
+Light on purpose (aiokafka only): the production image's one-shot topics job imports it too.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
-from collections.abc import Coroutine, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -15,18 +16,6 @@ from aiokafka.errors import KafkaError
 TOPIC_ALREADY_EXISTS = 36
 
 log = structlog.get_logger()
-
-T = TypeVar("T")
-
-
-def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, even where an event loop already runs."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def all_topic_specs() -> list[tuple[str, int]]:

@@ -17,11 +17,6 @@ from pathlib import Path
 
 import structlog
 
-from services.runtime.topics_admin import all_topic_specs, ensure_topics
-
-__all__ = ["Infrastructure", "InfrastructureUnavailable", "all_topic_specs", "ensure_topics",
-           "provide_infrastructure"]
-
 KINDS = ("external", "containers", "embedded")
 
 log = structlog.get_logger()
@@ -47,7 +42,7 @@ def choose_kind(env: dict[str, str] | os._Environ) -> str:
             "THIDUA_INFRA=external needs both KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL")
     if env.get("KAFKA_BOOTSTRAP_SERVERS") and env.get("DATABASE_URL"):
         return "external"
-    from services.runtime.infra_containers import docker_available
+    from services.devstack.containers import docker_available
 
     if forced == "containers":
         if not docker_available():
@@ -66,7 +61,7 @@ def provide_infrastructure(data_dir: Path | None = None) -> Iterator[Infrastruct
     database = os.environ.get("DATABASE_URL") or None
     with ExitStack() as stack:
         if kind == "containers":
-            from services.runtime.infra_containers import containers
+            from services.devstack.containers import containers
 
             kafka2, database2 = stack.enter_context(containers(not kafka, not database))
             kafka, database = kafka or kafka2, database or database2
@@ -83,7 +78,7 @@ def provide_infrastructure(data_dir: Path | None = None) -> Iterator[Infrastruct
 
 def _start_embedded(stack: ExitStack, data_dir: Path | None, kafka: str | None,
                     database: str | None) -> tuple[str, str]:
-    from services.runtime.infra_embedded import embedded_postgres, tansu_broker
+    from services.devstack.embedded import embedded_postgres, tansu_broker
 
     if data_dir is None:  # tansu forgets everything on restart, so the database starts fresh too
         data_dir = Path(tempfile.mkdtemp(prefix="thidua-"))

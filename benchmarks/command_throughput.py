@@ -1,0 +1,193 @@
+"""Commands accepted per second by registration over HTTP, against its own `/healthz` rate.
+
+Runs registration under uvicorn in a subprocess (as ops run it) on the real broker and
+database, then drives it with httpx at a fixed concurrency: first `GET /healthz` (the HTTP
+stack alone), then `POST /initiatives` (validation, the command's transaction with its outbox
+row). Prints both rates, their ratio, and the CPU time per request of the server and of this
+client: on a small machine the client's share of the cores moves the ratio, the ratio of the
+server's CPU times does not. A second, sequential phase runs registration in this process with
+its database connections going through a counting proxy, and prints PostgreSQL round trips
+per command.
+
+    python -m benchmarks.command_throughput [--requests 4000] [--concurrency 32]
+                                            [--role all|api] [--idempotency-keys]
+
+Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+
+from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.infrastructure import provide_infrastructure
+from services.devstack.processes import free_port
+from services.devstack.topics import all_topic_specs, ensure_topics
+from services.registration.app import definition
+from services.registration.settings import RegistrationSettings
+from services.runtime.http import create_app
+from services.runtime.logs import configure_logging
+from tests.support.postgres_proxy import PostgresProxy
+
+ROUND_TRIP_COMMANDS = 200
+
+
+def submission(n: int) -> dict:
+    author = DEMO_INITIATIVE["authors"][0] | {"member_id": f"m-bench-{n % 5000:05d}"}
+    return DEMO_INITIATIVE | {"authors": [author], "unit_id": f"u-bench-{n % 500:03d}"}
+
+
+def headers(idempotency_keys: bool) -> dict[str, str]:
+    return {"Idempotency-Key": f"bench-{uuid.uuid4()}"} if idempotency_keys else {}
+
+
+async def drive(clients: list[httpx.AsyncClient], count: int, send) -> tuple[float, int]:
+    """Send `count` requests, one worker per client; return elapsed seconds and 2xx count."""
+    remaining = iter(range(count))
+    ok = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal ok
+        for n in remaining:
+            response = await send(client, n)
+            ok += response.is_success
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(client) for client in clients))
+    return time.perf_counter() - started, ok
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def start_server(port: int, bootstrap: str, database_url: str, schema: str,
+                 role: str = "all") -> subprocess.Popen:
+    env = os.environ | {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database_url,
+        "REGISTRATION_HTTP_PORT": str(port), "REGISTRATION_HTTP_HOST": "127.0.0.1",
+        "REGISTRATION_DB_SCHEMA": schema, "REGISTRATION_ROLE": role, "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "console",
+    }
+    return subprocess.Popen([sys.executable, "-m", "services.registration"], env=env,
+                            stdin=subprocess.DEVNULL)
+
+
+async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"registration exited with code {server.returncode}")
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("registration was not ready within 60 s")
+
+
+async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
+    port = free_port()
+    server = start_server(port, bootstrap, database_url, f"cmdbench_{uuid.uuid4().hex[:8]}",
+                          args.role)
+    # One client with one connection per worker: httpcore scans its whole pool on every
+    # request, which at 32 connections costs the client more CPU than the server spends.
+    clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                 limits=httpx.Limits(max_connections=1))
+               for _ in range(args.concurrency)]
+    try:
+        await wait_ready(clients[0], server)
+
+        async def healthz(c, n):
+            return await c.get("/healthz")
+
+        async def submit(c, n):
+            return await c.post("/initiatives", json=submission(n),
+                                headers=headers(args.idempotency_keys))
+
+        await drive(clients, args.warmup, healthz)
+        await drive(clients, args.warmup, submit)
+        cpu, own = cpu_seconds(server.pid), time.process_time()
+        health_s, health_ok = await drive(clients, args.requests, healthz)
+        health_cpu, health_own = cpu_seconds(server.pid) - cpu, time.process_time() - own
+        cpu, own = cpu_seconds(server.pid), time.process_time()
+        submit_s, accepted = await drive(clients, args.requests, submit)
+        submit_cpu, submit_own = cpu_seconds(server.pid) - cpu, time.process_time() - own
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+        server.terminate()
+        server.wait(30)
+    health_rate, command_rate = health_ok / health_s, accepted / submit_s
+    per_request = 1000 / args.requests
+    print(f"GET /healthz:      {health_rate:8,.0f} req/s  ({health_ok}/{args.requests} ok; CPU "
+          f"per request: server {health_cpu * per_request:.2f} ms, client "
+          f"{health_own * per_request:.2f} ms)")
+    print(f"POST /initiatives: {command_rate:8,.0f} accepted/s  ({accepted}/{args.requests} "
+          f"accepted; CPU per command: server {submit_cpu * per_request:.2f} ms, client "
+          f"{submit_own * per_request:.2f} ms)")
+    print(f"ratio commands / healthz at concurrency {args.concurrency}, role {args.role}: "
+          f"{command_rate / health_rate:.2f} (by server CPU per request: "
+          f"{health_cpu / submit_cpu:.2f}, the ratio when the server's core is the bottleneck)")
+
+
+async def round_trips(bootstrap: str, database_url: str, idempotency_keys: bool) -> None:
+    counter = PostgresProxy(database_url)
+    proxied = await counter.start()
+    schema = f"cmdbench_{uuid.uuid4().hex[:8]}"
+    settings = RegistrationSettings(kafka_bootstrap_servers=bootstrap, database_url=proxied,
+                                    db_schema=schema, log_format="console", log_level="WARNING")
+    app = create_app(definition(settings))
+    runtime = app.state.runtime
+    await runtime.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registration") as client:
+            for n in range(20):  # prepared statements cached, pool connections opened
+                await client.post("/initiatives", json=submission(n),
+                                  headers=headers(idempotency_keys))
+            before = counter.round_trips[f"thidua-{schema}"]
+            for n in range(ROUND_TRIP_COMMANDS):
+                response = await client.post("/initiatives", json=submission(n),
+                                             headers=headers(idempotency_keys))
+                response.raise_for_status()
+            used = counter.round_trips[f"thidua-{schema}"] - before
+    finally:
+        await runtime.stop()
+        await counter.stop()
+    print(f"PostgreSQL round trips per command: {used / ROUND_TRIP_COMMANDS:.2f} "
+          f"(pool connections, {ROUND_TRIP_COMMANDS} sequential commands)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=4000, help="requests per measured phase")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--role", choices=("all", "api"), default="all",
+                        help="registration's ROLE: with all the outbox relay runs in the "
+                             "measured process; api is meant to leave it to a worker (as soon "
+                             "as the runtime starts its parts by role)")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send a fresh Idempotency-Key with every command")
+    args = parser.parse_args()
+    configure_logging("bench", "console", "WARNING")
+    with provide_infrastructure() as infra:
+        asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        asyncio.run(throughput(args, infra.kafka_bootstrap_servers, infra.database_url))
+        asyncio.run(round_trips(infra.kafka_bootstrap_servers, infra.database_url,
+                                args.idempotency_keys))
+
+
+if __name__ == "__main__":
+    main()

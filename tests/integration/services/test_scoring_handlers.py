@@ -1,0 +1,228 @@
+"""Scoring's handlers through the real consumer and PostgreSQL: ledger, totals, score changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from contracts import CloudEvent, new_event
+from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted
+from services.scoring.handlers import handlers
+from services.scoring.repository import ScoringRepository
+from tests.support.handler_harness import ServiceUnderTest, open_harness
+
+pytestmark = pytest.mark.integration
+
+SCORING = ServiceUnderTest(
+    "scoring", handlers, ScoringRepository,
+    Path(__file__).parents[3] / "services" / "scoring" / "migrations",
+)
+CAMPAIGN, PHASE = "cmp-2025-hn", "cmp-2025-hn-p1"
+SUBMITTED = "thidua.initiative.submitted.v1"
+
+
+@pytest.fixture(scope="module")
+async def scoring(database_url):
+    async with open_harness(database_url, SCORING) as harness:
+        yield harness
+
+
+@pytest.fixture(autouse=True)
+async def empty_tables(scoring):
+    await scoring.reset()
+
+
+def submitted(
+    unit_id: str = "u-det-8-3", authors: tuple[str, ...] = ("m-1",), *,
+    district: str | None = "d-dongda", correlation_id: str | None = None, n: int = 1,
+) -> CloudEvent:
+    data = InitiativeSubmitted(
+        initiative_id=f"ini-{unit_id}-{n}", campaign_id=CAMPAIGN, phase_id=PHASE,
+        unit_id=unit_id, title=f"Sáng kiến số {n}", field="kỹ thuật",
+        authors=[InitiativeAuthor(member_id=m, full_name=f"Tác giả {m}", direct_worker=True)
+                 for m in authors],
+        claimed_benefit_vnd=10_000_000, submitted_at=datetime(2025, 6, 1, tzinfo=UTC),
+    )
+    return new_event(data, source="/thidua/registration", district=district,
+                     correlation_id=correlation_id)
+
+
+async def totals(harness) -> dict[tuple[str, str], tuple[Decimal, str, str | None]]:
+    rows = await harness.pool.fetch(
+        "SELECT subject_kind, subject_id, total_points, unit_id, district FROM scores")
+    return {(r["subject_kind"], r["subject_id"]): (r["total_points"], r["unit_id"], r["district"])
+            for r in rows}
+
+
+async def ledger(harness) -> list[tuple[str, str, Decimal, str, str]]:
+    rows = await harness.pool.fetch(
+        """SELECT subject_kind, subject_id, points, reason, source_event_id FROM score_entries
+           ORDER BY entry_id""")
+    return [tuple(r.values()) for r in rows]
+
+
+def changes(events: list[CloudEvent]) -> dict[str, tuple[Decimal, Decimal]]:
+    """subject id → (points delta, total) of each score change."""
+    return {e.data.subject_id: (e.data.points_delta, e.data.total_points) for e in events}
+
+
+async def test_a_submitted_initiative_credits_its_unit_and_each_author_with_participation_points(
+    scoring,
+):
+    event = submitted("u-det-8-3", ("m-1", "m-2"))
+    await scoring.apply(event)
+    assert await ledger(scoring) == [
+        ("unit", "u-det-8-3", Decimal(2), "initiative_submitted", event.id),
+        ("member", "m-1", Decimal(2), "initiative_submitted", event.id),
+        ("member", "m-2", Decimal(2), "initiative_submitted", event.id),
+    ]
+    assert await totals(scoring) == {
+        ("unit", "u-det-8-3"): (Decimal(2), "u-det-8-3", "d-dongda"),
+        ("member", "m-1"): (Decimal(2), "u-det-8-3", "d-dongda"),
+        ("member", "m-2"): (Decimal(2), "u-det-8-3", "d-dongda"),
+    }
+
+
+async def test_each_credited_subject_gets_a_score_change_caused_by_the_submission(scoring):
+    event = submitted("u-det-8-3", ("m-1", "m-2"))
+    await scoring.apply(event)
+    emitted = await scoring.emitted()
+    assert [(e.data.subject_kind, e.data.subject_id, e.subject) for e in emitted] == [
+        ("unit", "u-det-8-3", "u-det-8-3"), ("member", "m-1", "m-1"), ("member", "m-2", "m-2")]
+    for change in emitted:
+        assert change.type == "thidua.score.changed.v1"
+        assert (change.source, change.causationid, change.correlationid) == (
+            "/thidua/scoring", event.id, event.correlationid)
+        assert (change.data.unit_id, change.data.campaign_id, change.data.phase_id) == (
+            "u-det-8-3", CAMPAIGN, PHASE)
+        assert (change.data.points_delta, change.data.total_points) == (Decimal(2), Decimal(2))
+        assert (change.data.reason, change.data.source_event_id) == (
+            "initiative_submitted", event.id)
+        assert change.partition_key() == "u-det-8-3"
+
+
+async def test_the_same_submission_delivered_twice_in_one_batch_counts_once(scoring):
+    event = submitted(authors=("m-1",))
+    await scoring.apply(event, event)
+    assert await totals(scoring) == {
+        ("unit", "u-det-8-3"): (Decimal(2), "u-det-8-3", "d-dongda"),
+        ("member", "m-1"): (Decimal(2), "u-det-8-3", "d-dongda"),
+    }
+    assert len(await ledger(scoring)) == 2
+    assert changes(await scoring.emitted()) == {
+        "u-det-8-3": (Decimal(2), Decimal(2)), "m-1": (Decimal(2), Decimal(2))}
+
+
+async def test_the_same_submission_redelivered_in_a_later_batch_counts_once(scoring):
+    event = submitted(authors=("m-1",))
+    record = scoring.record(event)
+    await scoring.apply(record)
+    await scoring.apply(record)  # the batch rewound: same offset
+    await scoring.apply(event)  # republished by a relay that crashed: a later offset
+    assert {k: v[0] for k, v in (await totals(scoring)).items()} == {
+        ("unit", "u-det-8-3"): Decimal(2), ("member", "m-1"): Decimal(2)}
+    assert len(await ledger(scoring)) == 2
+    assert len(await scoring.emitted()) == 2  # the redeliveries announced nothing
+    assert await scoring.pool.fetchval("SELECT count(*) FROM inbox") == 1
+
+
+async def test_many_submissions_of_one_unit_in_a_batch_announce_each_subject_once_with_summed_deltas(
+    scoring,
+):
+    await scoring.apply(submitted(authors=("m-1",), n=0))
+    batch = [
+        submitted(authors=("m-1", "m-2"), correlation_id="flow-1", n=1),
+        submitted(authors=("m-1",), correlation_id="flow-2", n=2),
+        submitted(authors=("m-2", "m-1"), correlation_id="flow-3", n=3),
+        submitted(authors=("m-1",), correlation_id="flow-4", n=4),
+    ]
+    before = len(await scoring.emitted())
+    await scoring.apply(*batch)
+    announced = (await scoring.emitted())[before:]
+    assert changes(announced) == {
+        "u-det-8-3": (Decimal(8), Decimal(10)),
+        "m-1": (Decimal(8), Decimal(10)),
+        "m-2": (Decimal(4), Decimal(4)),
+    }
+    assert len(announced) == 3
+    causes = {e.data.subject_id: (e.causationid, e.correlationid, e.data.source_event_id)
+              for e in announced}
+    last, last_of_m2 = batch[3], batch[2]
+    assert causes == {
+        "u-det-8-3": (last.id, "flow-4", last.id),
+        "m-1": (last.id, "flow-4", last.id),
+        "m-2": (last_of_m2.id, "flow-3", last_of_m2.id),
+    }
+
+
+async def test_a_submission_replayed_after_its_inbox_entry_was_pruned_still_counts_once(scoring):
+    event = submitted(authors=("m-1",))
+    await scoring.apply(event)
+    await scoring.pool.execute("DELETE FROM inbox")  # retention forgot it
+    await scoring.apply(event)
+    assert {k: v[0] for k, v in (await totals(scoring)).items()} == {
+        ("unit", "u-det-8-3"): Decimal(2), ("member", "m-1"): Decimal(2)}
+    assert len(await scoring.emitted()) == 2  # the ledger knew it: nothing announced again
+
+
+async def test_a_batch_announces_its_subjects_in_the_order_they_were_first_credited(scoring):
+    await scoring.apply(submitted("u-a", ("m-1",), n=1), submitted("u-b", ("m-2",), n=2),
+                        submitted("u-a", ("m-3",), n=3))
+    assert [e.data.subject_id for e in await scoring.emitted()] == [
+        "u-a", "m-1", "u-b", "m-2", "m-3"]
+
+
+async def test_two_submissions_from_different_units_credit_one_member_twice(scoring):
+    first = submitted("u-det-8-3", ("m-7",), district="d-dongda")
+    second = submitted("u-may-10", ("m-7",), district="d-hoangmai")
+    await scoring.apply(scoring.record(first, partition=3), scoring.record(second, partition=5))
+    member = (await totals(scoring))[("member", "m-7")]
+    assert member[:2] == (Decimal(4), "u-may-10")  # the latest unit is the member's unit
+    assert [line[1:] for line in await ledger(scoring) if line[1] == "m-7"] == [
+        ("m-7", Decimal(2), "initiative_submitted", first.id),
+        ("m-7", Decimal(2), "initiative_submitted", second.id),
+    ]
+    [change] = [e for e in await scoring.emitted() if e.data.subject_id == "m-7"]
+    assert (change.data.points_delta, change.data.total_points) == (Decimal(4), Decimal(4))
+    assert (change.causationid, change.data.unit_id) == (second.id, "u-may-10")
+
+
+async def test_a_member_credited_from_two_units_in_two_batches_announces_each_new_total(scoring):
+    await scoring.apply(submitted("u-det-8-3", ("m-7",)))
+    await scoring.apply(submitted("u-may-10", ("m-7",)))
+    member_changes = [e.data for e in await scoring.emitted() if e.data.subject_id == "m-7"]
+    assert [(c.unit_id, c.points_delta, c.total_points) for c in member_changes] == [
+        ("u-det-8-3", Decimal(2), Decimal(2)), ("u-may-10", Decimal(2), Decimal(4))]
+
+
+async def test_score_changes_carry_the_district_of_their_cause(scoring):
+    await scoring.apply(submitted("u-hk-1", ("m-1",), district="d-hoankiem", n=1),
+                        submitted("u-city", ("m-9",), district=None, n=2))
+    districts = {e.data.subject_id: e.district for e in await scoring.emitted()}
+    assert districts == {"u-hk-1": "d-hoankiem", "m-1": "d-hoankiem", "u-city": None,
+                         "m-9": None}
+    assert (await totals(scoring))[("unit", "u-hk-1")][2] == "d-hoankiem"
+
+
+async def test_an_author_listed_twice_on_one_initiative_is_credited_once(scoring):
+    event = submitted(authors=("m-1", "m-1"))
+    await scoring.apply(event)
+    assert [line[:3] for line in await ledger(scoring)] == [
+        ("unit", "u-det-8-3", Decimal(2)), ("member", "m-1", Decimal(2))]
+    assert (await totals(scoring))[("member", "m-1")][0] == Decimal(2)
+    assert changes(await scoring.emitted())["m-1"] == (Decimal(2), Decimal(2))
+
+
+async def test_every_total_is_the_sum_of_its_ledger_lines(scoring):
+    await scoring.apply(*(submitted(f"u-{i % 2}", ("m-1", f"m-a{i}"), n=i) for i in range(6)))
+    await scoring.apply(*(submitted(f"u-{i % 3}", (f"m-{i}",), n=10 + i) for i in range(4)))
+    mismatched = await scoring.pool.fetch(
+        """SELECT s.subject_kind, s.subject_id FROM scores s
+           JOIN (SELECT subject_kind, subject_id, sum(points) AS points FROM score_entries
+                 GROUP BY 1, 2) e USING (subject_kind, subject_id)
+           WHERE e.points <> s.total_points""")
+    assert mismatched == []
+    assert await scoring.pool.fetchval("SELECT count(*) FROM scores") == 13
