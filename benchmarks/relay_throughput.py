@@ -16,7 +16,7 @@ Each round's ratio is taken against the higher of the two ceilings measured arou
 machines are shared and drift); the result is the median round. Absolute figures move between
 runs and machines by 2x: compare the ratio.
 
-    python -m benchmarks.relay_throughput [--events 30000] [--rounds 3] [--batch 500]
+    python -m benchmarks.relay_throughput [--events 50000] [--rounds 3] [--batch 500]
                                           [--in-flight 8] [--per-tx 50] [--units 5000]
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
@@ -150,7 +150,7 @@ async def _drop_schema(database_url: str, schema: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=30_000, help="events per round")
+    parser.add_argument("--events", type=int, default=50_000, help="events per round")
     parser.add_argument("--rounds", type=int, default=3,
                         help="relay runs, each between two produce-ceiling runs")
     parser.add_argument("--batch", type=int, default=500, help="relay batch size")

@@ -40,6 +40,7 @@ from .settings import ServiceSettings
 
 log = structlog.get_logger()
 
+_AGE_S = 4  # column of `ReadyRowsCursor.delete_and_select` rows
 _RETRY_AFTER_S = 1.0
 _STANDBY_POLL_S = 2.0
 # After a failure, in-flight sends end on their own (acknowledged, or expired after the
@@ -194,7 +195,7 @@ class OutboxRelay:
                 if room:
                     more = len(rows) == self._batch_size
                     if rows:
-                        pipeline.submit(rows, max(row["age_s"] for row in rows))
+                        pipeline.submit(rows, max(row[_AGE_S] for row in rows))
                         self.stats.in_flight += len(rows)
                     elif pipeline.is_empty():
                         self._progress.idle()
