@@ -33,14 +33,13 @@ from aiokafka import AIOKafkaProducer
 
 from .metrics import RELAY_ERRORS, RELAY_IS_LEADER, RELAY_PUBLISHED
 from .outbox import notify_channel
-from .relay_cursor import ReadyRowsCursor
+from .relay_cursor import AGE_S, ReadyRowsCursor
 from .relay_health import RelayProgress, forget_backlog, measure_backlog
 from .relay_pipeline import PublishPipeline, SettledBatch
 from .settings import ServiceSettings
 
 log = structlog.get_logger()
 
-_AGE_S = 4  # column of `ReadyRowsCursor.delete_and_select` rows
 _RETRY_AFTER_S = 1.0
 _STANDBY_POLL_S = 2.0
 # After a failure, in-flight sends end on their own (acknowledged, or expired after the
@@ -191,11 +190,15 @@ class OutboxRelay:
             acknowledged = pipeline.take_acknowledged()
             if acknowledged or (room and more):
                 limit = self._batch_size if room else 0
-                rows = await self._delete_and_select(conn, cursor, acknowledged, limit)
+                try:
+                    rows = await self._delete_and_select(conn, cursor, acknowledged, limit)
+                except BaseException:
+                    pipeline.give_back(acknowledged)  # for the wind-down to delete
+                    raise
                 if room:
                     more = len(rows) == self._batch_size
                     if rows:
-                        pipeline.submit(rows, max(row[_AGE_S] for row in rows))
+                        pipeline.submit(rows, max(row[AGE_S] for row in rows))
                         self.stats.in_flight += len(rows)
                     elif pipeline.is_empty():
                         self._progress.idle()

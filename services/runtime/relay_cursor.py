@@ -81,6 +81,9 @@ _DELETE_AND_SELECT = """
     ) ready ON true
 """
 
+# Column positions in the rows `delete_and_select` returns (indexing beats names per row).
+SEQ, TOPIC, KEY, VALUE, AGE_S = range(5)
+
 _DELETE = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
 
 # Rows below the mark that are neither in flight ($2) nor in a gap ($3, $4). The in-flight
@@ -141,9 +144,9 @@ class ReadyRowsCursor:
         if rows[0]["seq"] is None:  # nothing ready: the one row the outer join kept
             self._forget_closed_gaps(xmin, gaps_searched=True)
             return []
-        seqs = [row[0] for row in rows]
+        seqs = [row[SEQ] for row in rows]
         if seqs != sorted(seqs):  # the plan returns them in order; everything below relies on it
-            rows.sort(key=lambda row: row[0])
+            rows.sort(key=lambda row: row[SEQ])
             seqs.sort()
         late = 0  # rows found in gaps come first: they are below the mark
         while late < len(seqs) and seqs[late] <= self.high_water:

@@ -27,9 +27,9 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE
 
+from .relay_cursor import KEY, SEQ, TOPIC, VALUE
+
 _HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
-# Column positions in the cursor's rows (`ReadyRowsCursor.delete_and_select`).
-_SEQ, _TOPIC, _KEY, _VALUE = 0, 1, 2, 3
 
 
 @dataclass
@@ -70,7 +70,6 @@ class PublishPipeline:
         self._tasks: list[asyncio.Task] = []
         # The first failed send: nothing more is handed to the producer after it.
         self.failure: BaseException | None = None
-        self.rows_in_flight = 0  # handed to the producer, not yet acknowledged or failed
 
     def start(self) -> None:
         self._tasks = [
@@ -93,6 +92,10 @@ class PublishPipeline:
         """The `seq`s acknowledged since the last call, for the leader to delete."""
         taken, self._acknowledged = self._acknowledged, []
         return taken
+
+    def give_back(self, seqs: list[int]) -> None:
+        """Acknowledged `seq`s the leader took but could not delete: still to be deleted."""
+        self._acknowledged[:0] = seqs
 
     def oldest_born(self) -> float | None:
         """When the oldest row awaiting its ack was written (monotonic clock), if any."""
@@ -131,13 +134,12 @@ class PublishPipeline:
                     if self.failure is not None:
                         break  # an earlier send failed: the leader starts over from the outbox
                     batch.acks.append(
-                        await send(row[_TOPIC], row[_VALUE], key=row[_KEY], headers=_HEADERS)
+                        await send(row[TOPIC], row[VALUE], key=row[KEY], headers=_HEADERS)
                     )
             except Exception as exc:
                 self._fail(exc)
             finally:
                 if batch.acks:
-                    self.rows_in_flight += len(batch.acks)
                     self._awaiting.append(batch)
                     self._handed.put_nowait(batch)
                 else:
@@ -155,16 +157,17 @@ class PublishPipeline:
             failed = [i for i, ack in enumerate(acks) if ack.cancelled() or ack.exception()]
             if failed:
                 first = acks[failed[0]]
-                failure = asyncio.CancelledError() if first.cancelled() else first.exception()
+                # A cancelled send is a failed one, not this task being cancelled.
+                failure = (RuntimeError("the producer cancelled a send") if first.cancelled()
+                           else first.exception())
                 skip = set(failed)
                 acknowledged = [row for i, row in enumerate(rows[: len(acks)]) if i not in skip]
             else:
                 failure = None
                 acknowledged = rows if len(acks) == len(rows) else rows[: len(acks)]
-            self._acknowledged.extend(row[_SEQ] for row in acknowledged)
-            per_topic = Counter(row[_TOPIC] for row in acknowledged)
+            self._acknowledged.extend(row[SEQ] for row in acknowledged)
+            per_topic = Counter(row[TOPIC] for row in acknowledged)
             self._awaiting.popleft()
-            self.rows_in_flight -= len(acks)
             self._batches -= 1
             self._handed.task_done()
             if failure is not None:
