@@ -26,12 +26,11 @@ EXACT_COUNT_UP_TO = 100_000
 # transaction started earlier and inserted later, by at most that transaction's duration.
 OLDEST_AMONG_FIRST = 1_000
 
-_BACKLOG = f"""
-    SELECT (SELECT count(*) FROM (SELECT FROM outbox LIMIT {EXACT_COUNT_UP_TO}) counted) AS rows,
+_BACKLOG = """
+    SELECT (SELECT count(*) FROM (SELECT FROM outbox LIMIT $1) counted) AS rows,
            (SELECT max(seq) - min(seq) + 1 FROM outbox) AS seq_span,
            (SELECT extract(epoch FROM now() - min(created_at))::float8
-            FROM (SELECT created_at FROM outbox ORDER BY seq LIMIT {OLDEST_AMONG_FIRST}) head)
-               AS oldest_age_s
+            FROM (SELECT created_at FROM outbox ORDER BY seq LIMIT $2) head) AS oldest_age_s
 """
 
 
@@ -41,11 +40,13 @@ class Backlog:
     oldest_age_s: float  # 0 when the outbox is empty
 
 
-async def measure_backlog(conn: asyncpg.Connection) -> Backlog:
+async def measure_backlog(
+    conn: asyncpg.Connection, exact_count_up_to: int = EXACT_COUNT_UP_TO
+) -> Backlog:
     """Rows waiting in the outbox and the age of the oldest; sets the two outbox gauges."""
-    found = await conn.fetchrow(_BACKLOG)
+    found = await conn.fetchrow(_BACKLOG, exact_count_up_to, OLDEST_AMONG_FIRST)
     rows = found["rows"]
-    if rows >= EXACT_COUNT_UP_TO:
+    if rows >= exact_count_up_to:
         rows = max(rows, found["seq_span"])
     backlog = Backlog(rows, found["oldest_age_s"] or 0.0)
     OUTBOX_BACKLOG_ROWS.set(backlog.rows)

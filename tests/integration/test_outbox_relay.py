@@ -25,6 +25,7 @@ from services.runtime import outbox, relay_cursor
 from services.runtime.db import open_schema
 from services.runtime.kafka import create_producer
 from services.runtime.relay import OutboxRelay
+from services.runtime.relay_health import Backlog, measure_backlog
 from services.runtime.settings import ServiceSettings
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
@@ -582,3 +583,18 @@ async def test_rows_the_cursor_passed_unnoticed_are_recovered_by_the_sweep(schem
         rows = await cursor.delete_and_select(conn, [], 100)
         assert [r["seq"] for r in rows] == seqs
         assert await cursor.sweep(conn) == 0  # in flight now, not missed
+
+
+async def test_the_backlog_is_counted_exactly_up_to_a_cap_and_estimated_beyond_it(schema):
+    _, pool = schema
+    await stage(pool, f"cmp-backlog-{uuid.uuid4().hex[:8]}", 30)
+    seqs = [r["seq"] for r in await pool.fetch("SELECT seq FROM outbox ORDER BY seq")]
+    await pool.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", seqs[10:20])
+    async with pool.acquire() as conn:
+        exact = await measure_backlog(conn)
+        assert exact.rows == 20 and exact.oldest_age_s > 0
+        # Past the cap, the span of seqs stands in: an upper bound (here the 10 deleted).
+        assert (await measure_backlog(conn, exact_count_up_to=5)).rows == 30
+        await conn.execute("DELETE FROM outbox")
+        assert await measure_backlog(conn) == Backlog(0, 0.0)
+    assert sample("thidua_outbox_backlog_rows") == 0
