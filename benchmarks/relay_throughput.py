@@ -38,6 +38,7 @@ from services.devstack.infrastructure import provide_infrastructure
 from services.devstack.topics import all_topic_specs, ensure_topics
 from services.runtime import outbox
 from services.runtime.db import open_schema
+from services.runtime.gc_tuning import freeze_startup_objects
 from services.runtime.kafka import create_producer
 from services.runtime.logs import configure_logging
 from services.runtime.relay import OutboxRelay
@@ -114,6 +115,7 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     # One producer for every run: connections, metadata and buffers warmed up alike.
     producer = create_producer(settings)
     await producer.start()
+    freeze_startup_objects()  # as a service does once started (gc_tuning): both runs alike
     ratios = []
     try:
         await produce_ceiling(producer, records[:5_000])  # warm-up, not counted

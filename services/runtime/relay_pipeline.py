@@ -5,7 +5,8 @@ connection while this pipeline works on the earlier batches, in two tasks of its
 
 - the **hand-over** task gives each selected batch's rows to the producer, one batch after the
   other in selection order (the producer then keeps one request in flight per partition, so
-  rows reach each partition in the order handed over);
+  rows reach each partition in the order handed over), with the partition Kafka's default
+  partitioner would choose for the key (`relay_partitions`);
 - the **ack** task awaits each handed-over batch's acknowledgements, in the same order, and
   keeps the `seq`s Kafka acknowledged until the leader deletes them.
 
@@ -28,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from contracts import CLOUDEVENTS_CONTENT_TYPE
 
 from .relay_cursor import KEY, SEQ, TOPIC, VALUE
+from .relay_partitions import partition_for, partitions
 
 _HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 
@@ -121,21 +123,28 @@ class PublishPipeline:
             self._on_failure()
 
     async def _hand_over(self) -> None:
-        send = self._producer.send
+        producer, send = self._producer, self._producer.send
         while True:
             rows, born = await self._selected.get()
             batch = _Batch(rows, born)
+            acks = batch.acks
             # send() rarely suspends, so a batch is handed over without letting the event loop
             # run; between batches it must, or the leader's next select and the producer's
             # sender would wait for the queue to drain.
             await asyncio.sleep(0)
+            topic_partitions: dict[str, list[int]] = {}  # per batch: partition counts may grow
             try:
                 for row in rows:
                     if self.failure is not None:
                         break  # an earlier send failed: the leader starts over from the outbox
-                    batch.acks.append(
-                        await send(row[TOPIC], row[VALUE], key=row[KEY], headers=_HEADERS)
-                    )
+                    topic, key = row[TOPIC], row[KEY]
+                    if (partitions_of_topic := topic_partitions.get(topic)) is None:
+                        partitions_of_topic = await partitions(producer, topic)
+                        topic_partitions[topic] = partitions_of_topic
+                    acks.append(await send(
+                        topic, row[VALUE], key=key, headers=_HEADERS,
+                        partition=partition_for(key, partitions_of_topic),
+                    ))
             except Exception as exc:
                 self._fail(exc)
             finally:

@@ -17,11 +17,12 @@ from collections import Counter, defaultdict
 import asyncpg
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
 
 from contracts.topics import INITIATIVES
 from services.devstack.topics import ensure_topics, wait_for_kafka
-from services.runtime import outbox, relay_cursor
+from services.runtime import outbox, relay_cursor, relay_partitions
 from services.runtime.db import open_schema
 from services.runtime.kafka import create_producer
 from services.runtime.relay import OutboxRelay
@@ -227,6 +228,24 @@ async def test_rows_about_one_unit_are_published_in_order_with_many_batches_in_f
     assert sorted(d["id"] for d in documents) == sorted(ids)  # each exactly once
     assert first_appearances_per_unit(documents) == staged_order_per_unit(ids, documents)
     assert relay.stats.published == 3_000 and relay.stats.errors == 0
+    # The relay names each record's partition itself: where Kafka's default partitioner puts
+    # the key, as any other producer of these topics does.
+    all_partitions = sorted(await producer.partitions_for(INITIATIVES.name))
+    default = DefaultPartitioner()
+    for record in await read_topic(kafka_bootstrap_servers, INITIATIVES.name):
+        if json.loads(record.value)["data"]["campaign_id"] == campaign_id:
+            assert record.partition == default(record.key, all_partitions, all_partitions)
+
+
+def test_the_relay_partitions_keys_as_the_default_partitioner_does():
+    default = DefaultPartitioner()
+    for count in (1, 3, 6, 12, 24, 25):
+        all_partitions = list(range(count))
+        for i in range(2_000):
+            key = f"u-{i:05d}-đống-đa".encode()
+            assert relay_partitions.partition_for(key, all_partitions) == default(
+                key, all_partitions, all_partitions
+            )
 
 
 class FlakyProducer:
@@ -242,6 +261,9 @@ class FlakyProducer:
         self._refuse, self._lose_ack = set(refuse), set(lose_ack)
         self.calls = 0
         self.lost: list[bytes] = []
+
+    async def partitions_for(self, topic):
+        return await self._producer.partitions_for(topic)
 
     async def send(self, topic, value, **kwargs):
         self.calls += 1
