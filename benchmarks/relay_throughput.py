@@ -8,9 +8,12 @@ lz4, linger and batch size from the settings, warmed up first):
     produce ceiling, relay round 1, produce ceiling, relay round 2, ..., produce ceiling
 
 - **produce ceiling**: the bare producer sending the very records the relay publishes (same
-  topic, key, value and header) as fast as it can, until every ack is in;
+  topic, key, value and header) as fast as it can with plain `send(topic, value, key=...)`,
+  until every ack is in;
 - **relay round**: one `OutboxRelay` started on a staged outbox, timed until every row is
-  published and deleted.
+  published and deleted (it names partitions itself, see `relay_partitions`).
+
+The process runs with the services' garbage-collector settings (`gc_tuning`), for both.
 
 Each round's ratio is taken against the higher of the two ceilings measured around it (these
 machines are shared and drift); the result is the median round. Absolute figures move between
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import time
 import uuid
 
@@ -63,10 +65,8 @@ async def relay_rate(
     args: argparse.Namespace,
 ) -> tuple[float, OutboxRelay]:
     """Events per second one relay publishes and deletes, from its start to an empty outbox."""
-    options = {"batch_size": args.batch}
-    if "max_in_flight_batches" in inspect.signature(OutboxRelay).parameters:
-        options["max_in_flight_batches"] = args.in_flight
-    relay = OutboxRelay(database_url, schema, producer, **options)
+    relay = OutboxRelay(database_url, schema, producer, batch_size=args.batch,
+                        max_in_flight_batches=args.in_flight)
     started = time.perf_counter()
     task = asyncio.create_task(relay.run())
     # Cheap in-process check first; count the table only once everything was acknowledged.
