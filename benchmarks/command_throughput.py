@@ -185,8 +185,9 @@ def main() -> None:
     with provide_infrastructure() as infra:
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
         asyncio.run(throughput(args, infra.kafka_bootstrap_servers, infra.database_url))
-        asyncio.run(round_trips(infra.kafka_bootstrap_servers, infra.database_url,
-                                args.idempotency_keys))
+        # Bounded: a broker or database that dies under the run must not hang it.
+        asyncio.run(asyncio.wait_for(round_trips(infra.kafka_bootstrap_servers,
+                                                 infra.database_url, args.idempotency_keys), 300))
 
 
 if __name__ == "__main__":

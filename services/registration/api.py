@@ -9,7 +9,6 @@ import structlog
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
-from contracts import new_event
 from services.runtime import idempotency
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
@@ -18,7 +17,6 @@ from . import domain, repository
 
 log = structlog.get_logger()
 router = APIRouter(tags=["initiatives"])
-SOURCE = "/thidua/registration"  # the CloudEvents source of everything registration emits
 
 
 class InitiativeAccepted(BaseModel):
@@ -64,8 +62,10 @@ async def submit_initiative(
     repeat then answers 409 `initiative_exists`).
     """
     data = domain.initiative_submitted(command, datetime.now(UTC))
-    event = new_event(data, source=SOURCE, district=command.district,
-                      correlation_id=request.state.correlation_id, subject=data.initiative_id)
+    runtime = request.app.state.runtime
+    event = runtime.envelopes.for_command(data, district=command.district,
+                                          correlation_id=request.state.correlation_id,
+                                          subject=data.initiative_id)
     accepted = InitiativeAccepted(initiative_id=data.initiative_id, event_id=event.id,
                                   correlation_id=event.correlationid, status="submitted")
     # The bytes sent now are the bytes kept, so a replay is identical.
@@ -74,7 +74,7 @@ async def submit_initiative(
     if idempotency_key is not None:
         fingerprint = idempotency.fingerprint("POST", "/initiatives", command)
         answer = idempotency.KeptAnswer(idempotency_key, fingerprint, 202, body)
-    kept = await repository.record_initiative(request.app.state.runtime.pool, event, answer)
+    kept = await repository.record_initiative(runtime.pool, event, answer)
     if kept is not None:
         return idempotency.replay(kept, answer.fingerprint)
     log.info("initiative_submitted", initiative_id=data.initiative_id, unit_id=data.unit_id,

@@ -61,9 +61,7 @@ class HttpEdge:
                 _log_failure(exc)
                 await unexpected_error_response(exc, scope)(scope, receive, send_correlated)
             finally:
-                route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
-                HTTP_REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(
-                    time.perf_counter() - started)
+                _observe(scope, status, time.perf_counter() - started)
 
     def _capped(self, receive: Receive) -> Receive:
         """`receive` that refuses a body growing past the cap (one sent without a length)."""
@@ -87,6 +85,11 @@ class HttpEdge:
 
     def _too_large_detail(self) -> str:
         return f"the body is over the limit of {self.max_body_bytes} bytes"
+
+
+def _observe(scope: Scope, status: int, seconds: float) -> None:
+    route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)  # set by the router on a match
+    HTTP_REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(seconds)
 
 
 def _declared_length(headers: Headers) -> int:

@@ -63,7 +63,8 @@ class ServiceDefinition:
 
     @property
     def envelopes(self) -> Envelopes:
-        return Envelopes(self.name, self.clock)
+        """How the service's events are built: source `/thidua/<SERVICE_NAME>`, its clock."""
+        return Envelopes(self.settings.service_name, self.clock)
 
     @property
     def runs_api(self) -> bool:
@@ -78,6 +79,7 @@ class ServiceRuntime:
     def __init__(self, definition: ServiceDefinition) -> None:
         self.definition = definition
         self.settings = definition.settings
+        self.envelopes = definition.envelopes
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None

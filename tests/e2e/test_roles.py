@@ -29,6 +29,7 @@ CREDIT = ScoringRules().participation_points
 class ScoringProcess:
     def __init__(self, role: str, env: dict[str, str], logs: Path) -> None:
         self.role, self.port, self.log_path = role, free_port(), logs / f"scoring-{role}.log"
+        self.env = env
         with open(self.log_path, "wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "services.devstack.cli", "scoring", "--role", role],
@@ -61,6 +62,8 @@ def scoring_env(infrastructure) -> dict[str, str]:
         "SCORING_DATABASE_URL": infrastructure.database_url,
         "SCORING_DB_SCHEMA": f"scoring_roles_{run}",
         "SCORING_CONSUMER_GROUP": f"thidua-scoring-roles-{run}",
+        # Its events' source, told apart from other scoring consumers of this test session.
+        "SCORING_SERVICE_NAME": f"scoring-roles-{run}",
         # A group (re)join costs half the session timeout on tansu.
         "SCORING_CONSUMER_SESSION_TIMEOUT_MS": "6000",
         "SCORING_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
@@ -159,7 +162,8 @@ async def test_a_worker_and_an_api_process_apply_each_event_once_and_answer_from
                 event = decode_event(record.value)
             except EventDecodeError:  # other tests' poison records
                 continue
-            if getattr(event.data, "unit_id", None) == unit_id:
+            source = f"/thidua/{worker.env['SCORING_SERVICE_NAME']}"
+            if getattr(event.data, "unit_id", None) == unit_id and event.source == source:
                 changes.setdefault(event.id, []).append(event.data)
         deltas = {}
         for change in (c for published in changes.values() for c in published):
