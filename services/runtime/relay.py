@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import time
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -33,7 +32,7 @@ from aiokafka import AIOKafkaProducer
 
 from .metrics import RELAY_ERRORS, RELAY_IS_LEADER, RELAY_PUBLISHED
 from .outbox import notify_channel
-from .relay_cursor import AGE_S, ReadyRowsCursor
+from .relay_cursor import ReadyRowsCursor, Selected
 from .relay_health import RelayProgress, forget_backlog, measure_backlog
 from .relay_pipeline import PublishPipeline, SettledBatch
 from .settings import ServiceSettings
@@ -191,15 +190,15 @@ class OutboxRelay:
             if acknowledged or (room and more):
                 limit = self._batch_size if room else 0
                 try:
-                    rows = await self._delete_and_select(conn, cursor, acknowledged, limit)
+                    selected = await self._delete_and_select(conn, cursor, acknowledged, limit)
                 except BaseException:
                     pipeline.give_back(acknowledged)  # for the wind-down to delete
                     raise
                 if room:
-                    more = len(rows) == self._batch_size
-                    if rows:
-                        pipeline.submit(rows, max(row[AGE_S] for row in rows))
-                        self.stats.in_flight += len(rows)
+                    more = len(selected.rows) == self._batch_size
+                    if selected.rows:
+                        pipeline.submit(selected)
+                        self.stats.in_flight += len(selected.rows)
                     elif pipeline.is_empty():
                         self._progress.idle()
             if time.monotonic() >= next_backlog_check:
@@ -223,7 +222,7 @@ class OutboxRelay:
         cursor: ReadyRowsCursor,
         acknowledged: list[int],
         limit: int,
-    ) -> Sequence[asyncpg.Record]:
+    ) -> Selected:
         """One statement: delete what Kafka acknowledged, select up to `limit` ready rows."""
         return await cursor.delete_and_select(conn, acknowledged, limit)
 

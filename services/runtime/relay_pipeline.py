@@ -20,23 +20,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE
 
-from .relay_cursor import KEY, SEQ, TOPIC, VALUE
-from .relay_partitions import partition_for, partitions
+from .relay_cursor import KEY, SEQ, TOPIC, VALUE, Selected
+from .relay_partitions import key_hash, partitions
 
 _HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 
 
 @dataclass
 class _Batch:
-    rows: Sequence[asyncpg.Record]
+    selected: Selected
     # When the oldest row's transaction started, on this process's monotonic clock.
     oldest_born: float
     # One per row handed over, in row order (fewer than rows if a send failed midway).
@@ -65,7 +65,7 @@ class PublishPipeline:
         self._on_failure = on_failure
         # Batches submitted and not yet settled (queued, being handed over, or awaiting acks).
         self._batches = 0
-        self._selected: asyncio.Queue[tuple[Sequence[asyncpg.Record], float]] = asyncio.Queue()
+        self._selected: asyncio.Queue[_Batch] = asyncio.Queue()
         self._handed: asyncio.Queue[_Batch] = asyncio.Queue()
         self._awaiting: deque[_Batch] = deque()
         self._acknowledged: list[int] = []
@@ -85,10 +85,10 @@ class PublishPipeline:
     def is_empty(self) -> bool:
         return self._batches == 0
 
-    def submit(self, rows: Sequence[asyncpg.Record], oldest_age_s: float) -> None:
-        """Queue selected rows (`seq`, `topic`, `partition_key`, `value`, ...) for the producer."""
+    def submit(self, selected: Selected) -> None:
+        """Queue selected rows for the producer."""
         self._batches += 1
-        self._selected.put_nowait((rows, time.monotonic() - oldest_age_s))
+        self._selected.put_nowait(_Batch(selected, time.monotonic() - selected.oldest_age_s))
 
     def take_acknowledged(self) -> list[int]:
         """The `seq`s acknowledged since the last call, for the leader to delete."""
@@ -125,8 +125,7 @@ class PublishPipeline:
     async def _hand_over(self) -> None:
         producer, send = self._producer, self._producer.send
         while True:
-            rows, born = await self._selected.get()
-            batch = _Batch(rows, born)
+            batch = await self._selected.get()
             acks = batch.acks
             # send() rarely suspends, so a batch is handed over without letting the event loop
             # run; between batches it must, or the leader's next select and the producer's
@@ -134,7 +133,7 @@ class PublishPipeline:
             await asyncio.sleep(0)
             topic_partitions: dict[str, list[int]] = {}  # per batch: partition counts may grow
             try:
-                for row in rows:
+                for row in batch.selected.rows:
                     if self.failure is not None:
                         break  # an earlier send failed: the leader starts over from the outbox
                     topic, key = row[TOPIC], row[KEY]
@@ -143,7 +142,8 @@ class PublishPipeline:
                         topic_partitions[topic] = partitions_of_topic
                     acks.append(await send(
                         topic, row[VALUE], key=key, headers=_HEADERS,
-                        partition=partition_for(key, partitions_of_topic),
+                        # partition_for(), inlined: this loop is the relay's hot path
+                        partition=partitions_of_topic[key_hash(key) % len(partitions_of_topic)],
                     ))
             except Exception as exc:
                 self._fail(exc)
@@ -162,7 +162,7 @@ class PublishPipeline:
                     # wait(), not await: cancelling this task must not cancel the producer's
                     # futures (their rows would count as failed though Kafka may have them).
                     await asyncio.wait((ack,))
-            rows, acks = batch.rows, batch.acks
+            rows, seqs, acks = batch.selected.rows, batch.selected.seqs, batch.acks
             failed = [i for i, ack in enumerate(acks) if ack.cancelled() or ack.exception()]
             if failed:
                 first = acks[failed[0]]
@@ -171,11 +171,12 @@ class PublishPipeline:
                            else first.exception())
                 skip = set(failed)
                 acknowledged = [row for i, row in enumerate(rows[: len(acks)]) if i not in skip]
+                self._acknowledged.extend(row[SEQ] for row in acknowledged)
             else:
                 failure = None
                 acknowledged = rows if len(acks) == len(rows) else rows[: len(acks)]
-            self._acknowledged.extend(row[SEQ] for row in acknowledged)
-            per_topic = Counter(row[TOPIC] for row in acknowledged)
+                self._acknowledged.extend(seqs if len(acks) == len(seqs) else seqs[: len(acks)])
+            per_topic = Counter(map(itemgetter(TOPIC), acknowledged))
             self._awaiting.popleft()
             self._batches -= 1
             self._handed.task_done()

@@ -582,14 +582,13 @@ async def test_gaps_below_the_mark_are_filled_when_their_row_commits_or_forgotte
         await early_tx.commit()
 
         assert open_seq == rolled_back + 1  # one gap, two seqs
-        assert len(await cursor.delete_and_select(conn, [], 100)) == 2
+        assert len((await cursor.delete_and_select(conn, [], 100)).rows) == 2
         assert cursor.gaps == [(rolled_back, open_seq)]
         await cursor.delete_and_select(conn, [], 100)
         assert cursor.gaps == [(rolled_back, open_seq)]  # kept while late is open
 
         await late_tx.commit()
-        rows = await cursor.delete_and_select(conn, [], 100)
-        assert [r["seq"] for r in rows] == [open_seq]
+        assert (await cursor.delete_and_select(conn, [], 100)).seqs == [open_seq]
         assert cursor.gaps == []  # nothing can appear at the rolled-back seq any more
 
 
@@ -600,10 +599,9 @@ async def test_rows_the_cursor_passed_unnoticed_are_recovered_by_the_sweep(schem
     cursor = relay_cursor.ReadyRowsCursor(max_commit_wait=600)
     cursor.high_water = seqs[-1]  # as if it had passed them without seeing them
     async with pool.acquire() as conn:
-        assert await cursor.delete_and_select(conn, [], 100) == []
+        assert (await cursor.delete_and_select(conn, [], 100)).rows == []
         assert await cursor.sweep(conn) == 10
-        rows = await cursor.delete_and_select(conn, [], 100)
-        assert [r["seq"] for r in rows] == seqs
+        assert (await cursor.delete_and_select(conn, [], 100)).seqs == seqs
         assert await cursor.sweep(conn) == 0  # in flight now, not missed
 
 

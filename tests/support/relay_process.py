@@ -26,9 +26,9 @@ class HangingRelay(OutboxRelay):
         if acknowledged and self._deleted >= self._hang_after_rows:
             print("hanging", flush=True)
             await asyncio.Event().wait()
-        rows = await super()._delete_and_select(conn, cursor, acknowledged, limit)
+        selected = await super()._delete_and_select(conn, cursor, acknowledged, limit)
         self._deleted += len(acknowledged)
-        return rows
+        return selected
 
 
 async def main() -> None:
