@@ -104,14 +104,7 @@ class ServiceRuntime:
         d, s = self.definition, self.settings
         self.producer = create_producer(s)
         await self.producer.start()
-        self.relay = OutboxRelay(
-            s.database_url,
-            d.schema,
-            self.producer,
-            batch_size=s.relay_batch_size,
-            poll_interval=s.relay_poll_interval_ms / 1000,
-            max_commit_wait=s.relay_max_commit_wait_ms / 1000,
-        )
+        self.relay = OutboxRelay.from_settings(s, d.schema, self.producer)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{d.name}-outbox-relay")
         if d.handlers:
             self.broker, self.consumer = await start_consumer(
@@ -163,8 +156,7 @@ class ServiceRuntime:
     def _relay_check(self) -> str:
         if self._relay_task is None or self._relay_task.done():
             return "failing: stopped"
-        health = getattr(self.relay, "health", None)  # recent success, not only a live task
-        return health() if health is not None else "ok"
+        return self.relay.health()  # recent success, not only a live task
 
     def stats(self) -> dict:
         out: dict = {"relay": vars(self.relay.stats) if self.relay else None}
