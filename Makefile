@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.consumer_throughput
 	$(BIN)/python -m benchmarks.relay_throughput
+	$(BIN)/python -m benchmarks.command_throughput
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate
