@@ -25,7 +25,7 @@ from . import inbox, metrics, outbox
 from .consumer_health import ConsumerHealth
 from .context import Clock, Context, Emissions, Envelopes, system_clock
 from .dead_letters import DeadLetterPublisher, Rejection, coordinates
-from .failures import describe, is_infrastructure_failure
+from .failures import DEFAULT_RETRY, RetryPolicy, describe, is_infrastructure_failure
 from .handlers import Handlers, Registered, payload_or_event
 from .logs import bind_event, bind_events, unbind_event
 from .runs import runs_by_type
@@ -64,26 +64,13 @@ class ConsumerStats:
     dead_lettered: int = 0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 4
-    backoff: float = 0.2
-    backoff_max: float = 5.0
-
-    def delays(self):
-        delay = self.backoff
-        for _ in range(self.max_attempts - 1):
-            yield delay
-            delay = min(delay * 2, self.backoff_max)
-
-
 class EventConsumer:
     def __init__(
         self,
         pool: asyncpg.Pool,
         handlers: Handlers,
         dead_letters: DeadLetterPublisher,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         *,
         envelopes: Envelopes,
         repository: RepositoryFactory = lambda conn: None,
@@ -142,7 +129,7 @@ class EventConsumer:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 chunks: asyncio.Queue[list[Received] | None] = asyncio.Queue()
-                claimer = asyncio.create_task(_claim_chunks(conn, chunks))
+                claimer = asyncio.create_task(inbox.claim_chunks(conn, chunks))
                 try:
                     for start in range(0, len(records), DECODE_CHUNK):
                         chunk_rejections, chunk = self._decode(records[start:start + DECODE_CHUNK])
@@ -296,13 +283,3 @@ class EventConsumer:
             )
             for item in pending
         ]
-
-
-async def _claim_chunks(
-    conn: asyncpg.Connection, chunks: asyncio.Queue[list[Received] | None]
-) -> set[str]:
-    """Claim each chunk of decoded events as it arrives, until None; return the fresh ids."""
-    fresh: set[str] = set()
-    while (chunk := await chunks.get()) is not None:
-        fresh |= await inbox.claim(conn, [(r.record, r.event) for r in chunk])
-    return fresh

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -30,3 +32,19 @@ def is_infrastructure_failure(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    backoff: float = 0.2
+    backoff_max: float = 5.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.backoff
+        for _ in range(self.max_attempts - 1):
+            yield delay
+            delay = min(delay * 2, self.backoff_max)
+
+
+DEFAULT_RETRY = RetryPolicy()

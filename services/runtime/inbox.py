@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import asyncpg
@@ -32,3 +33,15 @@ async def claim(
         [r.offset for r, _ in deliveries],
     )
     return {r["event_id"] for r in rows}
+
+
+async def claim_chunks(
+    conn: asyncpg.Connection, chunks: asyncio.Queue[list | None]
+) -> set[str]:
+    """Claim each chunk of decoded deliveries (items with `.record` and `.event`) as it
+    arrives, until None; return the fresh ids. Lets a consumer decode the next chunk while
+    PostgreSQL inserts this one."""
+    fresh: set[str] = set()
+    while (chunk := await chunks.get()) is not None:
+        fresh |= await claim(conn, [(r.record, r.event) for r in chunk])
+    return fresh
