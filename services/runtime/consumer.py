@@ -34,7 +34,7 @@ log = structlog.get_logger()
 
 # Records decoded between two inbox claims: small enough that the database works while the next
 # chunk decodes, large enough that a claim's round trip is negligible beside it.
-DECODE_CHUNK = 100
+DECODE_CHUNK = 400
 
 RepositoryFactory = Callable[[asyncpg.Connection], Any]
 
