@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.consumer_throughput
 	$(BIN)/python -m benchmarks.relay_throughput
 	$(BIN)/python -m benchmarks.command_throughput
+	$(BIN)/python -m benchmarks.flow_latency
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate

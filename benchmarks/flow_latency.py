@@ -1,0 +1,97 @@
+"""How long an initiative takes to show as a score and to reach its author's inbox, at idle.
+
+Starts the four services in this process on the real broker and database (as the end-to-end
+tests do), then submits N initiatives one after another over HTTP and polls scoring's and
+notify's APIs every 3 ms: the time from the accepted POST to the unit's score being visible,
+and to the author's notification. Prints median and p99 of each.
+
+    python -m benchmarks.flow_latency [--initiatives 40]
+
+Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+
+import httpx
+
+from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.infrastructure import provide_infrastructure
+from services.devstack.topics import all_topic_specs, ensure_topics
+from services.registry import SERVICES
+from services.runtime.http import create_app
+from services.runtime.logs import configure_logging
+from tests.e2e.conftest import composed
+from tests.support.runtime import test_settings
+
+POLL_S = 0.003
+
+
+async def submit_and_follow(clients: dict[str, httpx.AsyncClient], n: int) -> tuple[float, float]:
+    member, unit = f"m-lat-{uuid.uuid4().hex[:8]}", f"u-lat-{n}-{uuid.uuid4().hex[:6]}"
+    body = DEMO_INITIATIVE | {"unit_id": unit,
+                              "authors": [DEMO_INITIATIVE["authors"][0] | {"member_id": member}]}
+    started = time.perf_counter()
+    answer = await clients["registration"].post("/initiatives", json=body)
+    assert answer.status_code == 202, answer.text
+    scored = None
+    while True:
+        if scored is None and (await clients["scoring"].get(f"/units/{unit}/scores")).json():
+            scored = time.perf_counter() - started
+        if (await clients["notify"].get(f"/members/{member}/notifications")).json():
+            delivered = time.perf_counter() - started
+            return scored if scored is not None else delivered, delivered
+        await asyncio.sleep(POLL_S)
+
+
+def summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[max(0, round(0.99 * len(ordered)) - 1)]
+    return f"median {statistics.median(ordered) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+
+
+async def run(args: argparse.Namespace, infra) -> None:
+    await ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs())
+    apps = {}
+    for service in SERVICES:
+        define, settings_cls = composed(service)
+        apps[service.name] = create_app(define(test_settings(
+            settings_cls, infra, service.name, log_level="WARNING")))
+    for app in apps.values():
+        await app.state.runtime.start()
+    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                       base_url=f"http://{name}") for name, app in apps.items()}
+    try:
+        await submit_and_follow(clients, -1)  # the consumer groups have joined once this arrives
+        to_score, to_inbox = [], []
+        for n in range(args.initiatives):
+            scored, delivered = await submit_and_follow(clients, n)
+            to_score.append(scored)
+            to_inbox.append(delivered)
+            await asyncio.sleep(0.2)  # idle between initiatives
+        print(f"{args.initiatives} initiatives, one at a time, polled every {POLL_S * 1000:.0f} ms")
+        print(f"POST accepted -> unit score visible     {summary(to_score)}")
+        print(f"POST accepted -> author's notification  {summary(to_inbox)}")
+    finally:
+        for client in clients.values():
+            await client.aclose()
+        for app in apps.values():
+            await app.state.runtime.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--initiatives", type=int, default=40)
+    args = parser.parse_args()
+    configure_logging("bench", "console", "WARNING")
+    with provide_infrastructure() as infra:
+        asyncio.run(run(args, infra))
+
+
+if __name__ == "__main__":
+    main()
