@@ -82,6 +82,9 @@ class Handlers:
     def __contains__(self, event_type: object) -> bool:
         return event_type in self._by_type
 
+    def __iter__(self):
+        return iter(self._by_type.values())
+
     def __len__(self) -> int:
         return len(self._by_type)
 
