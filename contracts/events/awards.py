@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.events.base import EventData
+from contracts.events.base import CommandEventData, EventData
 from contracts.events.common import Level, Points, SubjectKind, Title
 from contracts.topics import AWARDS
 
@@ -37,7 +37,7 @@ class AwardEligibilityChanged(_AwardSubject):
     )
 
 
-class AwardProposed(_AwardSubject):
+class AwardProposed(_AwardSubject, CommandEventData):
     """A subject proposed for a title within the level's quota (bình xét, suy tôn)."""
 
     event_type: ClassVar[str] = "thidua.award.proposed.v1"
@@ -56,7 +56,7 @@ class AwardProposed(_AwardSubject):
     proposed_at: AwareDatetime = Field(description="When the proposal was made.")
 
 
-class AwardGranted(_AwardSubject):
+class AwardGranted(_AwardSubject, CommandEventData):
     """An award decision (quyết định khen thưởng), numbered and signed by an issuer.
 
     `unit_id` and `unit_parent_id` are frozen as they were at the decision: a later

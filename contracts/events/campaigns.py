@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from contracts.events.base import EventData
+from contracts.events.base import CommandEventData
 from contracts.events.common import PhaseKind
 from contracts.events.rules import AwardRules, ScoringRules
 from contracts.topics import CAMPAIGNS
@@ -45,7 +45,7 @@ class Phase(BaseModel):
         return self
 
 
-class CampaignLaunched(EventData):
+class CampaignLaunched(CommandEventData):
     """A campaign (kế hoạch thi đua) launched by a unit, with its phases and rule sets."""
 
     event_type: ClassVar[str] = "thidua.campaign.launched.v1"
@@ -79,7 +79,7 @@ class CampaignLaunched(EventData):
         return self
 
 
-class PhaseClosed(EventData):
+class PhaseClosed(CommandEventData):
     """A phase closed (sơ kết / tổng kết): the barrier before standings are finalized.
 
     `accepted_counts` lets a consumer know it has seen everything: it counts, per event type,

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.events.base import EventData
+from contracts.events.base import CommandEventData
 from contracts.events.common import Grade, Level, Vnd
 from contracts.topics import INITIATIVES
 
@@ -22,7 +22,7 @@ class InitiativeAuthor(BaseModel):
     direct_worker: bool = Field(description="True for a direct-production worker.")
 
 
-class InitiativeSubmitted(EventData):
+class InitiativeSubmitted(CommandEventData):
     """An initiative (sáng kiến, cải tiến kỹ thuật, giải pháp hữu ích) submitted by a unit."""
 
     event_type: ClassVar[str] = "thidua.initiative.submitted.v1"
@@ -41,7 +41,7 @@ class InitiativeSubmitted(EventData):
     submitted_at: AwareDatetime = Field(description="When the submission was accepted.")
 
 
-class InitiativeReviewed(EventData):
+class InitiativeReviewed(CommandEventData):
     """A council's decision on an initiative: accepted at a level with a grade, or rejected."""
 
     event_type: ClassVar[str] = "thidua.initiative.reviewed.v1"
@@ -70,7 +70,7 @@ class InitiativeReviewed(EventData):
         return self
 
 
-class WorkRegistered(EventData):
+class WorkRegistered(CommandEventData):
     """A work or product registered for a commemorative plaque (gắn biển công trình)."""
 
     event_type: ClassVar[str] = "thidua.work.registered.v1"

@@ -12,12 +12,12 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.events.base import EventData
+from contracts.events.base import CommandEventData
 from contracts.events.common import Sector, UnitKind
 from contracts.topics import ORG
 
 
-class _UnitState(EventData):
+class _UnitState(CommandEventData):
     """A unit's full state from `effective_from` on (event-carried state, easy to replay)."""
 
     unit_id: str = Field(min_length=1, description="Id of the unit, e.g. `u-dongda-0001`.")
@@ -65,7 +65,7 @@ class UnitUpdated(_UnitState):
     )
 
 
-class _MemberState(EventData):
+class _MemberState(CommandEventData):
     member_id: str = Field(min_length=1, description="Id of the member, e.g. `m-lt-0007`.")
     unit_id: str = Field(min_length=1, description="Id of the member's grassroots unit.")
     full_name: str = Field(min_length=1, description="Full name as it appears on awards.")
@@ -98,7 +98,7 @@ class MemberUpdated(_MemberState):
     )
 
 
-class ClusterFormed(EventData):
+class ClusterFormed(CommandEventData):
     """A cluster (cụm thi đua): units that compete with and pledge to each other."""
 
     event_type: ClassVar[str] = "thidua.cluster.formed.v1"

@@ -8,12 +8,12 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.events.base import EventData
+from contracts.events.base import CommandEventData
 from contracts.events.common import Level, SubjectKind, Title
 from contracts.topics import PARTICIPATION
 
 
-class EmulationRegistered(EventData):
+class EmulationRegistered(CommandEventData):
     """A unit or member registers (đăng ký thi đua) for titles in a campaign phase."""
 
     event_type: ClassVar[str] = "thidua.emulation.registered.v1"
@@ -41,7 +41,7 @@ class PledgeTarget(BaseModel):
     unit_of_measure: str = Field(description="Unit of the value, e.g. `sáng kiến`, `%`, `VND`.")
 
 
-class PledgeSigned(EventData):
+class PledgeSigned(CommandEventData):
     """A unit signs an emulation pledge (ký giao ước thi đua) with targets, within a cluster."""
 
     event_type: ClassVar[str] = "thidua.pledge.signed.v1"
@@ -69,7 +69,7 @@ class TargetResult(BaseModel):
     met: bool = Field(description="Whether the target counts as met (scores points).")
 
 
-class PledgeResultReported(EventData):
+class PledgeResultReported(CommandEventData):
     """A unit reports its results against a pledge."""
 
     event_type: ClassVar[str] = "thidua.pledge.result_reported.v1"
