@@ -251,6 +251,13 @@ class KeySet:
     def last_error(self) -> str | None:
         return self._last_error
 
+    @property
+    def pending_refresh(self) -> asyncio.Task | None:
+        """The background reload under way, if any."""
+        if self._background is None or self._background.done():
+            return None
+        return self._background
+
     def on_keys_dropped(self, callback: Callable[[], None]) -> None:
         self._on_keys_dropped.append(callback)
 
@@ -355,7 +362,10 @@ class TokenVerifier:
     @classmethod
     def from_settings(cls, settings: ServiceSettings, *,
                       http_client: httpx.AsyncClient | None = None,
-                      clock: Callable[[], float] = time.monotonic) -> TokenVerifier:
+                      clock: Callable[[], float] = time.monotonic,
+                      wall_clock: Callable[[], float] = time.time) -> TokenVerifier:
+        """`clock` paces key reloads, `wall_clock` (seconds since the epoch) checks the expiry of
+        cached tokens; both are injectable for tests."""
         source: KeySource | None = None
         if settings.auth_jwks_url:
             source = UrlKeySource(settings.auth_jwks_url, http_client)
@@ -366,7 +376,7 @@ class TokenVerifier:
             min_refresh_seconds=settings.auth_jwks_min_refresh_seconds, clock=clock)
         return cls(keys, issuer=settings.auth_issuer, audience=settings.auth_audience,
                    algorithms=settings.auth_algorithms,
-                   leeway_seconds=settings.auth_leeway_seconds)
+                   leeway_seconds=settings.auth_leeway_seconds, wall_clock=wall_clock)
 
     @property
     def configured(self) -> bool:
