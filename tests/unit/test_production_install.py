@@ -81,3 +81,10 @@ def test_the_local_stack_commands_name_the_missing_extra_in_a_production_install
     done = thidua_in_production("infra", env=env)
     assert done.returncode == 2, done.stderr
     assert "pip install 'thidua[local]'" in done.stderr
+
+
+def test_thidua_token_mint_works_without_the_local_stack(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "THIDUA_IDENTITY_DIR": str(tmp_path / "identity")}
+    done = thidua_in_production("token", "mint", "--role", "auditor", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(".") == 2 and (tmp_path / "identity" / "jwks.json").exists()
