@@ -18,7 +18,7 @@ raises `TokenRejected` with a short machine `reason` and a `detail` safe to show
   secret are refused before any signature check.
 - **Claims.** `exp`, `iss` (= `AUTH_ISSUER`), `aud` (holds `AUTH_AUDIENCE`) and `sub` are
   required; `nbf` and `iat` are checked when present; `AUTH_LEEWAY_SECONDS` of clock skew.
-- **Cache.** A signature check costs 50 to 100 µs (EdDSA, more for RSA): verified claims are kept
+- **Cache.** Verifying costs a few hundred µs of CPU (EdDSA; RSA more): verified claims are kept
   (LRU, 10,000 tokens, keyed by the token's SHA-256) until the token expires, and expiry is
   checked again on every hit. A reload that drops a key empties the cache.
 
@@ -296,7 +296,7 @@ class KeySet:
 
     async def key(self, kid: str) -> _Key | None:
         """The key named `kid`, reloading first if it is unknown and a reload is allowed."""
-        self._refresh_in_background_if_due()
+        self.refresh_if_due()
         key = self._keys.get(kid)
         if key is not None:
             return key
@@ -315,7 +315,8 @@ class KeySet:
             interval = min(interval, UNLOADED_RETRY_S)
         return self._clock() - self._attempted_at >= interval
 
-    def _refresh_in_background_if_due(self) -> None:
+    def refresh_if_due(self) -> None:
+        """Start a background reload if the last attempt is AUTH_JWKS_REFRESH_SECONDS old."""
         if not self._loaded_once or self._clock() - self._attempted_at < self.refresh_seconds:
             return
         if self._background is not None and not self._background.done():
@@ -416,6 +417,8 @@ class TokenVerifier:
                 self._cache.pop(digest, None)
                 raise TokenRejected("expired", _MESSAGES["expired"])
             self._cache.move_to_end(digest)
+            if self.keys is not None:  # so a key the issuer withdrew is dropped all the same
+                self.keys.refresh_if_due()
             return dict(claims)
         claims = await self._verify_uncached(token)
         self._cache[digest] = (float(claims["exp"]), claims)

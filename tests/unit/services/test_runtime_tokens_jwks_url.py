@@ -202,3 +202,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def test_a_key_the_issuer_withdrew_stops_verifying_even_for_cached_tokens(issuer, server):
+    clock = Clock()
+    verifier = verifier_for(server.url, clock)
+    await verifier.start()
+    token = issuer.mint(role="auditor")
+    assert await verifier.verify(token)  # cached from now on
+    for _ in range(3):
+        issuer.rotate()  # the first key falls out of the three kept
+    server.document = issuer.jwks()
+    clock.now += 300
+    assert await verifier.verify(token)  # a cache hit, which starts the due reload
+    await verifier.keys.pending_refresh
+    assert (await rejection(verifier, token)).reason == "unknown_key"
+    await verifier.close()
