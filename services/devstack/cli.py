@@ -157,9 +157,9 @@ def run_infra() -> int:
     from services.devstack.infrastructure import provide_infrastructure
     from services.devstack.topics import all_topic_specs, ensure_topics
 
-    identity, _ = local_identity()
     with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        identity, _ = local_identity()
         print(f"export KAFKA_BOOTSTRAP_SERVERS='{infra.kafka_bootstrap_servers}' "
               f"DATABASE_URL='{infra.database_url}'"
               + "".join(f" {name}='{value}'" for name, value in identity.items()), flush=True)
@@ -179,9 +179,9 @@ def run_up(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     services: list[sup.ServiceProcess] = []
-    identity, tokens_hint = local_identity()
     with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        identity, tokens_hint = local_identity()
         try:
             for name in NAMES:
                 services.append(sup.start_service(
