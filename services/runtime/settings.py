@@ -7,14 +7,24 @@ one environment file can configure all four services without collisions.
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Fields that may also come from an unprefixed variable shared by the whole deployment.
-SHARED_FIELDS = ("kafka_bootstrap_servers", "database_url", "log_format", "log_level")
+# Fields that may also come from an unprefixed variable shared by the whole deployment: the
+# infrastructure, logging, and the token issuer every service trusts.
+SHARED_FIELDS = ("kafka_bootstrap_servers", "database_url", "log_format", "log_level",
+                 "auth_jwks_url", "auth_jwks_file", "auth_issuer", "auth_audience",
+                 "auth_leeway_seconds", "auth_algorithms", "auth_jwks_refresh_seconds",
+                 "auth_jwks_min_refresh_seconds")
+
+# Signature algorithms a token may use: asymmetric only. A shared secret (HS*) would let every
+# service that verifies also mint, and `none` is no signature at all.
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES256K", "ES384", "ES512", "RS256", "RS384",
+                                   "RS512", "PS256", "PS384", "PS512"})
 
 
 class ServiceSettings(BaseSettings):
@@ -84,6 +94,59 @@ class ServiceSettings(BaseSettings):
     relay_stalled_after_ms: int = 30_000
     # How often the leader measures the backlog for the outbox gauges (one bounded query).
     relay_backlog_check_interval_ms: int = 5_000
+
+    # Bearer tokens (tokens.py). The keys come from an OIDC issuer's JWKS URL (Keycloak:
+    # https://<host>/realms/<realm>/protocol/openid-connect/certs) or a JWKS file (what
+    # `thidua up` writes); neither set means no token can be verified.
+    auth_jwks_url: str = ""
+    auth_jwks_file: str = ""
+    auth_issuer: str = "thidua-local"  # the `iss` a token must carry
+    auth_audience: str = "thidua"  # a value its `aud` must hold
+    auth_leeway_seconds: float = Field(30.0, ge=0)  # clock skew tolerated on exp, nbf and iat
+    # Comma-separated or a JSON list, e.g. `AUTH_ALGORITHMS=EdDSA,RS256`.
+    auth_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["EdDSA", "ES256", "RS256"])
+    # The key set is reloaded this often; a token naming an unknown `kid` reloads it at once,
+    # but not sooner than auth_jwks_min_refresh_seconds after the previous load.
+    auth_jwks_refresh_seconds: float = Field(300.0, gt=0)
+    auth_jwks_min_refresh_seconds: float = Field(30.0, ge=0)
+
+    @field_validator("auth_algorithms", mode="before")
+    @classmethod
+    def _algorithms_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _only_asymmetric_algorithms(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one signature algorithm")
+        refused = [name for name in value if name not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"{', '.join(map(repr, refused))} refused: tokens must be signed with an asymmetric "
+                f"algorithm, one of {', '.join(sorted(ASYMMETRIC_ALGORITHMS))} (never `none` or "
+                "HS*, whose shared secret would let anyone who verifies also mint)")
+        return list(dict.fromkeys(value))
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _jwks_url_is_http(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("the JWKS URL must start with https:// (or http:// on a trusted network)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ServiceSettings:
+        if self.auth_jwks_url and self.auth_jwks_file:
+            raise ValueError("set either AUTH_JWKS_URL or AUTH_JWKS_FILE, not both")
+        return self
 
     @property
     def group_id(self) -> str:

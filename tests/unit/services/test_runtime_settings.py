@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from services.runtime.settings import SHARED_FIELDS, ServiceSettings
 from services.scoring.settings import ScoringSettings
@@ -57,6 +58,61 @@ def test_service_specific_settings_are_read_only_with_the_prefix(monkeypatch):
     assert (settings.http_port, settings.consumer_max_records) == (9102, 1000)
 
 
-def test_only_infrastructure_and_logging_are_shared():
+def test_only_infrastructure_logging_and_the_token_issuer_are_shared():
     assert set(SHARED_FIELDS) == {"kafka_bootstrap_servers", "database_url", "log_format",
-                                  "log_level"}
+                                  "log_level", "auth_jwks_url", "auth_jwks_file", "auth_issuer",
+                                  "auth_audience", "auth_leeway_seconds", "auth_algorithms",
+                                  "auth_jwks_refresh_seconds", "auth_jwks_min_refresh_seconds"}
+
+
+def test_token_settings_default_to_the_local_issuer_and_asymmetric_algorithms():
+    settings = ScoringSettings.from_env()
+    assert (settings.auth_jwks_url, settings.auth_jwks_file) == ("", "")
+    assert (settings.auth_issuer, settings.auth_audience) == ("thidua-local", "thidua")
+    assert settings.auth_algorithms == ["EdDSA", "ES256", "RS256"]
+    assert (settings.auth_leeway_seconds, settings.auth_jwks_refresh_seconds,
+            settings.auth_jwks_min_refresh_seconds) == (30, 300, 30)
+
+
+def test_one_issuer_configures_every_service_and_a_prefixed_value_overrides(monkeypatch):
+    monkeypatch.setenv("AUTH_JWKS_URL", "https://kc/realms/thidua/protocol/openid-connect/certs")
+    monkeypatch.setenv("AUTH_ISSUER", "https://kc/realms/thidua")
+    monkeypatch.setenv("AUTH_AUDIENCE", "thidua")
+    monkeypatch.setenv("AUTH_ALGORITHMS", "RS256, ES256")
+    monkeypatch.setenv("SCORING_AUTH_AUDIENCE", "thidua-scoring")
+    settings = ScoringSettings.from_env()
+    assert settings.auth_jwks_url == "https://kc/realms/thidua/protocol/openid-connect/certs"
+    assert (settings.auth_issuer, settings.auth_audience) == ("https://kc/realms/thidua",
+                                                              "thidua-scoring")
+    assert settings.auth_algorithms == ["RS256", "ES256"]
+
+
+def test_algorithms_may_be_a_json_list(monkeypatch):
+    monkeypatch.setenv("SCORING_AUTH_ALGORITHMS", '["EdDSA"]')
+    assert ScoringSettings.from_env().auth_algorithms == ["EdDSA"]
+
+
+@pytest.mark.parametrize("algorithms", ["HS256", "none", "EdDSA,HS512", "NONE", '["HS384"]', ""])
+def test_symmetric_algorithms_and_none_are_refused(monkeypatch, algorithms):
+    monkeypatch.setenv("AUTH_ALGORITHMS", algorithms)
+    with pytest.raises(ValidationError, match="asymmetric|at least one"):
+        ScoringSettings.from_env()
+
+
+def test_symmetric_algorithms_are_refused_in_code_too():
+    with pytest.raises(ValidationError, match="'HS256' refused"):
+        ScoringSettings(auth_algorithms=["RS256", "HS256"])
+
+
+def test_a_jwks_url_and_a_jwks_file_together_are_refused(monkeypatch):
+    monkeypatch.setenv("AUTH_JWKS_URL", "https://kc/certs")
+    monkeypatch.setenv("AUTH_JWKS_FILE", "/etc/thidua/jwks.json")
+    with pytest.raises(ValidationError, match="either AUTH_JWKS_URL or AUTH_JWKS_FILE"):
+        ScoringSettings.from_env()
+    monkeypatch.setenv("SCORING_AUTH_JWKS_FILE", "")  # the prefixed empty value clears the shared one
+    assert ScoringSettings.from_env().auth_jwks_file == ""
+
+
+def test_a_jwks_url_must_be_http():
+    with pytest.raises(ValidationError, match="https://"):
+        ScoringSettings(auth_jwks_url="file:///etc/passwd")
