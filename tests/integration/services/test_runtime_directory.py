@@ -11,9 +11,12 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from services.registration.app import definition as registration_definition
+from services.registration.settings import RegistrationSettings
 from services.runtime.db import open_schema
 from services.runtime.directory import ClusterRow, Directory, directory_handlers
 from services.runtime.directory.store import record_units
+from services.runtime.service import ServiceRuntime
 from tests.support.events import cluster_formed, member_state, unit_state
 from tests.support.handler_harness import ServiceUnderTest, open_harness
 
@@ -381,6 +384,28 @@ async def test_a_state_written_outside_a_transaction_keeps_the_ranges_apart(harn
         await record_units(conn, founding())
         await record_units(conn, reform())
     assert await directory.ancestors(LANGTHUONG, REFORM) == (LANGTHUONG, CITY)
+
+
+async def test_every_role_of_a_service_reads_the_directory_of_its_schema(database_url):
+    schema = f"dirsvc_{uuid.uuid4().hex[:8]}"
+    settings = RegistrationSettings(database_url=database_url, db_schema=schema, role="api",
+                                    directory_cache_seconds=0.5, directory_cache_size=10)
+    runtime = ServiceRuntime(registration_definition(settings))
+    assert [t.name for t in runtime.definition.consumes] == ["thidua.org.v1"]
+    assert "thidua.unit.updated.v1" in runtime.handlers
+    await runtime.start()
+    try:
+        async with runtime.pool.acquire() as conn:
+            await record_units(conn, founding())
+        assert isinstance(runtime.directory, Directory)
+        assert await runtime.directory.inside(LANGTHUONG, DONGDA, BEFORE_REFORM)
+    finally:
+        await runtime.stop()
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        finally:
+            await admin.close()
 
 
 async def test_many_service_schemas_install_the_directory_at_once(database_url):
