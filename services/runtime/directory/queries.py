@@ -61,16 +61,32 @@ SUBTREE = f"""
     )
     SELECT unit_id FROM down GROUP BY unit_id ORDER BY min(depth), unit_id"""
 
-# Which of the units ($1) have the ancestor ($2) on their way up on the date: every walk at
-# once, each stopping when it reaches the ancestor.
+
+def _state_on(unit_id: str, day: str) -> str:
+    """The state of `unit_id` holding on `day`: its latest from that day or before, by one
+    descent of the primary key; the caller still checks `valid @> day`.
+
+    For the many walks of `UNITS_INSIDE`: through the GiST index, the generic plan asyncpg's
+    prepared statement settles on took 40-50 ms for 500 units (a bitmap scan of `= ANY($1)`,
+    then ~15 µs a probe), this form 8 ms. A single walk (`ANCESTORS`) is faster the plain way.
+    """
+    return f"""(SELECT u.unit_id, u.parent_id, u.valid FROM directory_units AS u
+                WHERE u.unit_id = {unit_id} AND u.effective_from <= {day}
+                ORDER BY u.effective_from DESC LIMIT 1)"""
+
+
+# Which of the units ($1) have the ancestor ($2) on their way up on the date ($3): every walk
+# at once, each stopping when it reaches the ancestor.
 UNITS_INSIDE = f"""
     WITH RECURSIVE up (origin, unit_id, parent_id, depth) AS (
-        SELECT unit_id, unit_id, parent_id, 0 FROM directory_units
-        WHERE unit_id = ANY($1::text[]) AND valid @> $3::date
+        SELECT listed.unit_id, s.unit_id, s.parent_id, 0
+        FROM unnest($1::text[]) AS listed (unit_id)
+             CROSS JOIN LATERAL {_state_on("listed.unit_id", "$3::date")} AS s
+        WHERE s.valid @> $3::date
         UNION ALL
-        SELECT up.origin, u.unit_id, u.parent_id, up.depth + 1
-        FROM up JOIN directory_units AS u ON u.unit_id = up.parent_id AND u.valid @> $3::date
-        WHERE up.unit_id <> $2 AND up.depth < {MAX_DEPTH}
+        SELECT up.origin, s.unit_id, s.parent_id, up.depth + 1
+        FROM up CROSS JOIN LATERAL {_state_on("up.parent_id", "$3::date")} AS s
+        WHERE up.unit_id <> $2 AND s.valid @> $3::date AND up.depth < {MAX_DEPTH}
     )
     SELECT DISTINCT origin FROM up WHERE unit_id = $2"""
 
