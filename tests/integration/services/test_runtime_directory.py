@@ -15,7 +15,7 @@ from services.registration.app import definition as registration_definition
 from services.registration.settings import RegistrationSettings
 from services.runtime.db import open_schema
 from services.runtime.directory import ClusterRow, Directory, directory_handlers
-from services.runtime.directory.store import record_units
+from services.runtime.directory.store import record_members, record_units
 from services.runtime.service import ServiceRuntime
 from tests.support.events import cluster_formed, member_state, unit_state
 from tests.support.handler_harness import ServiceUnderTest, open_harness
@@ -427,3 +427,34 @@ async def test_many_service_schemas_install_the_directory_at_once(database_url):
     finally:
         await admin.execute(f"DROP DATABASE {database} WITH (FORCE)")
         await admin.close()
+
+
+async def test_two_batches_writing_one_member_at_once_cannot_both_commit_a_stale_range(
+    harness, directory
+):
+    """A transfer's events are keyed by the member's unit, so two partitions, maybe two
+    consumers: neither batch sees the other's state, both write an open-ended range, and the
+    one-state-a-day constraint lets only one commit (the other fails on the overlap or on the
+    deadlock of the two checks waiting for each other); the consumer's retry ranges both."""
+    registered = member_state("m-lan", LANGTHUONG, date(2023, 9, 1), time=at(60))
+    moved = member_state("m-lan", BV_DONGDA, date(2025, 3, 1), updated=True, time=at(61))
+    conns = [await harness.pool.acquire(), await harness.pool.acquire()]
+    try:
+        transactions = [conn.transaction() for conn in conns]
+        for conn, transaction, event in zip(conns, transactions, (registered, moved), strict=True):
+            await transaction.start()
+            await record_members(conn, [event])  # neither sees the other's uncommitted row
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            *(transaction.commit() for transaction in transactions), return_exceptions=True), 30)
+        failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, Exception)]
+        assert len(failed) == 1, outcomes
+        assert isinstance(outcomes[failed[0]], (asyncpg.ExclusionViolationError,
+                                                asyncpg.DeadlockDetectedError))
+        # A commit whose deferred check fails ends the transaction (rolled back).
+        async with conns[failed[0]].transaction():  # the retry
+            await record_members(conns[failed[0]], [(registered, moved)[failed[0]]])
+    finally:
+        for conn in conns:
+            await harness.pool.release(conn)
+    assert (await directory.member("m-lan", date(2024, 1, 1))).unit_id == LANGTHUONG
+    assert (await directory.member("m-lan", date(2025, 3, 1))).unit_id == BV_DONGDA
