@@ -119,3 +119,16 @@ def test_a_batch_keeps_the_latest_recorded_state_per_key_the_later_on_a_tie():
     assert latest_by_key([newer, older, other_day], key) == [newer, other_day]
     assert latest_by_key([older, newer], key) == [newer]
     assert latest_by_key([newer, tie], key) == [tie]
+
+
+def test_the_cache_is_set_per_service_by_its_prefixed_variables(monkeypatch):
+    from services.scoring.settings import ScoringSettings
+
+    for name in ("SCORING_DIRECTORY_CACHE_SECONDS", "SCORING_DIRECTORY_CACHE_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = ScoringSettings.from_env()
+    assert (defaults.directory_cache_seconds, defaults.directory_cache_size) == (5.0, 100_000)
+    monkeypatch.setenv("SCORING_DIRECTORY_CACHE_SECONDS", "0.5")
+    monkeypatch.setenv("SCORING_DIRECTORY_CACHE_SIZE", "1000")
+    settings = ScoringSettings.from_env()
+    assert (settings.directory_cache_seconds, settings.directory_cache_size) == (0.5, 1000)
