@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from services.runtime.directory import Directory
 from services.runtime.directory.cache import MISSING, TtlCache
 from services.runtime.directory.store import latest_by_key
+from services.scoring.settings import ScoringSettings
 from tests.support.events import unit_state
 
 
@@ -122,8 +123,6 @@ def test_a_batch_keeps_the_latest_recorded_state_per_key_the_later_on_a_tie():
 
 
 def test_the_cache_is_set_per_service_by_its_prefixed_variables(monkeypatch):
-    from services.scoring.settings import ScoringSettings
-
     for name in ("SCORING_DIRECTORY_CACHE_SECONDS", "SCORING_DIRECTORY_CACHE_SIZE"):
         monkeypatch.delenv(name, raising=False)
     defaults = ScoringSettings.from_env()
