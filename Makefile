@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.relay_throughput
 	$(BIN)/python -m benchmarks.command_throughput
 	$(BIN)/python -m benchmarks.flow_latency
+	$(BIN)/python -m benchmarks.directory_checks
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate

@@ -1,4 +1,5 @@
-"""Composition root of registration: the source of truth for commands; it emits, never consumes."""
+"""Composition root of registration: the source of truth for commands; it emits them and consumes
+only the org events, into the directory every service keeps (added by the runtime)."""
 
 from __future__ import annotations
 

@@ -76,6 +76,19 @@ class Handlers:
         self._by_type[registered.event_type] = registered
         return registered.fn
 
+    def including(self, *others: Handlers) -> Handlers:
+        """A new registry holding this one's handlers and then each of `others`'.
+
+        How the runtime adds its own handlers (the directory projection) to a service's: an
+        event type registered in two of them raises `HandlerDeclarationError`, as a type
+        registered twice in one registry does. Neither registry is changed.
+        """
+        combined = Handlers()
+        for registry in (self, *others):
+            for registered in registry:
+                combined._add(registered)
+        return combined
+
     def get(self, event_type: str) -> Registered | None:
         return self._by_type.get(event_type)
 

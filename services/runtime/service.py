@@ -9,6 +9,10 @@ in dependency order and down in reverse:
 - `worker`: the pool, the producer, the outbox relay, the consumer and inbox retention; its HTTP
   answers health, readiness and metrics only.
 - `all`: both, in one process.
+
+Every service also runs the runtime's own handlers: the directory projection of the org events
+(`directory`), so each keeps the union tree in its schema; `runtime.directory` reads it, in
+every role.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from contracts import Topic
 from .consumer import EventConsumer
 from .context import Clock, Envelopes, system_clock
 from .db import open_schema
+from .directory import Directory, directory_handlers
 from .gc_tuning import freeze_startup_objects
 from .handlers import Handlers
 from .kafka import create_producer
@@ -57,9 +62,15 @@ class ServiceDefinition:
         return self.settings.db_schema or self.name
 
     @property
+    def all_handlers(self) -> Handlers:
+        """What the service's consumer runs: its own handlers and the runtime's directory
+        projection (an event type in both raises `HandlerDeclarationError`)."""
+        return self.handlers.including(directory_handlers)
+
+    @property
     def consumes(self) -> tuple[Topic, ...]:
         """Derived from the handled event types: one list, never two that must agree."""
-        return self.handlers.topics
+        return self.all_handlers.topics
 
     @property
     def envelopes(self) -> Envelopes:
@@ -80,7 +91,9 @@ class ServiceRuntime:
         self.definition = definition
         self.settings = definition.settings
         self.envelopes = definition.envelopes
+        self.handlers = definition.all_handlers
         self.pool: asyncpg.Pool | None = None
+        self.directory: Directory | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
@@ -94,6 +107,8 @@ class ServiceRuntime:
             s.database_url, d.schema, (d.name, d.migrations_dir),
             min_size=s.db_pool_min, max_size=s.db_pool_max,
         )
+        self.directory = Directory(self.pool, cache_seconds=s.directory_cache_seconds,
+                                   cache_size=s.directory_cache_size)
         if d.runs_worker:
             await self._start_worker()
         freeze_startup_objects()
@@ -106,9 +121,10 @@ class ServiceRuntime:
         await self.producer.start()
         self.relay = OutboxRelay.from_settings(s, d.schema, self.producer)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{d.name}-outbox-relay")
-        if d.handlers:
+        if self.handlers:
             self.broker, self.consumer = await start_consumer(
-                s, self.pool, self.producer, d.handlers, repository=d.repository, clock=d.clock
+                s, self.pool, self.producer, self.handlers, repository=d.repository,
+                clock=d.clock,
             )
             self._retention_task = asyncio.create_task(
                 prune_forever(self.pool, d.schema, s.inbox_retention_hours * 3600,
@@ -145,7 +161,7 @@ class ServiceRuntime:
         except Exception as exc:
             checks["kafka"] = f"failing: {type(exc).__name__}"
         checks["outbox_relay"] = self._relay_check()
-        if self.definition.handlers:
+        if self.handlers:
             running = self.broker is not None and self.broker.running
             if not running:
                 checks["consumer"] = "failing: not running"

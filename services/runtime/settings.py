@@ -81,6 +81,11 @@ class ServiceSettings(BaseSettings):
     inbox_retention_hours: float = 168.0
     inbox_prune_interval_s: float = 600.0
 
+    # Directory reads (runtime.directory): an API process consumes no org events, so its cached
+    # answers expire after this many seconds (0: no cache); at most this many are kept.
+    directory_cache_seconds: float = 5.0
+    directory_cache_size: int = 100_000
+
     # Outbox relay.
     relay_batch_size: int = 500
     relay_poll_interval_ms: int = 200

@@ -139,3 +139,46 @@ def test_topics_follow_from_the_handled_types_each_once_in_registration_order():
 
 def test_an_empty_registry_consumes_no_topic():
     assert Handlers().topics == ()
+
+
+def test_combined_registries_hold_both_handlers_and_consume_both_topics():
+    service, runtime = Handlers(), Handlers()
+
+    @service.batch
+    async def on_submitted(ctx: Context, events: list[CloudEvent[InitiativeSubmitted]]) -> None: ...
+
+    @runtime.on
+    async def on_scores(ctx: Context, event: CloudEvent[ScoreChanged]) -> None: ...
+
+    combined = service.including(runtime)
+    assert combined.event_types == ("thidua.initiative.submitted.v1", "thidua.score.changed.v1")
+    assert combined.topics == (INITIATIVES, SCORES)
+    assert combined.get("thidua.score.changed.v1").fn is on_scores
+    assert combined.get("thidua.initiative.submitted.v1").is_batch
+    # Neither registry changes.
+    assert (service.event_types, runtime.event_types) == (
+        ("thidua.initiative.submitted.v1",), ("thidua.score.changed.v1",))
+
+
+def test_combining_with_an_empty_registry_keeps_the_handlers():
+    service = Handlers()
+
+    @service.on
+    async def on_submitted(ctx: Context, event: CloudEvent[InitiativeSubmitted]) -> None: ...
+
+    assert Handlers().including(service).event_types == service.event_types
+    assert service.including(Handlers()).event_types == service.event_types
+    assert not Handlers().including(Handlers())
+
+
+def test_combining_registries_that_both_handle_a_type_is_refused():
+    service, runtime = Handlers(), Handlers()
+
+    @service.on
+    async def service_on_scores(ctx: Context, event: CloudEvent[ScoreChanged]) -> None: ...
+
+    @runtime.batch
+    async def runtime_on_scores(ctx: Context, events: list[CloudEvent[ScoreChanged]]) -> None: ...
+
+    with pytest.raises(HandlerDeclarationError, match="thidua.score.changed.v1 already handled"):
+        service.including(runtime)
