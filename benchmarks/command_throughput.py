@@ -12,6 +12,10 @@ per command.
     python -m benchmarks.command_throughput [--requests 4000] [--concurrency 32]
                                             [--role all|api] [--idempotency-keys]
 
+Each command comes from its unit's grassroots official with a token from a local issuer, on a
+directory of 500 unions published first: the token check (cached per token) and the scope check
+(the directory's cache) are part of what is measured.
+
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
 """
 
@@ -27,6 +31,7 @@ import uuid
 
 import httpx
 
+from contracts.events.org import UnitRegistered
 from services.devstack.demo import DEMO_INITIATIVE
 from services.devstack.infrastructure import provide_infrastructure
 from services.devstack.processes import free_port
@@ -35,18 +40,36 @@ from services.registration.app import definition
 from services.registration.settings import RegistrationSettings
 from services.runtime.http import create_app
 from services.runtime.logs import configure_logging
+from tests.support.directory import publish_tree, wait_until_projected
+from tests.support.identity import ADMIN, auth_settings, bearer
 from tests.support.postgres_proxy import PostgresProxy
 
 ROUND_TRIP_COMMANDS = 200
+UNITS = 500
+OFFICIALS = [bearer("grassroots_official", unit=f"u-bench-{n:03d}") for n in range(UNITS)]
+
+
+def bench_tree() -> list[UnitRegistered]:
+    """A city, 30 district federations and 500 grassroots unions under them."""
+    def unit(unit_id, kind, parent, district):
+        return UnitRegistered(unit_id=unit_id, name=unit_id, kind=kind, parent_id=parent,
+                              effective_from="2020-01-01", district_id=district, sector="other",
+                              member_count=100, direct_worker_count=40)
+    districts = [unit(f"u-bench-d{d:02d}", "district_federation", "u-bench-city",
+                      f"u-bench-d{d:02d}") for d in range(30)]
+    unions = [unit(f"u-bench-{n:03d}", "grassroots_union", f"u-bench-d{n % 30:02d}",
+                   f"u-bench-d{n % 30:02d}") for n in range(UNITS)]
+    return [unit("u-bench-city", "city_federation", None, None), *districts, *unions]
 
 
 def submission(n: int) -> dict:
     author = DEMO_INITIATIVE["authors"][0] | {"member_id": f"m-bench-{n % 5000:05d}"}
-    return DEMO_INITIATIVE | {"authors": [author], "unit_id": f"u-bench-{n % 500:03d}"}
+    return DEMO_INITIATIVE | {"authors": [author], "unit_id": f"u-bench-{n % UNITS:03d}"}
 
 
-def headers(idempotency_keys: bool) -> dict[str, str]:
-    return {"Idempotency-Key": f"bench-{uuid.uuid4()}"} if idempotency_keys else {}
+def headers(idempotency_keys: bool, n: int) -> dict[str, str]:
+    keys = {"Idempotency-Key": f"bench-{uuid.uuid4()}"} if idempotency_keys else {}
+    return keys | OFFICIALS[n % UNITS]
 
 
 async def drive(clients: list[httpx.AsyncClient], count: int, send) -> tuple[float, int]:
@@ -77,19 +100,24 @@ def start_server(port: int, bootstrap: str, database_url: str, schema: str,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database_url,
         "REGISTRATION_HTTP_PORT": str(port), "REGISTRATION_HTTP_HOST": "127.0.0.1",
         "REGISTRATION_DB_SCHEMA": schema, "REGISTRATION_ROLE": role, "LOG_LEVEL": "WARNING",
+        # Its own group, so it reads the directory from the start of thidua.org.v1.
+        "REGISTRATION_CONSUMER_GROUP": f"thidua-{schema}",
         "LOG_FORMAT": "console",
-    }
+    } | {name.upper(): value for name, value in auth_settings().items()}
     return subprocess.Popen([sys.executable, "-m", "services.registration"], env=env,
                             stdin=subprocess.DEVNULL)
 
 
 async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen) -> None:
+    """Ready, and its directory holds the last union of the tree."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"registration exited with code {server.returncode}")
         try:
-            if (await client.get("/readyz")).status_code == 200:
+            if ((await client.get("/readyz")).status_code == 200 and (await client.get(
+                    f"/directory/units/u-bench-{UNITS - 1:03d}", headers=ADMIN)).status_code
+                    == 200):
                 return
         except httpx.TransportError:
             pass
@@ -114,7 +142,7 @@ async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str
 
         async def submit(c, n):
             return await c.post("/initiatives", json=submission(n),
-                                headers=headers(args.idempotency_keys))
+                                headers=headers(args.idempotency_keys, n))
 
         await drive(clients, args.warmup, healthz)
         await drive(clients, args.warmup, submit)
@@ -146,27 +174,36 @@ async def round_trips(bootstrap: str, database_url: str, idempotency_keys: bool)
     proxied = await counter.start()
     schema = f"cmdbench_{uuid.uuid4().hex[:8]}"
     settings = RegistrationSettings(kafka_bootstrap_servers=bootstrap, database_url=proxied,
-                                    db_schema=schema, log_format="console", log_level="WARNING")
+                                    db_schema=schema, log_format="console", log_level="WARNING",
+                                    consumer_group=f"thidua-{schema}", **auth_settings())
     app = create_app(definition(settings))
     runtime = app.state.runtime
     await runtime.start()
+    await wait_until_projected([runtime.directory], bench_tree())
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registration") as client:
-            for n in range(20):  # prepared statements cached, pool connections opened
+            for n in range(UNITS):  # statements prepared, connections opened, cache warm
                 await client.post("/initiatives", json=submission(n),
-                                  headers=headers(idempotency_keys))
-            before = counter.round_trips[f"thidua-{schema}"]
-            for n in range(ROUND_TRIP_COMMANDS):
-                response = await client.post("/initiatives", json=submission(n),
-                                             headers=headers(idempotency_keys))
-                response.raise_for_status()
-            used = counter.round_trips[f"thidua-{schema}"] - before
+                                  headers=headers(idempotency_keys, n))
+
+            async def count(forget: bool) -> float:
+                before = counter.round_trips[f"thidua-{schema}"]
+                for n in range(ROUND_TRIP_COMMANDS):
+                    if forget:  # as if each unit were seen for the first time in 5 s
+                        runtime.directory.forget()
+                    response = await client.post("/initiatives", json=submission(n),
+                                                 headers=headers(idempotency_keys, n))
+                    response.raise_for_status()
+                return (counter.round_trips[f"thidua-{schema}"] - before) / ROUND_TRIP_COMMANDS
+
+            warm, cold = await count(forget=False), await count(forget=True)
     finally:
         await runtime.stop()
         await counter.stop()
-    print(f"PostgreSQL round trips per command: {used / ROUND_TRIP_COMMANDS:.2f} "
-          f"(pool connections, {ROUND_TRIP_COMMANDS} sequential commands)")
+    print(f"PostgreSQL round trips per command: {warm:.2f} with the directory's cache warm, "
+          f"{cold:.2f} with it cold (the scope check's reads); pool connections, "
+          f"{ROUND_TRIP_COMMANDS} sequential commands each")
 
 
 def main() -> None:
@@ -184,6 +221,7 @@ def main() -> None:
     configure_logging("bench", "console", "WARNING")
     with provide_infrastructure() as infra:
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
+        asyncio.run(publish_tree(infra.kafka_bootstrap_servers, bench_tree()))
         asyncio.run(throughput(args, infra.kafka_bootstrap_servers, infra.database_url))
         # Bounded: a broker or database that dies under the run must not hang it.
         asyncio.run(asyncio.wait_for(round_trips(infra.kafka_bootstrap_servers,

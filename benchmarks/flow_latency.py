@@ -20,6 +20,7 @@ import uuid
 
 import httpx
 
+from contracts.events.org import UnitRegistered
 from services.devstack.demo import DEMO_INITIATIVE
 from services.devstack.infrastructure import provide_infrastructure
 from services.devstack.topics import all_topic_specs, ensure_topics
@@ -27,13 +28,33 @@ from services.registry import SERVICES
 from services.runtime.http import create_app
 from services.runtime.logs import configure_logging
 from tests.e2e.conftest import composed
+from tests.support.directory import publish_tree, wait_until_projected
+from tests.support.identity import ADMIN
 from tests.support.runtime import test_settings
 
 POLL_S = 0.003
 
 
+RUN = uuid.uuid4().hex[:6]
+
+
+def unit_of(n: int) -> str:
+    return f"u-lat-{RUN}-{n + 1}"
+
+
+def latency_tree(count: int) -> list[UnitRegistered]:
+    """One union per initiative (its first score is the one waited for), under one city."""
+    def unit(unit_id, kind, parent):
+        return UnitRegistered(unit_id=unit_id, name=unit_id, kind=kind, parent_id=parent,
+                              effective_from="2020-01-01", district_id=None, sector="other",
+                              member_count=100, direct_worker_count=40)
+    city = f"u-lat-{RUN}-city"
+    return [unit(city, "city_federation", None),
+            *(unit(unit_of(n), "grassroots_union", city) for n in range(-1, count))]
+
+
 async def submit_and_follow(clients: dict[str, httpx.AsyncClient], n: int) -> tuple[float, float]:
-    member, unit = f"m-lat-{uuid.uuid4().hex[:8]}", f"u-lat-{n}-{uuid.uuid4().hex[:6]}"
+    member, unit = f"m-lat-{uuid.uuid4().hex[:8]}", unit_of(n)
     body = DEMO_INITIATIVE | {"unit_id": unit,
                               "authors": [DEMO_INITIATIVE["authors"][0] | {"member_id": member}]}
     started = time.perf_counter()
@@ -64,8 +85,13 @@ async def run(args: argparse.Namespace, infra) -> None:
             settings_cls, infra, service.name, log_level="WARNING")))
     for app in apps.values():
         await app.state.runtime.start()
+    tree = latency_tree(args.initiatives)
+    await publish_tree(infra.kafka_bootstrap_servers, tree)
+    await wait_until_projected([apps["registration"].state.runtime.directory], tree)
+    # The city administrator: a token verified once, then from the verifier's cache.
     clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                       base_url=f"http://{name}") for name, app in apps.items()}
+                                       base_url=f"http://{name}", headers=ADMIN)
+               for name, app in apps.items()}
     try:
         await submit_and_follow(clients, -1)  # the consumer groups have joined once this arrives
         to_score, to_inbox = [], []

@@ -189,7 +189,7 @@ def run_up(args: argparse.Namespace) -> int:
             sup.wait_until_ready(services, args.ready_timeout)
             print(_ready_table(services, infra, time.monotonic() - started, tokens_hint),
                   flush=True)
-            if args.demo and not _demo(services) and args.exit_after_demo:
+            if args.demo and not _demo(services, infra, bool(identity)) and args.exit_after_demo:
                 return 1
             if args.exit_after_demo:
                 return 0
@@ -204,12 +204,22 @@ def run_up(args: argparse.Namespace) -> int:
             sup.stop_services(services)
 
 
-def _demo(services) -> bool:
+def _demo(services, infra, local_tokens: bool) -> bool:
+    from services.devstack.blocking import run_blocking
     from services.devstack.demo import DemoFailed, run_demo
+    from services.devstack.demo_directory import demo_directory, org_events, publish_org_events
+    from services.devstack.identity import LocalIssuer, identity_dir
 
+    if not local_tokens:
+        print("demo skipped: it mints its tokens with the local issuer, and you pointed the "
+              "services at your own (unset AUTH_JWKS_URL / AUTH_JWKS_FILE)", file=sys.stderr)
+        return False
     by_name = {s.name: s for s in services}
     try:
-        run_demo(by_name["registration"].url, by_name["notify"].url)
+        # Until registration records the directory, the demo's tree is published as its events.
+        run_blocking(publish_org_events(infra.kafka_bootstrap_servers,
+                                        org_events(demo_directory())))
+        run_demo(by_name["registration"].url, by_name["notify"].url, LocalIssuer(identity_dir()))
         return True
     except DemoFailed as exc:
         print(f"demo failed: {exc}", file=sys.stderr, flush=True)

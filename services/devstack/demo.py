@@ -1,4 +1,9 @@
-"""The walking skeleton: one initiative submitted over HTTP comes back as a member's notification."""
+"""The walking skeleton: one initiative submitted over HTTP comes back as a member's notification.
+
+The demo plays two people with tokens from the local issuer: the school union's official, who
+submits the teacher's initiative, and the teacher, who reads her inbox. The unit directory they
+are checked against is published first (`demo_directory.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ import uuid
 
 import httpx
 
-DEMO_MEMBER = "m-0001"
+from .demo_directory import SCHOOL, TEACHER, WARD_LANG
+
+DEMO_MEMBER = TEACHER
 DEMO_INITIATIVE = {
     "campaign_id": "cmp-2025-hn",
     "phase_id": "cmp-2025-hn-p1",
-    "unit_id": "u-dongda-thcs-langthuong",
-    "district": "d-dongda",
+    "unit_id": SCHOOL,
     "title": "Ứng dụng phần mềm quản lý hồ sơ học sinh",
     "field": "quản lý",
     "authors": [{"member_id": DEMO_MEMBER, "full_name": "Nguyễn Thị Lan", "direct_worker": False}],
@@ -24,19 +30,27 @@ class DemoFailed(RuntimeError):
     pass
 
 
-def run_demo(registration_url: str, notify_url: str, timeout_s: float = 60.0) -> dict:
-    """Submit the demo initiative; return the notification that carries its correlation id."""
+def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 60.0) -> dict:
+    """Submit the demo initiative as the school's union official; return the notification
+    that carries its correlation id, as the teacher sees it."""
     correlation_id = str(uuid.uuid4())
+    official = issuer.mint(role="grassroots_official", unit=SCHOOL, subject="local:official-lt",
+                           name="Trần Văn Minh")
+    teacher = issuer.mint(role="member", member=DEMO_MEMBER, subject="local:teacher-lt",
+                          name="Nguyễn Thị Lan")
     started = time.monotonic()
     with httpx.Client(timeout=10.0) as client:
+        _await_directory(client, registration_url, official, started + timeout_s)
         response = client.post(f"{registration_url}/initiatives", json=DEMO_INITIATIVE,
-                               headers={"X-Correlation-ID": correlation_id})
+                               headers={"X-Correlation-ID": correlation_id,
+                                        "Authorization": f"Bearer {official}"})
         if response.status_code not in (201, 202):
             raise DemoFailed(f"POST /initiatives answered {response.status_code}: {response.text}")
         accepted = response.json()
         print(f"registration accepted initiative {accepted.get('initiative_id')} "
               f"(event {accepted.get('event_id')}, HTTP {response.status_code})", flush=True)
-        notification = _poll_notification(client, notify_url, correlation_id, started + timeout_s)
+        notification = _poll_notification(client, notify_url, teacher, correlation_id,
+                                          started + timeout_s)
     elapsed = time.monotonic() - started
     print(f"\nthe initiative reached {DEMO_MEMBER}'s inbox in {elapsed:.1f} s:\n"
           f"  POST {registration_url}/initiatives -> registration outbox\n"
@@ -48,13 +62,28 @@ def run_demo(registration_url: str, notify_url: str, timeout_s: float = 60.0) ->
     return notification
 
 
-def _poll_notification(client: httpx.Client, notify_url: str, correlation_id: str,
+def _await_directory(client: httpx.Client, registration_url: str, token: str,
+                     deadline: float) -> None:
+    """Registration checks the official's scope on its copy of the directory: wait until it
+    has the school under its ward union (the last of the demo's moves)."""
+    url = f"{registration_url}/directory/units/{SCHOOL}"
+    last = "nothing yet"
+    while time.monotonic() < deadline:
+        response = client.get(url, headers={"Authorization": f"Bearer {token}"})
+        last = f"HTTP {response.status_code}"
+        if response.status_code == 200 and response.json()["parent_id"] == WARD_LANG:
+            return
+        time.sleep(0.1)
+    raise DemoFailed(f"registration's directory never showed {SCHOOL} under {WARD_LANG} ({last})")
+
+
+def _poll_notification(client: httpx.Client, notify_url: str, token: str, correlation_id: str,
                        deadline: float) -> dict:
     url = f"{notify_url}/members/{DEMO_MEMBER}/notifications"
     last = "nothing yet"
     while time.monotonic() < deadline:
         try:
-            response = client.get(url)
+            response = client.get(url, headers={"Authorization": f"Bearer {token}"})
             last = f"HTTP {response.status_code}"
             if response.status_code == 200:
                 for item in response.json():

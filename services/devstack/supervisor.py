@@ -59,6 +59,8 @@ def service_env(name: str, port: int, infra: Infrastructure, base: Mapping[str, 
                DATABASE_URL=infra.database_url, PYTHONUNBUFFERED="1")
     prefix = registry.service(name).env_prefix
     env[f"{prefix}HTTP_PORT"] = str(port)
+    # A local stack answers this machine only, unless the operator opens it on purpose.
+    env.setdefault(f"{prefix}HTTP_HOST", "127.0.0.1")
     env.setdefault("LOG_FORMAT", "console")
     key_sources = [f"{p}{source}" for p in ("", prefix) for source in KEY_SOURCE_VARIABLES]
     if identity and not any(base.get(variable) for variable in key_sources):

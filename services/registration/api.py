@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
+from contracts.events.base import Actor
 from services.runtime import idempotency
+from services.runtime.access import ALL_ROLES, Rule, Scope
+from services.runtime.caller import Role
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
@@ -17,6 +20,19 @@ from . import domain, repository
 
 log = structlog.get_logger()
 router = APIRouter(tags=["initiatives"])
+
+SUBMITTERS = Rule(
+    "submit-initiative",
+    {Role.CITY_ADMIN, Role.UPPER_OFFICIAL, Role.GRASSROOTS_OFFICIAL, Role.MEMBER},
+    writes=True,
+    summary="An official whose subtree holds the unit as the tree stands today; a member for "
+            "their own unit, as one of the authors.",
+)
+READERS = Rule(
+    "read-initiative", ALL_ROLES,
+    summary="Anyone whose scope holds the unit today or held it on the submission date; a "
+            "member for initiatives they author. Others get 404, as for an unknown id.",
+)
 
 
 class InitiativeAccepted(BaseModel):
@@ -39,7 +55,7 @@ class Initiative(BaseModel):
     campaign_id: str
     phase_id: str
     unit_id: str
-    district: str
+    district: str | None = Field(description="From the unit directory at submission.")
     title: str
     field: str
     authors: list[Author]
@@ -48,22 +64,31 @@ class Initiative(BaseModel):
     submitted_at: datetime
     event_id: str
     correlation_id: str
+    submitted_by: Actor | None = Field(description="Who submitted it (audit trail).")
 
 
 @router.post("/initiatives", status_code=status.HTTP_202_ACCEPTED,
-             response_model=InitiativeAccepted, responses=problem_responses(409, 413, 422, 503))
+             response_model=InitiativeAccepted, responses=problem_responses(401, 403, 404, 409, 413, 422, 503))
 async def submit_initiative(
     command: domain.SubmitInitiative, request: Request,
+    scope: Annotated[Scope, Depends(SUBMITTERS)],
     idempotency_key: idempotency.IdempotencyKey = None,
 ) -> Response:
     """Accept an initiative; scoring, awards and notify learn of it from its event.
 
-    Safe to retry: with an `Idempotency-Key`, or with a client-chosen `initiative_id` (a
-    repeat then answers 409 `initiative_exists`).
+    The event's district is the unit's in the directory, and its `actor` is the caller. Safe
+    to retry: with an `Idempotency-Key`, or with a client-chosen `initiative_id` (a repeat
+    then answers 409 `initiative_exists`).
     """
-    data = domain.initiative_submitted(command, datetime.now(UTC))
+    unit = await scope.require_acting_on(command.unit_id)
+    if scope.caller.role is Role.MEMBER:
+        domain.check_member_submits_own(command, scope.caller.member_id)
+    if unit.status != "active":
+        raise domain.UnitNotActive(command.unit_id)
+    domain.check_district(command, unit.district_id)
+    data = domain.initiative_submitted(command, datetime.now(UTC), scope.actor)
     runtime = request.app.state.runtime
-    event = runtime.envelopes.for_command(data, district=command.district,
+    event = runtime.envelopes.for_command(data, district=unit.district_id,
                                           correlation_id=request.state.correlation_id,
                                           subject=data.initiative_id)
     accepted = InitiativeAccepted(initiative_id=data.initiative_id, event_id=event.id,
@@ -72,7 +97,8 @@ async def submit_initiative(
     body = accepted.__pydantic_serializer__.to_json(accepted)
     answer = None
     if idempotency_key is not None:
-        fingerprint = idempotency.fingerprint("POST", "/initiatives", command)
+        fingerprint = idempotency.fingerprint("POST", "/initiatives", command,
+                                              caller=scope.caller.subject)
         answer = idempotency.KeptAnswer(idempotency_key, fingerprint, 202, body)
     kept = await repository.record_initiative(runtime.pool, event, answer)
     if kept is not None:
@@ -82,9 +108,15 @@ async def submit_initiative(
     return Response(body, status_code=202, media_type="application/json")
 
 
-@router.get("/initiatives/{initiative_id}", responses=problem_responses(404, 422, 503))
-async def get_initiative(initiative_id: Identifier, request: Request) -> Initiative:
+@router.get("/initiatives/{initiative_id}",
+            responses=problem_responses(401, 403, 404, 422, 503))
+async def get_initiative(initiative_id: Identifier, request: Request,
+                         scope: Annotated[Scope, Depends(READERS)]) -> Initiative:
     found = await repository.find_initiative(request.app.state.runtime.pool, initiative_id)
     if found is None:
         raise domain.InitiativeNotFound(initiative_id)
+    await scope.require_unit(
+        found["unit_id"], on=scope.local_date(found["submitted_at"]),
+        members=[a["member_id"] for a in found["authors"]],
+        otherwise=domain.InitiativeNotFound(initiative_id))
     return Initiative.model_validate(found)

@@ -37,9 +37,9 @@ WITH claimed_key AS (
 ), initiative AS (
     INSERT INTO initiatives (initiative_id, campaign_id, phase_id, unit_id, district, title,
                              field, authors, claimed_benefit_vnd, submitted_at, event_id,
-                             correlation_id)
+                             correlation_id, submitted_by)
     SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb,
-           $9::bigint, $10::timestamptz, $11::text, $12::text
+           $9::bigint, $10::timestamptz, $11::text, $12::text, $18::jsonb
     WHERE $13::text IS NULL OR EXISTS (SELECT FROM claimed_key)
     RETURNING 1
 ), {outbox}
@@ -55,7 +55,7 @@ async def record_initiative(
     """Store the initiative and its event, and `answer` under its key. If the key was already
     used, store nothing and return the answer kept under it."""
     data = event.data
-    staged = outbox.staging([event], first_param=18, only_if="EXISTS (SELECT FROM initiative)")
+    staged = outbox.staging([event], first_param=19, only_if="EXISTS (SELECT FROM initiative)")
     statement = _SUBMIT.format(outbox=staged.cte, wake=staged.wake)
     args = (
         data.initiative_id, data.campaign_id, data.phase_id, data.unit_id, event.district,
@@ -64,7 +64,7 @@ async def record_initiative(
         data.claimed_benefit_vnd, data.submitted_at, event.id, event.correlationid,
         *((answer.key, answer.fingerprint, answer.status_code, answer.body) if answer
           else (None, None, None, None)),
-        RETENTION, *staged.args,
+        RETENTION, data.actor.model_dump_json() if data.actor else None, *staged.args,
     )
     async with pool.acquire() as conn:
         # The kept answer can expire between the two statements; then the key is free again.
@@ -90,4 +90,5 @@ async def find_initiative(pool: asyncpg.Pool, initiative_id: str) -> dict | None
         return None
     out = dict(row)
     out["authors"] = json.loads(out["authors"])
+    out["submitted_by"] = json.loads(out["submitted_by"]) if out["submitted_by"] else None
     return out

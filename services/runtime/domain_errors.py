@@ -28,3 +28,21 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     """The request is well formed but breaks a rule, such as submitting to a closed phase."""
+
+
+class Unauthenticated(DomainError):
+    """The request carries no usable bearer token (missing, malformed, expired, forged...)."""
+
+    def __init__(self, code: str, message: str, *, token_sent: bool) -> None:
+        super().__init__(code, message)
+        # RFC 6750 §3: no error code when no token was sent, `invalid_token` when one was.
+        error = f', error="invalid_token", error_description="{_quoted(message)}"' if token_sent else ""
+        self.headers = {"WWW-Authenticate": f'Bearer realm="thidua"{error}'}
+
+
+class Forbidden(DomainError):
+    """The caller's role may not call this route at all, whatever the object."""
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "").replace('"', "'")

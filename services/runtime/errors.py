@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .domain_errors import Conflict, DomainError, Invalid, NotFound
+from .domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
 from .failures import is_infrastructure_failure
 from .problems import FieldError, problem_response
 
@@ -23,6 +23,8 @@ _DOMAIN_STATUS: dict[type[DomainError], tuple[int, str, str]] = {
     NotFound: (404, "not-found", "Not found"),
     Conflict: (409, "conflict", "Conflicts with what is already stored"),
     Invalid: (422, "command-refused", "The command breaks a rule"),
+    Unauthenticated: (401, "unauthenticated", "A valid bearer token is required"),
+    Forbidden: (403, "forbidden", "Your role may not do this"),
 }
 # Long enough for a pool to reconnect after a failover or restart, short enough for a person.
 RETRY_AFTER_SECONDS = 5
@@ -51,6 +53,7 @@ async def _domain_refused(request: Request, exc: DomainError) -> JSONResponse:
         status, kind=kind, title=title, detail=exc.message, instance=request.url.path,
         correlation_id=correlation_id_of(request.scope),
         errors=[FieldError(code=exc.code, message=exc.message, field=exc.field)],
+        headers=getattr(exc, "headers", None),
     )
 
 
@@ -82,7 +85,8 @@ def unexpected_error_response(exc: Exception, scope: dict) -> JSONResponse:
     if is_infrastructure_failure(exc):
         return problem_response(
             503, kind="service-unavailable", title="A dependency is unavailable",
-            detail="the database cannot be reached; retry after the delay given",
+            detail="a dependency (the database or the token issuer) cannot be reached; retry "
+                   "after the delay given",
             instance=path, correlation_id=correlation_id,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

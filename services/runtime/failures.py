@@ -13,9 +13,14 @@ class RetryableError(Exception):
     """A failure that may pass (a dependency not there yet): retried with backoff, then dead-lettered."""
 
 
+class DependencyUnavailable(Exception):
+    """A dependency other than the database is down, such as the token issuer's key set."""
+
+
 # When the database or network is unavailable every record fails alike: dead-lettering them all
 # would empty the topic into its DLQ. These stop the batch instead; it is redelivered later.
 _INFRASTRUCTURE = (
+    DependencyUnavailable,
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,

@@ -1,17 +1,19 @@
 """What every service answers whatever its role: liveness, readiness, counters and metrics.
 
-None of these need authentication: probes and Prometheus call them.
+None of these need authentication: probes and Prometheus call them. `/stats` is the JSON
+form of the relay and consumer counters `/metrics` exposes, with no business data.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
+from .access import PUBLIC
 from .consumer import ConsumerStats
 from .relay import RelayStats
 from .service import ServiceRuntime
@@ -38,7 +40,7 @@ class RuntimeStats(BaseModel):
 
 
 def health_router(name: str, runtime: ServiceRuntime) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], dependencies=[Depends(PUBLIC)])
 
     @router.get("/healthz")
     async def healthz() -> Liveness:

@@ -47,10 +47,12 @@ class IdempotencyKeyReused(Invalid):
                          field="header.Idempotency-Key")
 
 
-def fingerprint(method: str, route: str, command: BaseModel) -> str:
-    """The same validated command on the same route: a difference in whitespace or key order
-    of the JSON is the same request."""
-    canonical = f"{method} {route}\n".encode() + command.__pydantic_serializer__.to_json(command)
+def fingerprint(method: str, route: str, command: BaseModel, caller: str = "") -> str:
+    """The same validated command on the same route by the same caller: a difference in
+    whitespace or key order of the JSON is the same request; another caller's key is not
+    theirs to replay."""
+    canonical = (f"{method} {route} {caller}\n".encode()
+                 + command.__pydantic_serializer__.to_json(command))
     return hashlib.sha256(canonical).hexdigest()
 
 

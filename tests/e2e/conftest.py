@@ -1,4 +1,8 @@
-"""The four services, each with its own runtime, started once per session in this process."""
+"""The four services, each with its own runtime, started once per session in this process.
+
+Their directories hold the demo's tree (`demo_directory.py`), published on the broker at start;
+clients call as the city administrator unless a test sends another token.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,11 @@ import importlib
 import httpx
 import pytest
 
+from services.devstack.demo_directory import demo_directory
 from services.registry import SERVICES
 from services.runtime.http import create_app
+from tests.support.directory import publish_tree, wait_until_projected
+from tests.support.identity import ADMIN
 from tests.support.runtime import test_settings
 
 
@@ -27,6 +34,9 @@ async def system(infrastructure):
         apps[entry.name] = create_app(define(test_settings(settings_cls, infrastructure, entry.name)))
     runtimes = [app.state.runtime for app in apps.values()]
     await asyncio.gather(*(r.start() for r in runtimes))
+    tree = demo_directory()
+    await publish_tree(infrastructure.kafka_bootstrap_servers, tree)
+    await wait_until_projected([r.directory for r in runtimes], tree)
     yield apps
     await asyncio.gather(*(r.stop() for r in runtimes))
 
@@ -34,9 +44,15 @@ async def system(infrastructure):
 @pytest.fixture(scope="session")
 async def clients(system):
     clients = {
-        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}",
+                                headers=ADMIN)
         for name, app in system.items()
     }
     yield clients
     for client in clients.values():
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def directory_seeded(system) -> None:
+    """For tests that rely on the demo tree by name (the `system` fixture publishes it)."""

@@ -10,6 +10,8 @@ import uuid
 import pytest
 
 from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.demo_directory import SCHOOL
+from tests.support.identity import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +88,7 @@ async def test_a_claimed_benefit_beyond_bigint_is_refused_not_a_500(clients):
 
 
 async def test_a_retry_with_the_same_key_and_body_gets_the_original_answer_once(clients):
-    body = submission(unit_id=f"u-{uuid.uuid4().hex[:10]}")
+    body = submission()
     del body["initiative_id"]  # the server picks it: only the key stops a second submission
     key = fresh_key()
     first = await clients["registration"].post("/initiatives", json=body,
@@ -101,7 +103,7 @@ async def test_a_retry_with_the_same_key_and_body_gets_the_original_answer_once(
 
 
 async def test_concurrent_requests_with_one_key_submit_once_and_answer_alike(clients):
-    body = submission(unit_id=f"u-{uuid.uuid4().hex[:10]}")
+    body = submission()
     del body["initiative_id"]
     key = fresh_key()
     answers = await asyncio.gather(*(
@@ -109,6 +111,22 @@ async def test_concurrent_requests_with_one_key_submit_once_and_answer_alike(cli
         for _ in range(5)))
     assert {a.status_code for a in answers} == {202}
     assert len({a.json()["initiative_id"] for a in answers}) == 1
+
+
+async def test_another_caller_cannot_replay_a_key(clients):
+    """Keys belong to their caller: the same key and body from someone else is not theirs to
+    replay (it would show them another caller's answer)."""
+    body = submission()
+    del body["initiative_id"]
+    key = fresh_key()
+    first = await clients["registration"].post("/initiatives", json=body,
+                                               headers={"Idempotency-Key": key})
+    other = await clients["registration"].post(
+        "/initiatives", json=body,
+        headers={"Idempotency-Key": key} | bearer("grassroots_official", unit=SCHOOL))
+    assert first.status_code == 202
+    assert other.status_code == 422, other.text
+    assert other.json()["errors"][0]["code"] == "idempotency_key_reused"
 
 
 async def test_the_same_key_with_another_body_is_refused_naming_the_key(clients):

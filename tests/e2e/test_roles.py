@@ -20,6 +20,7 @@ from contracts.events.rules import ScoringRules
 from contracts.topics import INITIATIVES, SCORES
 from services.devstack.processes import free_port
 from tests.support.events import initiative_submitted
+from tests.support.identity import ADMIN, auth_settings
 from tests.support.kafka_log import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,7 @@ def scoring_env(infrastructure) -> dict[str, str]:
         "SCORING_RELAY_POLL_INTERVAL_MS": "50",
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
-    }
+    } | {f"SCORING_{name.upper()}": value for name, value in auth_settings().items()}
 
 
 @pytest.fixture
@@ -137,7 +138,7 @@ async def test_a_worker_and_an_api_process_apply_each_event_once_and_answer_from
         await publish(kafka_bootstrap_servers, [*originals, *originals, last])
 
         async def scores():
-            response = await client.get(f"{api.url}/units/{unit_id}/scores")
+            response = await client.get(f"{api.url}/units/{unit_id}/scores", headers=ADMIN)
             assert response.status_code == 200, response.text
             found = {row["subject_id"]: float(row["total_points"]) for row in response.json()}
             return found if "m-roles-last" in found else None

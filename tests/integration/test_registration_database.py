@@ -1,5 +1,6 @@
 """Registration against a real PostgreSQL reached through a proxy: a command costs one round
-trip, and while the database is unreachable every request answers 503 with Retry-After."""
+trip (the directory answers its scope checks from its cache), and while the database is
+unreachable every request answers 503 with Retry-After."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import httpx
 import pytest
 
 from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.demo_directory import demo_directory
 from services.registration.app import definition
 from services.registration.settings import RegistrationSettings
 from services.runtime.http import create_app
+from tests.support.directory import publish_tree, wait_until_projected
+from tests.support.identity import ADMIN
 from tests.support.postgres_proxy import PostgresProxy
 from tests.support.runtime import test_settings as settings_under_test
 
@@ -26,7 +30,11 @@ async def proxied(infrastructure):
         update={"database_url": await proxy.start()})
     app = create_app(definition(settings))
     await app.state.runtime.start()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reg")
+    tree = demo_directory()
+    await publish_tree(infrastructure.kafka_bootstrap_servers, tree)
+    await wait_until_projected([app.state.runtime.directory], tree)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reg",
+                               headers=ADMIN)
     yield proxy, client, f"thidua-{settings.db_schema}"
     await client.aclose()
     await app.state.runtime.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from tests.support.identity import auth_settings
+
 RUN_ID = uuid.uuid4().hex[:8]
 
 
@@ -24,5 +26,6 @@ def test_settings(settings_cls, infrastructure, name: str, **overrides):
         consumer_retry_backoff_ms=20,
         consumer_retry_backoff_max_ms=100,
         relay_poll_interval_ms=50,
+        **auth_settings(),
         **overrides,
     )

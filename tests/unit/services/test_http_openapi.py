@@ -3,6 +3,7 @@ problem+json for errors (never FastAPI's default validation body, which we do no
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from services.notify.app import definition as notify
 from services.registration.app import definition as registration
 from services.runtime.http import create_app
 from services.scoring.app import definition as scoring
+from tests.support.identity import auth_settings
 
 DEFINITIONS = {"registration": registration, "scoring": scoring, "awards": awards,
                "notify": notify}
@@ -19,7 +21,9 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def openapi_of(name: str) -> dict:
-    return create_app(DEFINITIONS[name]()).openapi()
+    definition = DEFINITIONS[name]()
+    settings = definition.settings.model_copy(update=auth_settings())
+    return create_app(dataclasses.replace(definition, settings=settings)).openapi()
 
 
 def operations(document: dict):

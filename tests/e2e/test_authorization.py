@@ -1,0 +1,263 @@
+"""Every route of the four services, walked from their OpenAPI: who may call it, who may not.
+
+For each operation: without a token, and with an expired, not-yet-valid, wrong-issuer,
+wrong-audience, tampered, `alg: none`, HMAC-confused, foreign-key or garbage token, 401; with a
+valid token of a role the route does not admit, 403; with a valid token of an admitted role
+scoped to another ward, 404 — the same answer as an id that does not exist, so nothing leaks;
+with each admitted role scoped right, 2xx. A route added without a declared rule cannot start
+(`create_app` refuses it) and a route whose parameters this test cannot fill fails it.
+
+The tree is the demo's (`demo_directory.py`): "here" is phường Láng with the THCS Láng Thượng
+school and its union chair; "elsewhere" is phường Nghĩa Đô with Bệnh viện E and its nurse. The
+demo's teacher authors nothing here: what she is told belongs to `thidua up --demo`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.demo_directory import (
+    DONGDA,
+    HOSPITAL,
+    SCHOOL,
+    TEACHER,
+    WARD_LANG,
+    WARD_NGHIADO,
+)
+from services.devstack.identity import LocalIssuer
+from tests.support.identity import ISSUER, mint
+
+pytestmark = pytest.mark.integration
+
+NURSE = "m-bve-0031"
+CHAIR = "m-lt-0012"  # the school union's chair, a member like any other here
+
+# Each role's token scoped here, and (for roles with a scope) scoped elsewhere.
+HERE = {
+    "city_admin": {},
+    "auditor": {},
+    "upper_official": {"unit": WARD_LANG},
+    "grassroots_official": {"unit": SCHOOL},
+    "council_reviewer": {"unit": WARD_LANG},
+    "integrator": {"unit": WARD_LANG},
+    "member": {"member": CHAIR},
+}
+ELSEWHERE = {
+    "upper_official": {"unit": WARD_NGHIADO},
+    "grassroots_official": {"unit": HOSPITAL},
+    "council_reviewer": {"unit": WARD_NGHIADO},
+    "integrator": {"unit": WARD_NGHIADO},
+    "member": {"member": NURSE},
+}
+
+
+def submission() -> dict:
+    """An initiative of the school, authored by its chair (so he may submit it himself)."""
+    author = {"member_id": CHAIR, "full_name": "Trần Văn Minh", "direct_worker": False}
+    return DEMO_INITIATIVE | {"initiative_id": f"ini-{uuid.uuid4().hex[:12]}",
+                              "authors": [author]}
+
+
+@pytest.fixture(scope="module")
+async def here_initiative(clients, directory_seeded) -> str:
+    body = submission()
+    answer = await clients["registration"].post(
+        "/initiatives", json=body, headers=_auth(mint("grassroots_official", unit=SCHOOL)))
+    assert answer.status_code == 202, answer.text
+    return body["initiative_id"]
+
+
+def _path_values(here_initiative: str) -> dict[str, str]:
+    """A value, here, for every path parameter any route has; a new parameter fails below."""
+    return {"unit_id": SCHOOL, "member_id": CHAIR, "initiative_id": here_initiative,
+            "subject_kind": "member", "subject_id": CHAIR}
+
+
+BODIES = {("post", "/initiatives"): submission}
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def operations(system) -> list[tuple[str, str, str, dict]]:
+    found = []
+    for service, app in system.items():
+        for path, item in app.openapi()["paths"].items():
+            for method, operation in item.items():
+                found.append((service, method, path, operation))
+    return found
+
+
+async def call(clients, service, method, path, values, headers):
+    try:
+        url = path.format(**values)
+    except KeyError as missing:
+        pytest.fail(f"{service} {method.upper()} {path}: no test value for path parameter "
+                    f"{missing}; add one to _path_values")
+    body = BODIES[(method, path)]() if (method, path) in BODIES else None
+    if method != "get" and (method, path) not in BODIES:
+        pytest.fail(f"{service} {method.upper()} {path}: no test body; add one to BODIES")
+    return await clients[service].request(method.upper(), url, json=body, headers=headers)
+
+
+def hmac_signed(signing_input: str, secret: bytes) -> str:
+    """The key-confusion attack: the public key, which anyone has, as an HMAC secret (PyJWT
+    refuses to build such a token, so it is built by hand)."""
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def bad_tokens() -> dict[str, str]:
+    """Tokens that must all be refused, each otherwise a city administrator's."""
+    now = datetime.now(UTC)
+    good = mint("city_admin")
+    header, payload, signature = good.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    kid = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+    def b64(document: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+    tampered = b64(claims | {"thidua_role": "auditor", "sub": "someone-else"})
+    jwks = json.loads(ISSUER.jwks_path.read_text())
+    public_bytes = json.dumps(jwks["keys"][0]).encode()
+    foreign = LocalIssuer(Path(tempfile.mkdtemp(prefix="thidua-foreign-issuer-")))
+    foreign.ensure_keys()
+    return {
+        "expired": ISSUER.mint(role="city_admin", now=now - timedelta(hours=3), ttl_seconds=3600),
+        "not yet valid": ISSUER.mint(role="city_admin", now=now + timedelta(hours=1)),
+        "wrong issuer": LocalIssuer(ISSUER.directory, issuer="https://idp.example/realms/x")
+        .mint(role="city_admin"),
+        "wrong audience": ISSUER.mint(role="city_admin", audience="another-system"),
+        "tampered": f"{header}.{tampered}.{signature}",
+        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{payload}.",
+        "HS256 keyed with the public key": hmac_signed(
+            b64({"alg": "HS256", "typ": "JWT", "kid": kid}) + "." + payload, public_bytes),
+        "foreign key": foreign.mint(role="city_admin"),
+        "garbage": "not-a-token",
+    }
+
+
+async def test_every_route_declares_who_may_call_it(system):
+    for service, method, path, operation in operations(system):
+        access = operation.get("x-thidua-access")
+        assert access is not None, f"{service} {method.upper()} {path} declares no access rule"
+        if access["rule"] != "public":
+            assert operation.get("security") == [{"bearer": []}], (service, path)
+            assert "**Who may call:**" in operation["description"]
+
+
+async def test_public_routes_answer_without_a_token(system, clients):
+    public = [(s, m, p) for s, m, p, op in operations(system)
+              if op["x-thidua-access"]["rule"] == "public"]
+    assert {p for _, _, p in public} >= {"/healthz", "/readyz", "/metrics", "/stats"}
+    for service, method, path in public:
+        answer = await clients[service].request(method.upper(), path, headers={})
+        assert answer.status_code in (200, 503), (service, path, answer.status_code)
+
+
+async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here_initiative):
+    values = _path_values(here_initiative)
+    bad = bad_tokens()
+    for service, method, path, operation in operations(system):
+        if operation["x-thidua-access"]["rule"] == "public":
+            continue
+        missing = await call(clients, service, method, path, values, {"Authorization": ""})
+        assert missing.status_code == 401, (service, path, missing.text)
+        assert missing.headers["www-authenticate"] == 'Bearer realm="thidua"'
+        assert missing.json()["errors"][0]["code"] == "token_missing"
+        for name, token in bad.items():
+            answer = await call(clients, service, method, path, values, _auth(token))
+            assert answer.status_code == 401, (service, path, name, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert 'error="invalid_token"' in answer.headers["www-authenticate"], name
+
+
+async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_listed(
+        system, clients, here_initiative):
+    values = _path_values(here_initiative)
+    for service, method, path, operation in operations(system):
+        access = operation["x-thidua-access"]
+        if access["rule"] == "public":
+            continue
+        admitted = set(access["roles"])
+        for role, claims in HERE.items():
+            answer = await call(clients, service, method, path, values, _auth(mint(role, **claims)))
+            where = (service, method, path, role, answer.text)
+            if role in admitted:
+                assert 200 <= answer.status_code < 300, where
+            else:
+                assert answer.status_code == 403, where
+                assert answer.json()["errors"][0]["code"] == "role_not_allowed"
+        for role, claims in ELSEWHERE.items():
+            if role not in admitted:
+                continue
+            answer = await call(clients, service, method, path, values, _auth(mint(role, **claims)))
+            assert answer.status_code == 404, (service, method, path, role, answer.text)
+
+
+async def test_an_initiative_is_hidden_from_a_member_who_did_not_author_it(clients,
+                                                                          here_initiative):
+    teacher = _auth(mint("member", member=TEACHER))
+    hidden = await clients["registration"].get(f"/initiatives/{here_initiative}",
+                                               headers=teacher)
+    unknown = await clients["registration"].get("/initiatives/ini-does-not-exist",
+                                                headers=teacher)
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["errors"][0]["code"] == unknown.json()["errors"][0]["code"]
+
+
+async def test_a_former_district_official_reads_history_but_acts_on_nothing(clients,
+                                                                           directory_seeded):
+    """Đống Đa's federation was dissolved on 1 Jul 2025: its official's subtree today is the
+    dissolved unit alone, while what lay under it before stays readable."""
+    former = _auth(mint("upper_official", unit=DONGDA))
+    then = await clients["scoring"].get(f"/directory/units/{SCHOOL}?as_of=2025-06-30",
+                                        headers=former)
+    assert then.status_code == 200, then.text
+    assert then.json()["ancestors"][:2] == [SCHOOL, DONGDA]
+    today = await clients["scoring"].get(f"/directory/units/{SCHOOL}", headers=former)
+    assert today.status_code == 404
+    submit = await clients["registration"].post("/initiatives", json=submission(),
+                                                headers=former)
+    assert submit.status_code == 404, submit.text
+    assert submit.json()["errors"][0]["field"] == "unit_id"
+
+
+async def test_the_event_district_comes_from_the_directory_and_a_wrong_one_is_refused(
+        clients, directory_seeded):
+    official = _auth(mint("grassroots_official", unit=SCHOOL, subject="test:official-lt"))
+    refused = await clients["registration"].post(
+        "/initiatives", json=submission() | {"district": WARD_NGHIADO}, headers=official)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["errors"][0]
+    assert (error["code"], error["field"]) == ("district_mismatch", "district")
+    assert error["message"].startswith(f"unit {SCHOOL} belongs to district {WARD_LANG};")
+    body = submission()
+    accepted = await clients["registration"].post("/initiatives", json=body, headers=official)
+    assert accepted.status_code == 202, accepted.text
+    stored = (await clients["registration"].get(f"/initiatives/{body['initiative_id']}",
+                                                headers=official)).json()
+    assert stored["district"] == WARD_LANG
+    assert stored["submitted_by"] == {"subject": "test:official-lt",
+                                      "role": "grassroots_official", "unit_id": SCHOOL,
+                                      "member_id": None, "name": None}
+
+
+async def test_a_member_submits_only_what_they_author(clients, directory_seeded):
+    teacher = _auth(mint("member", member=TEACHER))
+    answer = await clients["registration"].post("/initiatives", json=submission(),
+                                                headers=teacher)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["code"] == "member_not_author"
