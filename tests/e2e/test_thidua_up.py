@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 
+from tests.support.ports import free_base_port
+
 pytestmark = pytest.mark.integration
-
-
-def free_base_port() -> int:
-    """A base port whose four service ports (base+1..base+4) are all free."""
-    for base in range(18100, 19000, 10):
-        with socket.socket() as probe:
-            if all(probe.connect_ex(("127.0.0.1", base + i)) != 0 for i in range(1, 5)):
-                return base
-    raise RuntimeError("no free block of ports between 18100 and 19000")
 
 
 def test_thidua_up_brings_the_system_up_and_the_demo_initiative_reaches_its_author(

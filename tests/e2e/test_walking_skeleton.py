@@ -12,6 +12,7 @@ import pytest
 from contracts import decode_event
 from contracts.topics import AWARDS, INITIATIVES, NOTIFICATIONS, SCORES
 from services.devstack.demo import DEMO_INITIATIVE
+from tests.support.identity import bearer
 from tests.support.kafka_log import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -25,27 +26,34 @@ def submission(member_id: str, **overrides) -> dict:
 
 
 async def test_an_initiative_reaches_its_authors_inbox_with_one_correlation_id(clients):
+    """Played as the people who do it: the school union's official submits and reads the
+    unit's scores; the author reads her inbox and her eligibility."""
     member_id = f"m-{uuid.uuid4().hex[:8]}"
+    official = bearer("grassroots_official", unit=DEMO_INITIATIVE["unit_id"])
+    author = bearer("member", member=member_id)
     correlation_id = str(uuid.uuid4())
     answer = await clients["registration"].post(
-        "/initiatives", json=submission(member_id), headers={"X-Correlation-ID": correlation_id}
-    )
+        "/initiatives", json=submission(member_id),
+        headers={"X-Correlation-ID": correlation_id} | official)
     assert answer.status_code == 202, answer.text
     assert answer.json()["correlation_id"] == correlation_id
 
     async def inbox():
-        found = (await clients["notify"].get(f"/members/{member_id}/notifications")).json()
+        found = (await clients["notify"].get(f"/members/{member_id}/notifications",
+                                             headers=author)).json()
         return [n for n in found if n["correlation_id"] == correlation_id]
 
     notifications = await wait_for(inbox, timeout=60)
     assert {n["subject"] for n in notifications} >= {
         "Bạn chưa đủ điều kiện xét danh hiệu “Công nhân giỏi” cấp cơ sở"
     }
-    eligibility = (await clients["awards"].get(f"/eligibility/member/{member_id}")).json()
+    eligibility = (await clients["awards"].get(f"/eligibility/member/{member_id}",
+                                               headers=author)).json()
     assert {(e["title"], e["eligible"]) for e in eligibility} == {
         ("good_worker", False), ("creative_labour", False)
     }
-    scores = (await clients["scoring"].get("/units/u-dongda-thcs-langthuong/scores")).json()
+    scores = (await clients["scoring"].get("/units/u-dongda-thcs-langthuong/scores",
+                                           headers=official)).json()
     assert any(s["subject_id"] == member_id and float(s["total_points"]) == 2 for s in scores)
 
 

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.devstack.topics import ensure_topics
+from tests.support.ports import free_base_port
 
 pytestmark = pytest.mark.integration
 
@@ -142,9 +143,10 @@ def test_thidua_infra_prints_exports_and_leaves_nothing_behind_on_ctrl_c():
 
 
 def test_thidua_up_runs_each_service_as_a_process_and_stops_all_on_ctrl_c():
-    process, out = _start_until(["up", "--base-port", "18100"], "Ctrl-C stops everything.")
+    base = free_base_port()
+    process, out = _start_until(["up", "--base-port", str(base)], "Ctrl-C stops everything.")
     with httpx.Client() as client:
-        assert [client.get(f"http://127.0.0.1:{18101 + i}/readyz").status_code
+        assert [client.get(f"http://127.0.0.1:{base + 1 + i}/readyz").status_code
                 for i in range(4)] == [200] * 4
     started = _children(process.pid)
     assert len(started) >= 6  # four services, tansu and the postmaster watchdog
