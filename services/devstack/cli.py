@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--infra", choices=("auto", "external", "containers", "embedded"),
                              default="auto", help="where the broker and database come from")
     _add_token_commands(commands)
+    _add_events_commands(commands)
     for name in NAMES:
         one = commands.add_parser(name, help=f"run {name} in this process on external infrastructure")
         one.add_argument("--role", choices=ROLES, default=None, help=(
@@ -69,8 +70,58 @@ def _add_token_commands(commands) -> None:
     actions.add_parser("jwks", help="print the public key set services verify with")
 
 
+def _add_events_commands(commands) -> None:
+    events = commands.add_parser("events", help="read the event topics: tail")
+    actions = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    tail = actions.add_parser("tail", help="print a topic's CloudEvents readably (no consumer "
+                              "group: commits nothing, joins nothing)")
+    tail.add_argument("topic", help="a topic, e.g. thidua.initiatives.v1, or its family "
+                      "(initiatives); a dead-letter topic too (thidua.initiatives.v1.dlq)")
+    tail.add_argument("--from-beginning", action="store_true",
+                      help="start at the oldest record kept (default: only new ones)")
+    tail.add_argument("--no-follow", dest="follow", action="store_false",
+                      help="stop at the end of the topic instead of waiting for more")
+    tail.add_argument("--type", dest="types", action="append", default=[],
+                      help="only this event type (repeatable)")
+    tail.add_argument("--district", help="only events of this district (or ward) unit")
+    tail.add_argument("--limit", type=int, help="stop after this many events")
+    tail.add_argument("--json", dest="output", action="store_const", const="json",
+                      default="pretty", help="one JSON document per line (for jq)")
+    tail.add_argument("--headers", action="store_true", help="show the records' headers")
+    tail.add_argument("--bootstrap-servers", default=None,
+                      help="Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS)")
+
+
+def run_events(args: argparse.Namespace) -> int:
+    from contracts.topics import ALL_TOPICS
+    from services.ops.events_tail import TailOptions, TopicNotFound, tail
+
+    bootstrap = args.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        print("thidua events: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers "
+              "(`thidua up` prints the local broker's address)", file=sys.stderr)
+        return 2
+    families = {t.name.split(".")[1]: t.name for t in ALL_TOPICS}
+    topic = families.get(args.topic, args.topic)
+    options = TailOptions(topic=topic, bootstrap_servers=bootstrap,
+                          from_beginning=args.from_beginning, follow=args.follow,
+                          types=frozenset(args.types), district=args.district, limit=args.limit,
+                          output=args.output, headers=args.headers)
+    try:
+        asyncio.run(tail(options, sys.stdout))
+    except TopicNotFound as exc:
+        print(f"thidua events: {exc}; topics: {', '.join(sorted(families.values()))}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "events":
+        return run_events(args)
     if args.command in NAMES:
         return run_one_service(service(args.command), args.role)
     if args.command == "token":
