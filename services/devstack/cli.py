@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                              default="auto", help="where the broker and database come from")
     _add_token_commands(commands)
     _add_events_commands(commands)
+    _add_runbook_commands(commands)
     for name in NAMES:
         one = commands.add_parser(name, help=f"run {name} in this process on external infrastructure")
         one.add_argument("--role", choices=ROLES, default=None, help=(
@@ -92,6 +93,60 @@ def _add_events_commands(commands) -> None:
                       help="Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS)")
 
 
+def _add_runbook_commands(commands) -> None:
+    migrate = commands.add_parser("migrate", help="bring a service's schema up to date and exit "
+                                  "(a Job before a rollout)")
+    migrate.add_argument("service", choices=NAMES)
+    dlq = commands.add_parser("dlq", help="dead-letter topics: replay")
+    actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    replay = actions.add_parser("replay", help="send <topic>.dlq's records back to <topic>")
+    replay.add_argument("topic", help="the original topic (or its family name, e.g. scores)")
+    replay.add_argument("--dry-run", action="store_true", help="list what would go back")
+    replay.add_argument("--reason-code", dest="reason_codes", action="append", default=[],
+                        help="only dead letters with this reason code (repeatable)")
+    replay.add_argument("--type", dest="types", action="append", default=[],
+                        help="only this event type (repeatable)")
+    replay.add_argument("--service", dest="services", action="append", default=[],
+                        help="only those the named service rejected (repeatable)")
+    replay.add_argument("--bootstrap-servers", default=None,
+                        help="Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS)")
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from services.ops.migrate import migrate
+
+    entry = service(args.service)
+    missing = missing_infrastructure(entry, os.environ)
+    if any(name.startswith("DATABASE_URL") for name in missing):
+        print(f"thidua migrate: set DATABASE_URL (or {entry.env_prefix}DATABASE_URL)",
+              file=sys.stderr)
+        return 2
+    applied = asyncio.run(migrate(entry))
+    print(f"{entry.name}: {len(applied)} migrations applied, the last {applied[-1]}")
+    return 0
+
+
+def run_dlq(args: argparse.Namespace) -> int:
+    from contracts.topics import ALL_TOPICS
+    from services.ops.dead_letters_replay import ReplayFilter, replay
+
+    bootstrap = args.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        print("thidua dlq: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers",
+              file=sys.stderr)
+        return 2
+    families = {t.name.split(".")[1]: t.name for t in ALL_TOPICS}
+    only = ReplayFilter(reason_codes=frozenset(args.reason_codes), types=frozenset(args.types),
+                        services=frozenset(args.services))
+    try:
+        asyncio.run(replay(bootstrap, families.get(args.topic, args.topic), only,
+                           dry_run=args.dry_run, out=sys.stdout))
+    except LookupError as exc:
+        print(f"thidua dlq: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def run_events(args: argparse.Namespace) -> int:
     from contracts.topics import ALL_TOPICS
     from services.ops.events_tail import TailOptions, TopicNotFound, tail
@@ -122,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "events":
         return run_events(args)
+    if args.command == "migrate":
+        return run_migrate(args)
+    if args.command == "dlq":
+        return run_dlq(args)
     if args.command in NAMES:
         return run_one_service(service(args.command), args.role)
     if args.command == "token":
