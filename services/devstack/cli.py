@@ -222,7 +222,8 @@ def run_one_service(entry: ServiceEntry, role: str | None) -> int:
 def missing_infrastructure(entry: ServiceEntry, env: Mapping[str, str]) -> list[str]:
     """The infrastructure variables set neither with the service's prefix nor without one."""
     return [f"{name} (or {entry.env_prefix}{name})" for name in INFRASTRUCTURE_VARIABLES
-            if not (env.get(f"{entry.env_prefix}{name}") or env.get(name))]
+            if not any(env.get(f"{prefix}{name}{suffix}") for prefix in (entry.env_prefix, "")
+                       for suffix in ("", "_FILE") if suffix == "" or name == "DATABASE_URL")]
 
 
 def run_token(args: argparse.Namespace) -> int:

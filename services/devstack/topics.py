@@ -68,3 +68,29 @@ async def wait_for_kafka(bootstrap_servers: str, timeout_s: float = 30.0) -> Non
             await asyncio.sleep(0.1)
         finally:
             await admin.close()
+
+
+async def partition_drift(bootstrap_servers: str,
+                          topics: Iterable[tuple[str, int]]) -> list[str]:
+    """Topics whose partition count differs from the registry's, one sentence each.
+
+    `ensure_topics` leaves existing topics alone, so a registry change of partitions reaches no
+    broker by itself: fewer partitions than the registry caps consumers below what was planned;
+    more is harmless but not what the keys' spread was sized for. Growing a topic moves keys
+    to other partitions (ordering per unit breaks for the records in flight), so it is an
+    operator's decision, never automatic."""
+    wanted = dict(topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([n for n in wanted if n in set(
+            await admin.list_topics())])
+    finally:
+        await admin.close()
+    drift = []
+    for topic in described:
+        have = len(topic.get("partitions", ()))
+        if topic.get("error_code", 0) == 0 and have != wanted[topic["topic"]]:
+            drift.append(f"{topic['topic']} has {have} partitions, the registry says "
+                         f"{wanted[topic['topic']]}")
+    return sorted(drift)

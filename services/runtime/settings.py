@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Fields whose value may be read from a file named by `<NAME>_FILE` (mounted secrets).
+SECRET_FIELDS = ("database_url",)
 # Fields that may also come from an unprefixed variable shared by the whole deployment: the
 # infrastructure, logging, and the token issuer every service trusts.
 SHARED_FIELDS = ("kafka_bootstrap_servers", "database_url", "log_format", "log_level",
@@ -163,11 +165,28 @@ class ServiceSettings(BaseSettings):
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServiceSettings:
-        """Read settings: `<PREFIX>X` first, then the unprefixed shared `X` for infrastructure."""
+        """Read settings: `<PREFIX>X` first, then the unprefixed shared `X` for infrastructure.
+
+        A secret may come from a file instead (`DATABASE_URL_FILE`, or prefixed), as Docker
+        and Kubernetes secrets are mounted: the value never sits in the environment."""
         prefix = cls.model_config.get("env_prefix", "")
         shared = {
             name: os.environ[name.upper()]
             for name in SHARED_FIELDS
             if f"{prefix}{name}".upper() not in os.environ and name.upper() in os.environ
         }
+        for name in SECRET_FIELDS:
+            if f"{prefix}{name}".upper() in os.environ or name in shared:
+                continue
+            for variable in (f"{prefix}{name}_file".upper(), f"{name}_file".upper()):
+                if os.environ.get(variable):
+                    shared[name] = _read_secret(variable, os.environ[variable])
+                    break
         return cls(**{**shared, **overrides})
+
+
+def _read_secret(variable: str, path: str) -> str:
+    try:
+        return open(path, encoding="utf-8").read().strip()
+    except OSError as exc:
+        raise ValueError(f"{variable}={path}: cannot read the secret ({exc.strerror})") from None

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE, encode_event
-from services.devstack.topics import ensure_topics
+from services.devstack.topics import ensure_topics, partition_drift
 from services.ops.dead_letters_replay import REPLAYED_FROM, ReplayFilter, replay
 from services.runtime.dead_letters import truncated_value
 from tests.support.events import initiative_submitted
@@ -120,3 +120,11 @@ async def test_the_migrated_schema_has_the_runtime_and_service_tables(infrastruc
         await conn.close()
     assert {"runtime/0001", "runtime/0003"} <= versions
     assert any(v.startswith("notify/") for v in versions)
+
+
+async def test_the_topics_job_reports_partition_drift(kafka_bootstrap_servers):
+    topic = f"thidua.drifttest.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap_servers, [(topic, 2)])
+    assert await partition_drift(kafka_bootstrap_servers, [(topic, 2)]) == []
+    assert await partition_drift(kafka_bootstrap_servers, [(topic, 3), ("thidua.absent.v9", 1)]) \
+        == [f"{topic} has 2 partitions, the registry says 3"]

@@ -116,3 +116,25 @@ def test_a_jwks_url_and_a_jwks_file_together_are_refused(monkeypatch):
 def test_a_jwks_url_must_be_http():
     with pytest.raises(ValidationError, match="https://"):
         ScoringSettings(auth_jwks_url="file:///etc/passwd")
+
+
+def test_the_database_url_can_come_from_a_mounted_secret_file(monkeypatch, tmp_path):
+    for variable in ("DATABASE_URL_FILE", "SCORING_DATABASE_URL_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    secret = tmp_path / "database_url"
+    secret.write_text("postgresql://thidua:s3cret@db/thidua\n")
+    monkeypatch.setenv("DATABASE_URL_FILE", str(secret))
+    assert ScoringSettings.from_env().database_url == "postgresql://thidua:s3cret@db/thidua"
+    own = tmp_path / "scoring_url"
+    own.write_text("postgresql://scoring@db/scoring")
+    monkeypatch.setenv("SCORING_DATABASE_URL_FILE", str(own))
+    assert ScoringSettings.from_env().database_url == "postgresql://scoring@db/scoring"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://plain@db/thidua")  # a value beats a file
+    assert ScoringSettings.from_env().database_url == "postgresql://plain@db/thidua"
+
+
+def test_an_unreadable_secret_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.delenv("SCORING_DATABASE_URL_FILE", raising=False)
+    monkeypatch.setenv("DATABASE_URL_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="DATABASE_URL_FILE=.*cannot read the secret"):
+        ScoringSettings.from_env()
