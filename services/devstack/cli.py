@@ -97,6 +97,10 @@ def _add_runbook_commands(commands) -> None:
     migrate = commands.add_parser("migrate", help="bring a service's schema up to date and exit "
                                   "(a Job before a rollout)")
     migrate.add_argument("service", choices=NAMES)
+    state = commands.add_parser("status", help="consumer-group lag per service and topic, and "
+                                "the outbox rows waiting to be published")
+    state.add_argument("--bootstrap-servers", default=None,
+                       help="Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS)")
     dlq = commands.add_parser("dlq", help="dead-letter topics: replay")
     actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     replay = actions.add_parser("replay", help="send <topic>.dlq's records back to <topic>")
@@ -123,6 +127,21 @@ def run_migrate(args: argparse.Namespace) -> int:
         return 2
     applied = asyncio.run(migrate(entry))
     print(f"{entry.name}: {len(applied)} migrations applied, the last {applied[-1]}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from services.ops.status import status
+
+    bootstrap = args.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        print("thidua status: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers",
+              file=sys.stderr)
+        return 2
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        print("thidua status: DATABASE_URL not set, outbox backlogs left out", file=sys.stderr)
+    asyncio.run(status(bootstrap, database_url, sys.stdout))
     return 0
 
 
@@ -181,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_migrate(args)
     if args.command == "dlq":
         return run_dlq(args)
+    if args.command == "status":
+        return run_status(args)
     if args.command in NAMES:
         return run_one_service(service(args.command), args.role)
     if args.command == "token":

@@ -12,7 +12,7 @@ import uuid
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE, encode_event
 from services.devstack.topics import ensure_topics, partition_drift
@@ -128,3 +128,69 @@ async def test_the_topics_job_reports_partition_drift(kafka_bootstrap_servers):
     assert await partition_drift(kafka_bootstrap_servers, [(topic, 2)]) == []
     assert await partition_drift(kafka_bootstrap_servers, [(topic, 3), ("thidua.absent.v9", 1)]) \
         == [f"{topic} has 2 partitions, the registry says 3"]
+
+
+async def test_lag_counts_what_a_group_has_not_read(kafka_bootstrap_servers):
+    from services.ops.status import group_lag
+
+    topic = f"thidua.lagtest.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap_servers, [(topic, 2)])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for n in range(3):
+            await producer.send_and_wait(topic, b"{}", key=f"u-{n}".encode(), partition=0)
+    finally:
+        await producer.stop()
+    [lag] = await group_lag(kafka_bootstrap_servers, "scoring", f"nobody-{uuid.uuid4().hex}",
+                            [topic])
+    # tansu's end offsets can be one too high: its lag figures are approximate.
+    assert (lag.topic, lag.partitions, lag.behind) == (topic, 2, 1)
+    assert lag.lag in (3, 4)
+
+    group = f"reader-{uuid.uuid4().hex[:8]}"
+    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap_servers, group_id=group,
+                              enable_auto_commit=False)
+    await reader.start()
+    try:
+        reader.assign([TopicPartition(topic, 0)])
+        await reader.commit({TopicPartition(topic, 0): 2})  # two of the three read
+    finally:
+        await reader.stop()
+    [lag] = await group_lag(kafka_bootstrap_servers, "scoring", group, [topic])
+    assert lag.lag in (1, 2)
+
+
+async def test_the_outbox_backlog_of_a_schema(infrastructure):
+    from services.ops.status import outbox_backlog
+
+    schema = f"status_{uuid.uuid4().hex[:8]}"
+    assert await outbox_backlog(infrastructure.database_url, schema) is None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWARDS_")} | {
+        "DATABASE_URL": infrastructure.database_url, "AWARDS_DB_SCHEMA": schema}
+    subprocess.run([sys.executable, "-m", "services.devstack.cli", "migrate", "awards"],
+                   env=env, capture_output=True, timeout=120, check=True)
+    conn = await asyncpg.connect(infrastructure.database_url)
+    try:
+        await conn.execute(
+            f"""INSERT INTO {schema}.outbox (event_id, event_type, topic, partition_key, value,
+                                              correlation_id)
+                SELECT 'e-' || n, 't', 'thidua.awards.v1', 'k', '{{}}', 'c'
+                FROM generate_series(1, 5) AS n""")
+    finally:
+        await conn.close()
+    backlog = await outbox_backlog(infrastructure.database_url, schema)
+    assert backlog.rows == 5 and backlog.oldest_age_s >= 0
+
+
+def test_thidua_status_prints_every_service(infrastructure):
+    env = os.environ | {"KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+                        "DATABASE_URL": infrastructure.database_url}
+    done = subprocess.run([sys.executable, "-m", "services.devstack.cli", "status"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["service", "group", "topic", "lag", "partitions", "behind"]
+    assert {line.split()[0] for line in lines[1:] if not line.startswith("outbox")} == {
+        "registration", "scoring", "awards", "notify"}
+    assert sum(line.startswith("outbox ") for line in lines) == 4
