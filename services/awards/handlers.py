@@ -29,17 +29,20 @@ async def on_score_changed(
     standings = await ctx.repo.update_standings(updates)
     announced = await ctx.repo.announced(list(standings))
     causes = {event.id: event for event in events}
-    changes: list[tuple[domain.StandingUpdate, domain.Eligibility]] = []
+    evaluations: list[tuple[domain.SubjectKey, str, domain.Eligibility]] = []
+    changes: list[tuple[domain.StandingUpdate, domain.Standing, domain.Eligibility]] = []
     for update in updates:
-        evaluated = domain.evaluate(standings[update.subject], DEFAULT_RULES)
-        changes += [(update, c) for c in domain.changed(announced.get(update.subject, {}),
-                                                        evaluated)]
-    await ctx.repo.record_eligibility(changes)
-    for update, change in changes:
+        standing = standings[update.subject]
+        evaluated = domain.evaluate(standing, DEFAULT_RULES)
+        evaluations += [(update.subject, standing.unit_id, e) for e in evaluated]
+        changes += [(update, standing, c) for c in domain.changed(
+            announced.get(update.subject, {}), evaluated)]
+    await ctx.repo.record_eligibility(evaluations)
+    for update, standing, change in changes:
         campaign_id, phase_id, subject_kind, subject_id = update.subject
         ctx.emit(
             AwardEligibilityChanged(
-                unit_id=update.unit_id, campaign_id=campaign_id, phase_id=phase_id,
+                unit_id=standing.unit_id, campaign_id=campaign_id, phase_id=phase_id,
                 subject_kind=subject_kind, subject_id=subject_id, title=change.title,
                 level=change.level, eligible=change.eligible, reason=change.reason,
             ),
