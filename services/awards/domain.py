@@ -16,6 +16,9 @@ from contracts.events.rules import AwardRules, TitleRule
 from contracts.events.scores import ScoreChanged
 
 SubjectKey = tuple[str, str, str, str]  # campaign, phase, subject kind, subject id
+# Campaign rule sets arrive with thidua.campaign.launched.v1; until awards keeps them, the
+# published defaults (contracts/events/rules.py, citing DOMAIN-RULES.md) apply.
+DEFAULT_RULES = AwardRules()
 
 
 @dataclass(frozen=True)
@@ -170,3 +173,44 @@ def evaluate(standing: Standing, rules: AwardRules) -> list[Eligibility]:
 def changed(previous: dict[tuple[str, str], bool], current: list[Eligibility]) -> list[Eligibility]:
     """The evaluations that differ from what was last announced (or were never announced)."""
     return [e for e in current if previous.get((e.title, e.level)) != e.eligible]
+
+
+@dataclass(frozen=True)
+class TitlePath:
+    """What remains between a member and one title in one campaign phase."""
+
+    campaign_id: str
+    phase_id: str
+    title: str
+    level: str
+    eligible: bool | None  # None: not decided from scores
+    remaining: tuple[str, ...]  # the unmet criteria in words, or why scores do not decide it
+    criteria: tuple[dict, ...]  # every criterion as stored (`Criterion.as_json`)
+
+
+def path_to_titles(evaluated: Sequence[dict], subject_kind: str,
+                   rules: AwardRules) -> list[TitlePath]:
+    """Per campaign phase the subject was evaluated in, each title of its kind in the rules'
+    order: for a computed title its last evaluation (eligible, criteria, the unmet ones in
+    words); for the others why scores do not decide them. `evaluated` are stored evaluations:
+    `campaign_id`, `phase_id`, `title`, `level`, `eligible`, `criteria`."""
+    by_phase: dict[tuple[str, str], dict[str, dict]] = {}
+    for row in evaluated:
+        by_phase.setdefault((row["campaign_id"], row["phase_id"]), {})[row["title"]] = row
+    out = []
+    for (campaign_id, phase_id), titles in by_phase.items():
+        for rule in rules.titles:
+            if rule.subject_kind != subject_kind:
+                continue
+            row = titles.get(rule.title)
+            if row is None:
+                reason = ("not evaluated yet" if is_computed(rule)
+                          else not_computed_because(rule))
+                out.append(TitlePath(campaign_id, phase_id, rule.title, rule.levels[0], None,
+                                     (reason,), ()))
+                continue
+            criteria = tuple(row["criteria"])
+            remaining = tuple(c["text"] for c in criteria if not c["met"])
+            out.append(TitlePath(campaign_id, phase_id, rule.title, row["level"],
+                                 row["eligible"], remaining, criteria))
+    return out

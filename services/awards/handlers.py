@@ -6,7 +6,6 @@ import structlog
 
 from contracts import CloudEvent
 from contracts.events.awards import AwardEligibilityChanged
-from contracts.events.rules import AwardRules
 from contracts.events.scores import ScoreChanged
 from services.runtime.context import Context
 from services.runtime.handlers import Handlers
@@ -16,9 +15,6 @@ from .repository import AwardsRepository
 
 log = structlog.get_logger()
 handlers = Handlers()
-# Campaign rule sets arrive with thidua.campaign.launched.v1; until awards keeps them, the
-# published defaults apply.
-DEFAULT_RULES = AwardRules()
 
 
 @handlers.batch
@@ -33,7 +29,7 @@ async def on_score_changed(
     changes: list[tuple[domain.StandingUpdate, domain.Standing, domain.Eligibility]] = []
     for update in updates:
         standing = standings[update.subject]
-        evaluated = domain.evaluate(standing, DEFAULT_RULES)
+        evaluated = domain.evaluate(standing, domain.DEFAULT_RULES)
         evaluations += [(update.subject, standing.unit_id, e) for e in evaluated]
         changes += [(update, standing, c) for c in domain.changed(
             announced.get(update.subject, {}), evaluated)]

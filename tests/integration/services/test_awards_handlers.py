@@ -16,7 +16,7 @@ import pytest
 from contracts import CloudEvent, new_event
 from contracts.events.scores import ScoreChanged
 from services.awards.handlers import handlers
-from services.awards.repository import AwardsRepository
+from services.awards.repository import AwardsRepository, eligibility_of
 from tests.support.handler_harness import ServiceUnderTest, open_harness
 
 pytestmark = pytest.mark.integration
@@ -272,3 +272,21 @@ async def test_the_eligibility_change_is_caused_by_the_change_with_the_latest_ve
     stale = score_changed("m-1", 8, version=1, correlation_id="flow-1")
     await awards.apply(latest, stale)
     assert {e.causationid for e in await awards.emitted()} == {latest.id}
+
+
+async def test_the_criteria_follow_the_latest_standing_while_the_verdict_stays(awards):
+    await awards.apply(score_changed("m-1", 8, version=1))
+    await awards.apply(score_changed("m-1", 14, delta=6, version=2))
+    rows = {r["title"]: r for r in await eligibility_of(awards.pool, "member", "m-1")}
+    assert [c["text"] for c in rows["good_worker"]["criteria"]] == ["6 points short (14 of 20)"]
+    assert rows["good_worker"]["criteria"][0] | {"text": None} == {
+        "criterion": "min_points", "required": "20", "actual": "14", "met": False,
+        "short_by": "6", "text": None}
+    assert (rows["good_worker"]["eligible"], rows["good_worker"]["reason"]) == (
+        False, "min_points_not_reached")
+    assert len(await awards.emitted()) == 2  # the first verdicts only
+    await awards.apply(score_changed("m-1", 22, delta=8, version=3))
+    rows = {r["title"]: r for r in await eligibility_of(awards.pool, "member", "m-1")}
+    assert (rows["good_worker"]["eligible"], rows["good_worker"]["reason"],
+            [c["text"] for c in rows["good_worker"]["criteria"]]) == (
+        True, "criteria_met", ["points reached (22 of 20)"])

@@ -12,6 +12,7 @@ from services.awards.domain import (
     changed,
     evaluate,
     is_computed,
+    path_to_titles,
     standing_updates,
 )
 
@@ -151,3 +152,32 @@ def test_unversioned_changes_keep_the_larger_total_and_lose_to_a_versioned_one()
     assert (legacy.total_points, legacy.cause_id, legacy.version) == (Decimal(30), "e2", None)
     [mixed] = standing_updates([("e1", change(10, 1)), ("e2", change(50, None))])
     assert (mixed.total_points, mixed.cause_id, mixed.version) == (Decimal(10), "e1", 1)
+
+
+def stored(title: str, eligible: bool, *texts: str, phase: str = "p1") -> dict:
+    return {"campaign_id": "c", "phase_id": phase, "title": title, "level": "grassroots",
+            "eligible": eligible,
+            "criteria": [{"criterion": "min_points", "met": "reached" in t, "text": t}
+                         for t in texts]}
+
+
+def test_the_path_to_titles_lists_what_remains_for_each_member_title_of_each_phase():
+    paths = path_to_titles([
+        stored("good_worker", False, "12 points short (8 of 20)"),
+        stored("creative_labour", True, "accepted initiatives reached (1 of 1)"),
+        stored("good_worker", True, "points reached (30 of 20)", phase="p2"),
+    ], "member", RULES)
+    remaining = {(p.phase_id, p.title): (p.eligible, p.remaining) for p in paths}
+    assert remaining[("p1", "good_worker")] == (False, ("12 points short (8 of 20)",))
+    assert remaining[("p1", "creative_labour")] == (True, ())
+    assert remaining[("p2", "good_worker")] == (True, ())
+    assert remaining[("p2", "creative_labour")] == (None, ("not evaluated yet",))
+    assert remaining[("p1", "good_at_work_and_home")] == (
+        None, ("reserved to women members: decided on nomination (bình xét)",))
+    assert remaining[("p1", "outstanding_officer")] == (
+        None, ("reserved to union officers: decided on nomination (bình xét)",))
+    assert remaining[("p1", "good_deeds")] == (
+        None, ("no score criteria: decided on nomination by peers (bình xét)",))
+    assert [p.title for p in paths if p.phase_id == "p1"] == [
+        "good_worker", "creative_labour", "good_at_work_and_home", "good_deeds",
+        "outstanding_officer", "exemplary_family"]  # the rules' order, members' titles only
