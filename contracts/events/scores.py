@@ -37,6 +37,16 @@ class ScoreChanged(EventData):
     source_event_id: str = Field(
         min_length=1, description="Id of the event that caused the change (for explanations)."
     )
+    subject_version: int | None = Field(
+        None,
+        ge=1,
+        description="Version of the subject's score in this campaign phase: 1 for its first "
+        "change, then one more for each change applied, so a higher version is a later total. "
+        "Changes of one member travel on several partitions (keyed by unit) and may arrive out "
+        "of order: keep the total of the highest version seen and ignore a lower one. When one "
+        "event announces several changes of a batch, it carries the last one's version. Null "
+        "in events recorded before versions were assigned.",
+    )
 
 
 class StandingEntry(BaseModel):

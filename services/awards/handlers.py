@@ -6,7 +6,6 @@ import structlog
 
 from contracts import CloudEvent
 from contracts.events.awards import AwardEligibilityChanged
-from contracts.events.rules import AwardRules
 from contracts.events.scores import ScoreChanged
 from services.runtime.context import Context
 from services.runtime.handlers import Handlers
@@ -16,9 +15,6 @@ from .repository import AwardsRepository
 
 log = structlog.get_logger()
 handlers = Handlers()
-# Campaign rule sets arrive with thidua.campaign.launched.v1; until awards keeps them, the
-# published defaults apply.
-DEFAULT_RULES = AwardRules()
 
 
 @handlers.batch
@@ -29,17 +25,20 @@ async def on_score_changed(
     standings = await ctx.repo.update_standings(updates)
     announced = await ctx.repo.announced(list(standings))
     causes = {event.id: event for event in events}
-    changes: list[tuple[domain.StandingUpdate, domain.Eligibility]] = []
+    evaluations: list[tuple[domain.SubjectKey, str, domain.Eligibility]] = []
+    changes: list[tuple[domain.StandingUpdate, domain.Standing, domain.Eligibility]] = []
     for update in updates:
-        evaluated = domain.evaluate(standings[update.subject], DEFAULT_RULES)
-        changes += [(update, c) for c in domain.changed(announced.get(update.subject, {}),
-                                                        evaluated)]
-    await ctx.repo.record_eligibility(changes)
-    for update, change in changes:
+        standing = standings[update.subject]
+        evaluated = domain.evaluate(standing, domain.DEFAULT_RULES)
+        evaluations += [(update.subject, standing.unit_id, e) for e in evaluated]
+        changes += [(update, standing, c) for c in domain.changed(
+            announced.get(update.subject, {}), evaluated)]
+    await ctx.repo.record_eligibility(evaluations)
+    for update, standing, change in changes:
         campaign_id, phase_id, subject_kind, subject_id = update.subject
         ctx.emit(
             AwardEligibilityChanged(
-                unit_id=update.unit_id, campaign_id=campaign_id, phase_id=phase_id,
+                unit_id=standing.unit_id, campaign_id=campaign_id, phase_id=phase_id,
                 subject_kind=subject_kind, subject_id=subject_id, title=change.title,
                 level=change.level, eligible=change.eligible, reason=change.reason,
             ),

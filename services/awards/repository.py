@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import asyncpg
@@ -16,31 +17,48 @@ class AwardsRepository:
     async def update_standings(
         self, updates: Sequence[StandingUpdate]
     ) -> dict[SubjectKey, Standing]:
-        """Store each subject's latest total and count; return their standings afterwards."""
+        """Store each subject's latest total and count; return their standings afterwards.
+
+        The total (and its unit) is replaced only by a change of a higher `subject_version`
+        than the one stored: a late, stale change leaves it, whichever partition it came on, and
+        a replay changes nothing. Unversioned changes on an unversioned standing keep the
+        larger total (points were only ever added then). Accepted initiatives add up always."""
         if not updates:
             return {}
         rows = await self._conn.fetch(
-            """INSERT INTO subject_standings (campaign_id, phase_id, subject_kind, subject_id,
-                                              unit_id, total_points, accepted_initiatives)
+            """INSERT INTO subject_standings AS s
+                   (campaign_id, phase_id, subject_kind, subject_id, unit_id, total_points,
+                    accepted_initiatives, subject_version)
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::numeric[], $7::int[])
+                                    $6::numeric[], $7::int[], $8::bigint[])
                ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
-                 -- Out-of-order totals (several partitions): the larger one is the later.
-                 SET total_points = GREATEST(subject_standings.total_points,
-                                             EXCLUDED.total_points),
-                     -- The unit of the latest (largest) total: a late, stale change
-                     -- does not move a member back to an older unit.
-                     unit_id = CASE WHEN EXCLUDED.total_points >= subject_standings.total_points
-                                    THEN EXCLUDED.unit_id ELSE subject_standings.unit_id END,
-                     accepted_initiatives = subject_standings.accepted_initiatives
+                 SET total_points = CASE
+                       WHEN EXCLUDED.subject_version > s.subject_version
+                            OR (s.subject_version IS NULL
+                                AND EXCLUDED.subject_version IS NOT NULL)
+                         THEN EXCLUDED.total_points
+                       WHEN s.subject_version IS NULL AND EXCLUDED.subject_version IS NULL
+                         THEN GREATEST(s.total_points, EXCLUDED.total_points)
+                       ELSE s.total_points END,
+                     unit_id = CASE
+                       WHEN EXCLUDED.subject_version > s.subject_version
+                            OR (s.subject_version IS NULL
+                                AND EXCLUDED.subject_version IS NOT NULL)
+                            OR (s.subject_version IS NULL AND EXCLUDED.subject_version IS NULL
+                                AND EXCLUDED.total_points >= s.total_points)
+                         THEN EXCLUDED.unit_id
+                       ELSE s.unit_id END,
+                     subject_version = GREATEST(s.subject_version, EXCLUDED.subject_version),
+                     accepted_initiatives = s.accepted_initiatives
                                             + EXCLUDED.accepted_initiatives,
                      updated_at = now()
                RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points,
-                         accepted_initiatives""",
+                         accepted_initiatives, unit_id""",
             *_columns([u.subject for u in updates]), [u.unit_id for u in updates],
             [u.total_points for u in updates], [u.accepted_delta for u in updates],
+            [u.version for u in updates],
         )
-        return {(r[0], r[1], r[2], r[3]): Standing(r[2], r[4], r[5]) for r in rows}
+        return {(r[0], r[1], r[2], r[3]): Standing(r[2], r[4], r[5], r[6]) for r in rows}
 
     async def announced(
         self, subjects: Sequence[SubjectKey]
@@ -63,21 +81,30 @@ class AwardsRepository:
         return out
 
     async def record_eligibility(
-        self, changes: Sequence[tuple[StandingUpdate, Eligibility]]
+        self, evaluations: Sequence[tuple[SubjectKey, str, Eligibility]]
     ) -> None:
-        if not changes:
+        """Store every evaluation (subject, its unit, verdict): its criteria always; its
+        verdict, reason and time only when the verdict changed (what was announced)."""
+        if not evaluations:
             return
         await self._conn.execute(
-            """INSERT INTO eligibility (campaign_id, phase_id, subject_kind, subject_id, title,
-                                        level, eligible, reason, unit_id)
+            """INSERT INTO eligibility AS e (campaign_id, phase_id, subject_kind, subject_id,
+                                             title, level, eligible, reason, unit_id, criteria)
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::text[], $7::bool[], $8::text[], $9::text[])
+                                    $6::text[], $7::bool[], $8::text[], $9::text[],
+                                    $10::jsonb[])
                ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id, title, level)
-               DO UPDATE SET eligible = EXCLUDED.eligible, reason = EXCLUDED.reason,
-                             updated_at = now()""",
-            *_columns([u.subject for u, _ in changes]), [c.title for _, c in changes],
-            [c.level for _, c in changes], [c.eligible for _, c in changes],
-            [c.reason for _, c in changes], [u.unit_id for u, _ in changes],
+               DO UPDATE SET
+                 criteria = EXCLUDED.criteria,
+                 reason = CASE WHEN e.eligible <> EXCLUDED.eligible THEN EXCLUDED.reason
+                               ELSE e.reason END,
+                 updated_at = CASE WHEN e.eligible <> EXCLUDED.eligible THEN now()
+                                   ELSE e.updated_at END,
+                 eligible = EXCLUDED.eligible""",
+            *_columns([s for s, _, _ in evaluations]), [e.title for _, _, e in evaluations],
+            [e.level for _, _, e in evaluations], [e.eligible for _, _, e in evaluations],
+            [e.reason for _, _, e in evaluations], [u for _, u, _ in evaluations],
+            [json.dumps([c.as_json() for c in e.criteria]) for _, _, e in evaluations],
         )
 
 
@@ -88,9 +115,10 @@ def _columns(subjects: Sequence[SubjectKey]) -> tuple[list[str], list[str], list
 
 async def eligibility_of(pool: asyncpg.Pool, subject_kind: str, subject_id: str) -> list[dict]:
     rows = await pool.fetch(
-        """SELECT campaign_id, phase_id, title, level, eligible, reason, updated_at
+        """SELECT campaign_id, phase_id, title, level, eligible, reason, updated_at,
+                  criteria::text AS criteria
            FROM eligibility WHERE subject_kind = $1 AND subject_id = $2
            ORDER BY campaign_id, phase_id, title, level""",
         subject_kind, subject_id,
     )
-    return [dict(r) for r in rows]
+    return [dict(r) | {"criteria": json.loads(r["criteria"])} for r in rows]

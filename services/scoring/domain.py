@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -37,6 +38,31 @@ class Credit:
         return self.campaign_id, self.phase_id, a.subject_kind, a.subject_id
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A new ledger line with its subject's total and version right after it."""
+
+    credit: Credit
+    total: Decimal
+    version: int
+
+
+def running_totals(
+    credits: Sequence[Credit], after: dict[SubjectKey, tuple[Decimal, int]]
+) -> list[Recorded]:
+    """Each line's total and version, from each subject's total and version after the batch:
+    walking back from the end, a line's total is the final one less the points of the lines
+    after it, and its version one less than the next line's."""
+    remaining = dict(after)
+    out: list[Recorded] = []
+    for c in reversed(credits):
+        total, version = remaining[c.subject_key]
+        out.append(Recorded(c, total, version))
+        remaining[c.subject_key] = (total - c.awarded.points, version - 1)
+    out.reverse()
+    return out
+
+
 def points_for_submission(
     initiative: InitiativeSubmitted, rules: ScoringRules
 ) -> list[PointsAwarded]:
@@ -54,5 +80,6 @@ def points_for_submission(
 
 
 def merge_score_changes(staged: ScoreChanged, later: ScoreChanged) -> ScoreChanged:
-    """Two changes of one subject in one batch announce as one: deltas summed, latest total."""
+    """Two changes of one subject in one batch announce as one: deltas summed, latest total
+    and version (the later change's)."""
     return later.model_copy(update={"points_delta": staged.points_delta + later.points_delta})

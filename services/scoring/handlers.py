@@ -33,7 +33,8 @@ async def on_initiative_submitted(
     ]
     causes = {event.id: event for event in events}
     recorded = await ctx.repo.record_points(credits)
-    for credit, total in recorded:
+    for line in recorded:
+        credit = line.credit
         # One score.changed per subject and reason per batch, with the deltas summed.
         ctx.emit_coalesced(
             (credit.subject_key, credit.awarded.reason),
@@ -41,8 +42,8 @@ async def on_initiative_submitted(
                 unit_id=credit.unit_id, campaign_id=credit.campaign_id,
                 phase_id=credit.phase_id, subject_kind=credit.awarded.subject_kind,
                 subject_id=credit.awarded.subject_id, points_delta=credit.awarded.points,
-                total_points=total, reason=credit.awarded.reason,
-                source_event_id=credit.source_event_id,
+                total_points=line.total, reason=credit.awarded.reason,
+                source_event_id=credit.source_event_id, subject_version=line.version,
             ),
             cause=causes[credit.source_event_id],
             subject=credit.awarded.subject_id,

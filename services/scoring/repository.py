@@ -7,16 +7,20 @@ from decimal import Decimal
 
 import asyncpg
 
-from .domain import Credit, SubjectKey
+from .domain import Credit, Recorded, SubjectKey, running_totals
 
 
 class ScoringRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def record_points(self, credits: Sequence[Credit]) -> list[tuple[Credit, Decimal]]:
+    async def record_points(self, credits: Sequence[Credit]) -> list[Recorded]:
         """Add the ledger lines not recorded before; return each new line with its subject's
-        new total (after the whole batch). Lines already in the ledger change nothing."""
+        total and version right after it. Lines already in the ledger change nothing.
+
+        Each new line is one change of its subject: the subject's version goes up by one per
+        line, in the same upsert that adds the points, and the batch's lines of one subject take
+        the versions in order, the last one the stored version."""
         if not credits:
             return []
         rows = await self._conn.fetch(
@@ -40,32 +44,38 @@ class ScoringRepository:
                 # A line credited twice (an author listed twice) is one ledger line: count it once.
                 inserted.discard(line)
                 new.append(c)
-        totals = await self._add_to_totals(new)
-        return [(c, totals[c.subject_key]) for c in new]
+        after = await self._add_to_totals(new)
+        return running_totals(new, after)
 
-    async def _add_to_totals(self, credits: Sequence[Credit]) -> dict[SubjectKey, Decimal]:
-        increments: dict[SubjectKey, tuple[Decimal, Credit]] = {}
+    async def _add_to_totals(
+        self, credits: Sequence[Credit]
+    ) -> dict[SubjectKey, tuple[Decimal, int]]:
+        """One upsert for the batch: each subject's total and version after all its lines."""
+        increments: dict[SubjectKey, tuple[Decimal, int, Credit]] = {}
         for c in credits:
-            points, _ = increments.get(c.subject_key, (Decimal(0), c))
-            increments[c.subject_key] = (points + c.awarded.points, c)  # latest unit wins
+            points, changes, _ = increments.get(c.subject_key, (Decimal(0), 0, c))
+            # latest unit wins
+            increments[c.subject_key] = (points + c.awarded.points, changes + 1, c)
         if not increments:
             return {}
         keys = list(increments)
         rows = await self._conn.fetch(
             """INSERT INTO scores (campaign_id, phase_id, subject_kind, subject_id, unit_id,
-                                   district, total_points)
+                                   district, total_points, version)
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::text[], $7::numeric[])
+                                    $6::text[], $7::numeric[], $8::bigint[])
                ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
                  SET total_points = scores.total_points + EXCLUDED.total_points,
+                     version = scores.version + EXCLUDED.version,
                      unit_id = EXCLUDED.unit_id, district = EXCLUDED.district,
                      updated_at = now()
-               RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points""",
+               RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points, version""",
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-            [k[3] for k in keys], [increments[k][1].unit_id for k in keys],
-            [increments[k][1].district for k in keys], [increments[k][0] for k in keys],
+            [k[3] for k in keys], [increments[k][2].unit_id for k in keys],
+            [increments[k][2].district for k in keys], [increments[k][0] for k in keys],
+            [increments[k][1] for k in keys],
         )
-        return {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
+        return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
 
 
 async def scores_of_unit(pool: asyncpg.Pool, unit_id: str) -> list[dict]:

@@ -52,6 +52,19 @@ async def test_an_initiative_reaches_its_authors_inbox_with_one_correlation_id(c
     assert {(e["title"], e["eligible"]) for e in eligibility} == {
         ("good_worker", False), ("creative_labour", False)
     }
+    assert {e["title"]: ([c["text"] for c in e["criteria"]], e["provisional"])
+            for e in eligibility} == {
+        "good_worker": (["18 points short (2 of 20)"], True),
+        "creative_labour": (["needs 1 more accepted initiative (0 of 1)"], True),
+    }
+    path = (await clients["awards"].get(f"/members/{member_id}/path-to-titles",
+                                        headers=author)).json()
+    remaining = {p["title"]: p["remaining"] for p in path}
+    assert remaining["good_worker"] == ["18 points short (2 of 20)"]
+    assert remaining["creative_labour"] == ["needs 1 more accepted initiative (0 of 1)"]
+    assert remaining["good_deeds"] == [
+        "no score criteria: decided on nomination by peers (bình xét)"]
+    assert {p["eligible"] for p in path if p["title"] == "good_deeds"} == {None}
     scores = (await clients["scoring"].get("/units/u-dongda-thcs-langthuong/scores",
                                            headers=official)).json()
     assert any(s["subject_id"] == member_id and float(s["total_points"]) == 2 for s in scores)

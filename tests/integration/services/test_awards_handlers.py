@@ -8,6 +8,7 @@ no computable criteria (they are decided on proposal), so a unit's score evaluat
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import permutations
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from contracts import CloudEvent, new_event
 from contracts.events.scores import ScoreChanged
 from services.awards.handlers import handlers
-from services.awards.repository import AwardsRepository
+from services.awards.repository import AwardsRepository, eligibility_of
 from tests.support.handler_harness import ServiceUnderTest, open_harness
 
 pytestmark = pytest.mark.integration
@@ -42,11 +43,12 @@ def score_changed(
     subject_id: str = "m-1", total: int = 8, *, delta: int = 2, kind: str = "member",
     unit_id: str = "u-det-8-3", reason: str = "initiative_submitted",
     correlation_id: str | None = None, district: str | None = "d-dongda",
+    version: int | None = None,
 ) -> CloudEvent:
     data = ScoreChanged(
         unit_id=unit_id, campaign_id=CAMPAIGN, phase_id=PHASE, subject_kind=kind,
         subject_id=subject_id, points_delta=Decimal(delta), total_points=Decimal(total),
-        reason=reason, source_event_id="ini-event-1",
+        reason=reason, source_event_id="ini-event-1", subject_version=version,
     )
     return new_event(data, source="/thidua/scoring", district=district,
                      correlation_id=correlation_id, subject=subject_id)
@@ -167,3 +169,124 @@ async def test_an_eligibility_change_names_its_subject_campaign_and_phase(awards
     assert (change.data.campaign_id, change.data.phase_id, change.data.subject_kind) == (
         CAMPAIGN, PHASE, "member")
     assert change.partition_key() == "u-det-8-3"
+
+
+# Versioned score changes: a member's changes travel on the partitions of the units that
+# credited them, so arrive out of order; the highest `subject_version` holds the latest total.
+
+def good_worker(events: list[CloudEvent]) -> list[bool]:
+    """The good_worker verdicts announced, in order."""
+    return [e.data.eligible for e in events if e.data.title == "good_worker"]
+
+
+async def test_a_stale_version_arriving_late_on_another_partition_changes_nothing(awards):
+    v1 = score_changed("m-1", 8, version=1)
+    v2 = score_changed("m-1", 16, delta=8, unit_id="u-may-10", version=2)
+    v3 = score_changed("m-1", 24, delta=8, version=3)
+    await awards.apply(awards.record(v1, partition=3))
+    await awards.apply(awards.record(v3, partition=3))
+    announced = await awards.emitted()
+    await awards.apply(awards.record(v2, partition=5))  # late: older than v3
+    assert await standing(awards, "m-1") == (Decimal(24), 0, "u-det-8-3")
+    assert await awards.emitted() == announced
+    assert good_worker(announced) == [False, True]
+
+
+async def test_eligibility_never_flips_back_whatever_order_the_partitions_deliver(awards):
+    # m-1 credited alternately by two units: odd versions on partition 3, even on 5.
+    totals = {1: 8, 2: 14, 3: 20, 4: 22, 5: 30}
+    changes = {v: awards.record(score_changed("m-1", t, delta=6, version=v,
+                                              unit_id="u-det-8-3" if v % 2 else "u-may-10"),
+                                partition=3 if v % 2 else 5)
+               for v, t in totals.items()}
+    # Partition 3 runs ahead; partition 5's changes come late, one batch mixing both.
+    for batch in ([changes[1], changes[3]], [changes[2]], [changes[5], changes[4]]):
+        await awards.apply(*batch)
+    verdicts = good_worker(await awards.emitted())
+    assert verdicts == [True]  # v1 and v3 in one batch: eligible at once, never contradicted
+    assert await standing(awards, "m-1") == (Decimal(30), 0, "u-det-8-3")
+    version = await awards.pool.fetchval(
+        "SELECT subject_version FROM subject_standings WHERE subject_id = 'm-1'")
+    assert version == 5
+
+
+async def test_each_order_of_three_versions_ends_eligible_without_a_contradiction(awards):
+    for order in permutations((1, 2, 3)):
+        await awards.reset()
+        totals = {1: 12, 2: 21, 3: 25}
+        for v in order:
+            await awards.apply(awards.record(
+                score_changed("m-1", totals[v], version=v), partition=v))
+        verdicts = good_worker(await awards.emitted())
+        # Once eligible, never told otherwise: at most one False, before the True.
+        assert verdicts in ([True], [False, True]), (order, verdicts)
+        assert (await standing(awards, "m-1"))[0] == Decimal(25), order
+
+
+async def test_a_redelivered_old_version_is_ignored(awards):
+    v1 = score_changed("m-1", 24, version=1)
+    await awards.apply(v1)
+    await awards.apply(score_changed("m-1", 30, version=2))
+    await awards.pool.execute("DELETE FROM inbox")  # retention forgot it
+    await awards.apply(v1)
+    assert (await standing(awards, "m-1"))[0] == Decimal(30)
+
+
+async def test_withdrawn_points_lower_the_total_and_end_eligibility(awards):
+    await awards.apply(score_changed("m-1", 24, version=1))
+    await awards.apply(score_changed("m-1", 16, delta=-8, version=2))
+    assert (await standing(awards, "m-1"))[0] == Decimal(16)
+    assert good_worker(await awards.emitted()) == [True, False]
+    # The withdrawn total's change arriving again, late, does not bring the points back.
+    await awards.apply(awards.record(score_changed("m-1", 24, version=1), partition=7))
+    assert (await standing(awards, "m-1"))[0] == Decimal(16)
+    assert good_worker(await awards.emitted()) == [True, False]
+
+
+async def test_a_withdrawal_and_a_stale_change_in_one_batch_keep_the_latest_version(awards):
+    await awards.apply(awards.record(score_changed("m-1", 16, delta=-8, version=2), partition=1),
+                       awards.record(score_changed("m-1", 24, version=1), partition=2))
+    assert (await standing(awards, "m-1"))[0] == Decimal(16)
+    assert good_worker(await awards.emitted()) == [False]
+
+
+async def test_a_stale_accepted_initiative_still_counts(awards):
+    await awards.apply(score_changed("m-1", 30, version=2))
+    await awards.apply(score_changed("m-1", 10, delta=10, reason="initiative_accepted",
+                                     version=1))
+    assert await standing(awards, "m-1") == (Decimal(30), 1, "u-det-8-3")
+    assert ("m-1", "creative_labour", "grassroots", True, "criteria_met") in decisions(
+        await awards.emitted())
+
+
+async def test_an_unversioned_change_after_a_versioned_one_is_older(awards):
+    await awards.apply(score_changed("m-1", 16, version=3))
+    await awards.apply(score_changed("m-1", 40))
+    assert (await standing(awards, "m-1"))[0] == Decimal(16)
+    await awards.apply(score_changed("m-1", 18, version=4))
+    assert (await standing(awards, "m-1"))[0] == Decimal(18)
+
+
+async def test_the_eligibility_change_is_caused_by_the_change_with_the_latest_version(awards):
+    latest = score_changed("m-1", 24, version=2, correlation_id="flow-2")
+    stale = score_changed("m-1", 8, version=1, correlation_id="flow-1")
+    await awards.apply(latest, stale)
+    assert {e.causationid for e in await awards.emitted()} == {latest.id}
+
+
+async def test_the_criteria_follow_the_latest_standing_while_the_verdict_stays(awards):
+    await awards.apply(score_changed("m-1", 8, version=1))
+    await awards.apply(score_changed("m-1", 14, delta=6, version=2))
+    rows = {r["title"]: r for r in await eligibility_of(awards.pool, "member", "m-1")}
+    assert [c["text"] for c in rows["good_worker"]["criteria"]] == ["6 points short (14 of 20)"]
+    assert rows["good_worker"]["criteria"][0] | {"text": None} == {
+        "criterion": "min_points", "required": "20", "actual": "14", "met": False,
+        "short_by": "6", "text": None}
+    assert (rows["good_worker"]["eligible"], rows["good_worker"]["reason"]) == (
+        False, "min_points_not_reached")
+    assert len(await awards.emitted()) == 2  # the first verdicts only
+    await awards.apply(score_changed("m-1", 22, delta=8, version=3))
+    rows = {r["title"]: r for r in await eligibility_of(awards.pool, "member", "m-1")}
+    assert (rows["good_worker"]["eligible"], rows["good_worker"]["reason"],
+            [c["text"] for c in rows["good_worker"]["criteria"]]) == (
+        True, "criteria_met", ["points reached (22 of 20)"])

@@ -38,9 +38,10 @@ async def empty_tables(scoring):
 def submitted(
     unit_id: str = "u-det-8-3", authors: tuple[str, ...] = ("m-1",), *,
     district: str | None = "d-dongda", correlation_id: str | None = None, n: int = 1,
+    phase_id: str = PHASE,
 ) -> CloudEvent:
     data = InitiativeSubmitted(
-        initiative_id=f"ini-{unit_id}-{n}", campaign_id=CAMPAIGN, phase_id=PHASE,
+        initiative_id=f"ini-{unit_id}-{n}", campaign_id=CAMPAIGN, phase_id=phase_id,
         unit_id=unit_id, title=f"Sáng kiến số {n}", field="kỹ thuật",
         authors=[InitiativeAuthor(member_id=m, full_name=f"Tác giả {m}", direct_worker=True)
                  for m in authors],
@@ -226,3 +227,52 @@ async def test_every_total_is_the_sum_of_its_ledger_lines(scoring):
            WHERE e.points <> s.total_points""")
     assert mismatched == []
     assert await scoring.pool.fetchval("SELECT count(*) FROM scores") == 13
+
+
+def versions(events: list[CloudEvent], subject_id: str) -> list[tuple[int | None, Decimal]]:
+    return [(e.data.subject_version, e.data.total_points) for e in events
+            if e.data.subject_id == subject_id]
+
+
+async def stored_version(harness, subject_id: str) -> int:
+    return await harness.pool.fetchval(
+        "SELECT version FROM scores WHERE subject_id = $1", subject_id)
+
+
+async def test_each_applied_change_raises_the_subjects_version_by_one(scoring):
+    await scoring.apply(submitted(authors=("m-1",), n=1))
+    await scoring.apply(submitted("u-may-10", ("m-1",), n=2))
+    await scoring.apply(submitted(authors=("m-1", "m-2"), n=3))
+    emitted = await scoring.emitted()
+    assert versions(emitted, "m-1") == [(1, Decimal(2)), (2, Decimal(4)), (3, Decimal(6))]
+    assert versions(emitted, "m-2") == [(1, Decimal(2))]
+    assert versions(emitted, "u-det-8-3") == [(1, Decimal(2)), (2, Decimal(4))]
+    assert await stored_version(scoring, "m-1") == 3
+
+
+async def test_a_redelivered_change_does_not_raise_the_version(scoring):
+    event = submitted(authors=("m-1",))
+    await scoring.apply(event)
+    await scoring.pool.execute("DELETE FROM inbox")  # retention forgot it
+    await scoring.apply(event, event)
+    assert versions(await scoring.emitted(), "m-1") == [(1, Decimal(2))]
+    assert await stored_version(scoring, "m-1") == 1
+
+
+async def test_a_coalesced_change_carries_the_last_version_and_total_of_its_batch(scoring):
+    await scoring.apply(submitted(authors=("m-1",), n=0))
+    before = len(await scoring.emitted())
+    await scoring.apply(*(submitted(authors=("m-1", "m-2") if n % 2 else ("m-1",), n=n)
+                          for n in range(1, 5)))
+    announced = (await scoring.emitted())[before:]
+    assert versions(announced, "m-1") == [(5, Decimal(10))]
+    assert versions(announced, "m-2") == [(2, Decimal(4))]
+    assert versions(announced, "u-det-8-3") == [(5, Decimal(10))]
+    assert (await stored_version(scoring, "m-1"), await stored_version(scoring, "m-2")) == (5, 2)
+
+
+async def test_versions_count_per_campaign_phase(scoring):
+    await scoring.apply(submitted(authors=("m-1",), n=1))
+    await scoring.apply(submitted(authors=("m-1",), n=2, phase_id="cmp-2025-hn-p2"))
+    assert [(e.data.phase_id, e.data.subject_version) for e in await scoring.emitted()
+            if e.data.subject_id == "m-1"] == [(PHASE, 1), ("cmp-2025-hn-p2", 1)]

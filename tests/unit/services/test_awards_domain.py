@@ -5,7 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 from contracts.events.rules import AwardRules, TitleRule
-from services.awards.domain import Eligibility, Standing, changed, evaluate, is_computed
+from contracts.events.scores import ScoreChanged
+from services.awards.domain import (
+    Eligibility,
+    Standing,
+    changed,
+    evaluate,
+    is_computed,
+    path_to_titles,
+    standing_updates,
+)
 
 RULES = AwardRules()
 
@@ -89,3 +98,86 @@ def test_a_new_reason_for_the_same_verdict_is_not_a_change():
     announced = {("good_worker", "grassroots"): False}
     current = [Eligibility("good_worker", "grassroots", False, "some_other_reason")]
     assert changed(announced, current) == []
+
+
+def criteria_texts(result: Eligibility) -> list[tuple[str, bool, str]]:
+    return [(c.criterion, c.met, c.text) for c in result.criteria]
+
+
+def test_each_criterion_says_whether_it_is_met_and_how_far_short():
+    results = by_title(evaluate(member(8), RULES))
+    assert criteria_texts(results["good_worker"]) == [
+        ("min_points", False, "12 points short (8 of 20)")]
+    assert results["good_worker"].criteria[0].short_by == Decimal(12)
+    assert criteria_texts(results["creative_labour"]) == [
+        ("min_accepted_initiatives", False, "needs 1 more accepted initiative (0 of 1)")]
+    met = by_title(evaluate(member("20.5", accepted=1), RULES))
+    assert criteria_texts(met["good_worker"]) == [
+        ("min_points", True, "points reached (20.5 of 20)")]
+    assert met["good_worker"].criteria[0].short_by == 0
+    assert criteria_texts(met["creative_labour"]) == [
+        ("min_accepted_initiatives", True, "accepted initiatives reached (1 of 1)")]
+
+
+def test_a_title_with_two_criteria_lists_both():
+    rule = TitleRule(title="creative_labour", subject_kind="member", levels=["district"],
+                     min_points=Decimal(10), min_accepted_initiatives=2)
+    [result] = evaluate(member("9.5", accepted=1), AwardRules(titles=[rule]))
+    assert criteria_texts(result) == [
+        ("min_points", False, "0.5 points short (9.5 of 10)"),
+        ("min_accepted_initiatives", False, "needs 1 more accepted initiative (1 of 2)")]
+    assert result.criteria[0].as_json() == {
+        "criterion": "min_points", "required": "10", "actual": "9.5", "met": False,
+        "short_by": "0.5", "text": "0.5 points short (9.5 of 10)"}
+
+
+def change(total: int, version: int | None, reason: str = "initiative_submitted",
+           unit_id: str = "u-1") -> ScoreChanged:
+    return ScoreChanged(unit_id=unit_id, campaign_id="c", phase_id="p", subject_kind="member",
+                        subject_id="m-1", points_delta=Decimal(1), total_points=Decimal(total),
+                        reason=reason, source_event_id="s", subject_version=version)
+
+
+def test_the_highest_version_of_a_batch_gives_the_total_unit_and_cause():
+    [update] = standing_updates([
+        ("e3", change(30, 3, unit_id="u-3")), ("e1", change(40, 1, "initiative_accepted")),
+        ("e2", change(20, 2))])
+    assert (update.total_points, update.unit_id, update.cause_id, update.version) == (
+        Decimal(30), "u-3", "e3", 3)
+    assert update.accepted_delta == 1  # the stale change's accepted initiative still counts
+
+
+def test_unversioned_changes_keep_the_larger_total_and_lose_to_a_versioned_one():
+    [legacy] = standing_updates([("e1", change(30, None)), ("e2", change(20, None))])
+    assert (legacy.total_points, legacy.cause_id, legacy.version) == (Decimal(30), "e2", None)
+    [mixed] = standing_updates([("e1", change(10, 1)), ("e2", change(50, None))])
+    assert (mixed.total_points, mixed.cause_id, mixed.version) == (Decimal(10), "e1", 1)
+
+
+def stored(title: str, eligible: bool, *texts: str, phase: str = "p1") -> dict:
+    return {"campaign_id": "c", "phase_id": phase, "title": title, "level": "grassroots",
+            "eligible": eligible,
+            "criteria": [{"criterion": "min_points", "met": "reached" in t, "text": t}
+                         for t in texts]}
+
+
+def test_the_path_to_titles_lists_what_remains_for_each_member_title_of_each_phase():
+    paths = path_to_titles([
+        stored("good_worker", False, "12 points short (8 of 20)"),
+        stored("creative_labour", True, "accepted initiatives reached (1 of 1)"),
+        stored("good_worker", True, "points reached (30 of 20)", phase="p2"),
+    ], "member", RULES)
+    remaining = {(p.phase_id, p.title): (p.eligible, p.remaining) for p in paths}
+    assert remaining[("p1", "good_worker")] == (False, ("12 points short (8 of 20)",))
+    assert remaining[("p1", "creative_labour")] == (True, ())
+    assert remaining[("p2", "good_worker")] == (True, ())
+    assert remaining[("p2", "creative_labour")] == (None, ("not evaluated yet",))
+    assert remaining[("p1", "good_at_work_and_home")] == (
+        None, ("reserved to women members: decided on nomination (bình xét)",))
+    assert remaining[("p1", "outstanding_officer")] == (
+        None, ("reserved to union officers: decided on nomination (bình xét)",))
+    assert remaining[("p1", "good_deeds")] == (
+        None, ("no score criteria: decided on nomination by peers (bình xét)",))
+    assert [p.title for p in paths if p.phase_id == "p1"] == [
+        "good_worker", "creative_labour", "good_at_work_and_home", "good_deeds",
+        "outstanding_officer", "exemplary_family"]  # the rules' order, members' titles only
