@@ -58,7 +58,7 @@ class ServiceDefinition:
     clock: Clock = system_clock
     # Background tasks of the worker role, each a coroutine function of the started runtime
     # (pool, envelopes, settings), run beside the consumer until the service stops (notify's
-    # e-mail sender). One that ends fails readiness.
+    # e-mail sender). Readiness checks each by its name less `run_`; one that ended fails it.
     workers: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = ()
 
     @property
@@ -137,7 +137,7 @@ class ServiceRuntime:
                 name=f"{d.name}-inbox-retention",
             )
         self._worker_tasks = [
-            asyncio.create_task(worker(self), name=f"{d.name}-{worker.__name__}")
+            asyncio.create_task(worker(self), name=worker.__name__.removeprefix("run_"))
             for worker in d.workers
         ]
 
