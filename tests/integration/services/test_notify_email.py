@@ -3,6 +3,7 @@ batch's transaction, sent by the sender task, once."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -163,3 +164,56 @@ async def test_retries_wait_longer_each_time(notify):
     wait = await notify.pool.fetchval(
         "SELECT extract(epoch FROM next_attempt_at - now()) FROM deliveries")
     assert 50 < wait <= 60
+
+
+async def test_two_senders_claim_disjoint_rows_and_mail_each_member_once(notify, smtp):
+    members = [f"m-{i}" for i in range(12)]
+    for m in members:
+        await with_email(notify, m, f"{m}@example.vn")
+    await notify.apply(*(eligibility_changed(m) for m in members))
+    first = sender(notify, smtp.port, email_batch_size=5)
+    second = sender(notify, smtp.port, email_batch_size=5)
+    while sum(await asyncio.gather(first.run_once(), second.run_once())):
+        pass
+    assert sorted(m["X-Envelope-To"] for m in smtp.messages) == sorted(
+        f"{m}@example.vn" for m in members)
+    assert await notify.pool.fetchval(
+        "SELECT count(*) FROM deliveries WHERE status = 'sent' AND attempts = 1") == 12
+
+
+async def test_no_more_messages_than_the_concurrency_limit_are_in_flight(notify):
+    in_flight, most = 0, 0
+
+    async def slow_relay(message):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+
+    for i in range(10):
+        await with_email(notify, f"m-{i}", f"m-{i}@example.vn")
+    await notify.apply(*(eligibility_changed(f"m-{i}") for i in range(10)))
+    mailer = sender(notify, 1, email_max_concurrency=3)
+    mailer.transport = slow_relay
+    assert await mailer.run_once() == 10
+    assert most == 3
+
+
+async def test_a_member_whose_address_was_removed_before_sending_is_not_mailed(notify, smtp):
+    await with_email(notify, "m-1", "lan.nguyen@example.vn")
+    await notify.apply(eligibility_changed("m-1"))
+    await put_contacts(notify.pool, "m-1", None, None, "test")
+    await sender(notify, smtp.port).run_once()
+    assert smtp.messages == []
+    [failed] = await notify.emitted("thidua.notification.failed.v1")
+    assert (failed.data.error, failed.data.attempts) == ("no e-mail address on record", 1)
+
+
+async def test_a_member_who_opted_out_of_in_app_gets_the_email_only(notify, smtp):
+    await with_email(notify, "m-1", "lan.nguyen@example.vn", in_app_enabled=False)
+    await notify.apply(eligibility_changed("m-1"))
+    await sender(notify, smtp.port).run_once()
+    assert len(smtp.messages) == 1
+    assert await notify.pool.fetchval("SELECT count(*) FROM notifications") == 0
+    assert [d.data.channel for d in await notify.emitted()] == ["email"]
