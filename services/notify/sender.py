@@ -116,7 +116,15 @@ class EmailSender:
                                WHERE c.member_id = d.recipient_id) AS email""",
             self.settings.email_batch_size, self.settings.email_claim_lease_s,
         )
-        await asyncio.gather(*(self._deliver(dict(row)) for row in rows))
+        outcomes = await asyncio.gather(*(self._deliver(dict(row)) for row in rows),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            if isinstance(outcome, Exception):
+                # Not recorded (the database failed): the row is due again when its lease
+                # runs out, and a resent copy carries the same Message-ID.
+                log.warning("email_outcome_not_recorded", error=type(outcome).__name__)
         return len(rows)
 
     async def _deliver(self, row: dict) -> None:
