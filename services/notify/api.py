@@ -1,12 +1,13 @@
-"""Notify's HTTP queries: a member's in-app inbox."""
+"""Notify's HTTP routes: a member's in-app inbox, contact points and preferences."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
@@ -48,3 +49,133 @@ async def member_notifications(
     await scope.require_member(member_id)
     rows = await repository.notifications_of(request.app.state.runtime.pool, member_id, limit)
     return [InAppNotification.model_validate(row) for row in rows]
+
+
+# Contacts and preferences: personal data, private to notify (never on any topic).
+CONTACT_READERS = Rule(
+    "read-member-contacts",
+    {Role.MEMBER, Role.GRASSROOTS_OFFICIAL, Role.UPPER_OFFICIAL},
+    summary="The member themself; officials of a unit whose subtree holds the member today. "
+            "Anyone else gets 404, as for an unknown member.",
+)
+CONTACT_KEEPERS = Rule(
+    "keep-member-contacts",
+    {Role.MEMBER, Role.GRASSROOTS_OFFICIAL, Role.UPPER_OFFICIAL},
+    writes=True,
+    summary="The member themself; officials of a unit whose subtree holds the member today. "
+            "Anyone else gets 404, as for an unknown member.",
+)
+STRICT = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                    r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def _valid_email(value: str) -> str:
+    local, _, domain = value.rpartition("@")
+    if not _EMAIL.match(value) or len(local) > 64 or ".." in local or local.startswith(".") \
+            or local.endswith("."):
+        raise ValueError("not an e-mail address (name@domain.tld)")
+    return f"{local}@{domain.lower()}"
+
+
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_valid_email)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 .-]{5,19}$")]
+
+
+class ContactsIn(BaseModel):
+    """The body of `PUT /members/{member_id}/contacts`: the whole set (null clears one)."""
+
+    model_config = STRICT
+
+    email: Email | None = Field(None, description="Where e-mail notifications go, e.g. "
+                                            "`lan.nguyen@example.vn`.")
+    phone: Phone | None = Field(None, description="e.g. `+84 912 345 678`.")
+
+
+class Contacts(BaseModel):
+    member_id: str
+    email: str | None
+    phone: str | None
+    updated_at: datetime | None
+
+
+class PreferencesIn(BaseModel):
+    """The body of `PUT /members/{member_id}/preferences`: the whole set."""
+
+    model_config = STRICT
+
+    language: Literal["vi", "en"] = Field("vi", description="Language of e-mails.")
+    email: bool = Field(True, description="E-mail notifications (false: opted out).")
+    in_app: bool = Field(True, description="In-app inbox notifications (false: opted out).")
+
+
+class Preferences(BaseModel):
+    member_id: str
+    language: Literal["vi", "en"]
+    email: bool
+    in_app: bool
+    updated_at: datetime | None
+
+
+def _preferences(member_id: str, row: dict | None) -> Preferences:
+    row = row or {"language": "vi", "email_enabled": True, "in_app_enabled": True,
+                  "updated_at": None}
+    return Preferences(member_id=member_id, language=row["language"],
+                       email=row["email_enabled"], in_app=row["in_app_enabled"],
+                       updated_at=row["updated_at"])
+
+
+def _contacts(member_id: str, row: dict | None) -> Contacts:
+    row = row or {"email": None, "phone": None, "updated_at": None}
+    return Contacts(member_id=member_id, **row)
+
+
+@router.get("/members/{member_id}/contacts", tags=["contacts"],
+            responses=problem_responses(401, 403, 404, 422, 503))
+async def member_contacts(
+    member_id: Identifier, request: Request,
+    scope: Annotated[Scope, Depends(CONTACT_READERS)],
+) -> Contacts:
+    """The member's contact points (nulls when none is kept)."""
+    await scope.require_member(member_id)
+    return _contacts(member_id, await repository.contacts_of(request.app.state.runtime.pool,
+                                                             member_id))
+
+
+@router.put("/members/{member_id}/contacts", tags=["contacts"],
+            responses=problem_responses(401, 403, 404, 413, 422, 503))
+async def put_member_contacts(
+    member_id: Identifier, body: ContactsIn, request: Request,
+    scope: Annotated[Scope, Depends(CONTACT_KEEPERS)],
+) -> Contacts:
+    """Replace the member's contact points. They stay in notify and travel on no topic."""
+    await scope.require_member(member_id)
+    row = await repository.put_contacts(request.app.state.runtime.pool, member_id, body.email,
+                                        body.phone, scope.caller.subject)
+    return _contacts(member_id, row)
+
+
+@router.get("/members/{member_id}/preferences", tags=["contacts"],
+            responses=problem_responses(401, 403, 404, 422, 503))
+async def member_preferences(
+    member_id: Identifier, request: Request,
+    scope: Annotated[Scope, Depends(CONTACT_READERS)],
+) -> Preferences:
+    """How the member wants to be told (defaults when never set: Vietnamese, every channel)."""
+    await scope.require_member(member_id)
+    return _preferences(member_id, await repository.preferences_of(
+        request.app.state.runtime.pool, member_id))
+
+
+@router.put("/members/{member_id}/preferences", tags=["contacts"],
+            responses=problem_responses(401, 403, 404, 413, 422, 503))
+async def put_member_preferences(
+    member_id: Identifier, body: PreferencesIn, request: Request,
+    scope: Annotated[Scope, Depends(CONTACT_KEEPERS)],
+) -> Preferences:
+    """Replace the member's preferences: language and an opt-out per channel."""
+    await scope.require_member(member_id)
+    row = await repository.put_preferences(request.app.state.runtime.pool, member_id,
+                                           body.language, body.email, body.in_app,
+                                           scope.caller.subject)
+    return _preferences(member_id, row)

@@ -9,6 +9,7 @@ from services.runtime.service import ServiceDefinition
 from .api import router
 from .handlers import handlers
 from .repository import NotifyRepository
+from .sender import run_email_sender
 from .settings import NotifySettings
 
 
@@ -20,4 +21,5 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         handlers=handlers,
         repository=NotifyRepository,
         routers=[router],
+        workers=[run_email_sender],
     )

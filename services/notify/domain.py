@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from contracts.events.awards import AwardEligibilityChanged
 
@@ -69,3 +70,54 @@ def eligibility_messages(event_id: str, change: AwardEligibilityChanged) -> list
             change.subject_id, "member", "in_app", "award_eligibility_changed", subject, body,
         )
     ]
+
+
+# The same names in English, for members who asked for English e-mail.
+TITLE_NAMES_EN = {
+    "good_worker": "Good Worker",
+    "creative_labour": "Creative Labour",
+    "good_at_work_and_home": "Good at Work, Good at Home",
+    "good_deeds": "Good Person, Good Deeds",
+    "outstanding_officer": "Outstanding Union Officer",
+    "exemplary_family": "Exemplary Worker Family",
+    "emulation_flag": "Excellent Emulation Flag",
+    "certificate_of_merit": "Certificate of Merit",
+}
+LEVEL_NAMES_EN = {"grassroots": "grassroots", "district": "district", "city": "city",
+                  "national": "national"}
+REASONS_EN = {
+    "min_points_not_reached": "not enough emulation points yet",
+    "accepted_initiatives_missing": "no accepted initiative yet",
+    "criteria_met": "all criteria are met",
+}
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a member may be reached, as notify keeps it (contacts stay in notify)."""
+
+    has_email: bool = False
+    email_enabled: bool = True
+    in_app_enabled: bool = True
+    language: str = "vi"
+
+    @property
+    def by_email(self) -> bool:
+        return self.has_email and self.email_enabled
+
+
+def eligibility_email_context(change: AwardEligibilityChanged, changed_at: datetime,
+                              language: str) -> dict:
+    """What the `award_eligibility_changed` e-mail templates are filled with."""
+    english = language == "en"
+    titles, levels, reasons = ((TITLE_NAMES_EN, LEVEL_NAMES_EN, REASONS_EN) if english else
+                               (TITLE_NAMES, LEVEL_NAMES, REASONS))
+    return {
+        "eligible": change.eligible,
+        "title": titles.get(change.title, change.title),
+        "level": levels.get(change.level, change.level),
+        "reason": reasons.get(change.reason, change.reason),
+        "campaign_id": change.campaign_id,
+        "phase_id": change.phase_id,
+        "changed_at": changed_at,
+    }

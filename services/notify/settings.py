@@ -1,3 +1,4 @@
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.registry import service
@@ -13,3 +14,27 @@ class NotifySettings(ServiceSettings):
 
     service_name: str = ENTRY.name
     http_port: int = ENTRY.http_port
+
+    # The e-mail channel: the SMTP relay messages are handed to.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "Thi đua Công đoàn <no-reply@thidua.local>"
+    smtp_starttls: bool = False  # upgrade a plain connection (port 587)
+    smtp_tls: bool = False  # TLS from the first byte (port 465)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_s: float = Field(30.0, gt=0)
+    # Messages in flight to the relay at once, per replica, so a fan-out does not hammer it.
+    email_max_concurrency: int = Field(8, ge=1)
+    # Rows one claim takes; how often an idle sender looks for due rows.
+    email_batch_size: int = Field(50, ge=1)
+    email_poll_interval_ms: int = Field(1000, ge=10)
+    # Attempts before a message is given up (`notification.failed`), and the delay after the
+    # first failed attempt, doubling, capped.
+    email_max_attempts: int = Field(5, ge=1)
+    email_retry_backoff_s: float = Field(30.0, ge=0)
+    email_retry_backoff_max_s: float = Field(3600.0, ge=0)
+    # A claimed row is due again after this long if its sender vanished (crash mid-send).
+    email_claim_lease_s: float = Field(300.0, gt=0)
+    # The right-hand side of Message-ID; the sender address's domain when empty.
+    email_message_id_domain: str = ""

@@ -18,7 +18,7 @@ every role.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,10 @@ class ServiceDefinition:
     repository: Callable[[asyncpg.Connection], Any] = lambda conn: None
     routers: Sequence[APIRouter] = ()
     clock: Clock = system_clock
+    # Background tasks of the worker role, each a coroutine function of the started runtime
+    # (pool, envelopes, settings), run beside the consumer until the service stops (notify's
+    # e-mail sender). Readiness checks each by its name less `run_`; one that ended fails it.
+    workers: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = ()
 
     @property
     def schema(self) -> str:
@@ -100,6 +104,7 @@ class ServiceRuntime:
         self.broker: KafkaBroker | None = None
         self._relay_task: asyncio.Task | None = None
         self._retention_task: asyncio.Task | None = None
+        self._worker_tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         d, s = self.definition, self.settings
@@ -131,11 +136,15 @@ class ServiceRuntime:
                               s.inbox_prune_interval_s),
                 name=f"{d.name}-inbox-retention",
             )
+        self._worker_tasks = [
+            asyncio.create_task(worker(self), name=worker.__name__.removeprefix("run_"))
+            for worker in d.workers
+        ]
 
     async def stop(self) -> None:
         if self.broker is not None:
             await self.broker.stop()  # finishes the batch in hand, then leaves the group
-        for task in (self._relay_task, self._retention_task):
+        for task in (*self._worker_tasks, self._relay_task, self._retention_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -167,6 +176,8 @@ class ServiceRuntime:
                 checks["consumer"] = "failing: not running"
             else:
                 checks["consumer"] = self.consumer.health.check()
+        for task in self._worker_tasks:
+            checks[task.get_name()] = "failing: stopped" if task.done() else "ok"
         return checks
 
     def _relay_check(self) -> str:

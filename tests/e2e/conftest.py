@@ -18,6 +18,7 @@ from services.runtime.http import create_app
 from tests.support.directory import publish_tree, wait_until_projected
 from tests.support.identity import ADMIN
 from tests.support.runtime import test_settings
+from tests.support.smtp import SmtpServer
 
 
 def composed(entry):
@@ -27,11 +28,22 @@ def composed(entry):
 
 
 @pytest.fixture(scope="session")
-async def system(infrastructure):
+def smtp():
+    """The SMTP relay notify hands its e-mails to."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def system(infrastructure, smtp):
     apps = {}
+    overrides = {"notify": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+                            "email_poll_interval_ms": 100, "email_retry_backoff_s": 0.2}}
     for entry in SERVICES:
         define, settings_cls = composed(entry)
-        apps[entry.name] = create_app(define(test_settings(settings_cls, infrastructure, entry.name)))
+        settings = test_settings(settings_cls, infrastructure, entry.name,
+                                 **overrides.get(entry.name, {}))
+        apps[entry.name] = create_app(define(settings))
     runtimes = [app.state.runtime for app in apps.values()]
     await asyncio.gather(*(r.start() for r in runtimes))
     tree = demo_directory()

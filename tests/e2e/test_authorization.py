@@ -83,7 +83,13 @@ def _path_values(here_initiative: str) -> dict[str, str]:
             "subject_kind": "member", "subject_id": CHAIR}
 
 
-BODIES = {("post", "/initiatives"): submission}
+BODIES = {
+    ("post", "/initiatives"): submission,
+    ("put", "/members/{member_id}/contacts"): lambda: {"email": "minh.tran@example.vn",
+                                                       "phone": "+84 912 345 678"},
+    ("put", "/members/{member_id}/preferences"): lambda: {"language": "vi", "email": True,
+                                                          "in_app": True},
+}
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -1,0 +1,202 @@
+"""The e-mail sender: claims due rows of `deliveries`, hands them to the SMTP relay, records the
+outcome and announces it through the outbox.
+
+Each step is a short transaction of its own; no transaction is open while a message travels.
+
+1. **Claim** (one statement): due `pending` rows, oldest first, `FOR UPDATE SKIP LOCKED`, so
+   several replicas claim disjoint rows; each claimed row's `attempts` grows by one and its
+   `next_attempt_at` moves a lease ahead (`NOTIFY_EMAIL_CLAIM_LEASE_S`), so a sender that dies
+   mid-send leaves the row due again later, not lost.
+2. **Send** at most `NOTIFY_EMAIL_MAX_CONCURRENCY` messages at once (a semaphore).
+3. **Record**: `sent` with `thidua.notification.delivered.v1`, or a new `next_attempt_at`
+   (backoff doubling from `NOTIFY_EMAIL_RETRY_BACKOFF_S`), or — after
+   `NOTIFY_EMAIL_MAX_ATTEMPTS`, on a permanent refusal (5xx) or with no address left —
+   `failed` with `thidua.notification.failed.v1`. A row already `sent` is never sent again.
+
+The unavoidable window: a crash after the relay accepted a message and before step 3 committed
+sends it once more when the lease runs out. The copy carries the same `Message-ID` (derived
+from the notification id), so mail clients and archives can drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+
+import aiosmtplib
+import asyncpg
+import structlog
+
+from contracts.events.notifications import NotificationDelivered, NotificationFailed
+from services.runtime import outbox
+from services.runtime.context import Clock, Envelopes
+
+from . import mail
+from .settings import NotifySettings
+
+log = structlog.get_logger()
+
+Transport = Callable[[EmailMessage], Awaitable[object]]
+
+
+class PermanentFailure(Exception):
+    """A message that no retry can deliver."""
+
+
+def smtp_transport(settings: NotifySettings) -> Transport:
+    async def send(message: EmailMessage) -> object:
+        return await aiosmtplib.send(
+            message, hostname=settings.smtp_host, port=settings.smtp_port,
+            start_tls=settings.smtp_starttls if not settings.smtp_tls else False,
+            use_tls=settings.smtp_tls, username=settings.smtp_username or None,
+            password=settings.smtp_password.get_secret_value() or None,
+            timeout=settings.smtp_timeout_s,
+        )
+    return send
+
+
+def describe(exc: BaseException) -> str:
+    """The error as announced and stored: never the server's text, which may quote the
+    recipient's address."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "recipient refused by the SMTP relay"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"SMTP {exc.code} from the relay"
+    if isinstance(exc, PermanentFailure):
+        return str(exc)
+    if isinstance(exc, (asyncio.TimeoutError, aiosmtplib.SMTPTimeoutError)):
+        return "SMTP relay timed out"
+    return f"{type(exc).__name__} talking to the SMTP relay"
+
+
+def is_permanent(exc: BaseException) -> bool:
+    if isinstance(exc, PermanentFailure | aiosmtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
+
+
+class EmailSender:
+    def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, envelopes: Envelopes,
+                 clock: Clock, transport: Transport | None = None) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.envelopes = envelopes
+        self.clock = clock
+        self.transport = transport or smtp_transport(settings)
+        self.domain = settings.email_message_id_domain or mail.domain_of(settings.smtp_sender)
+        self._slots = asyncio.Semaphore(settings.email_max_concurrency)
+
+    async def run(self) -> None:
+        """Send forever: at once while rows are due, else every poll interval."""
+        idle = self.settings.email_poll_interval_ms / 1000
+        while True:
+            try:
+                handled = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("email_sender_error", error=type(exc).__name__)
+                handled = 0
+            if not handled:
+                await asyncio.sleep(idle)
+
+    async def run_once(self) -> int:
+        """Claim one batch of due rows and send them; returns how many were claimed."""
+        rows = await self.pool.fetch(
+            """WITH due AS (
+                   SELECT notification_id FROM deliveries
+                   WHERE status = 'pending' AND next_attempt_at <= now()
+                   ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+               UPDATE deliveries d
+               SET attempts = d.attempts + 1,
+                   next_attempt_at = now() + make_interval(secs => $2)
+               FROM due WHERE d.notification_id = due.notification_id
+               RETURNING d.*, (SELECT c.email FROM member_contacts c
+                               WHERE c.member_id = d.recipient_id) AS email""",
+            self.settings.email_batch_size, self.settings.email_claim_lease_s,
+        )
+        outcomes = await asyncio.gather(*(self._deliver(dict(row)) for row in rows),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            if isinstance(outcome, Exception):
+                # Not recorded (the database failed): the row is due again when its lease
+                # runs out, and a resent copy carries the same Message-ID.
+                log.warning("email_outcome_not_recorded", error=type(outcome).__name__)
+        return len(rows)
+
+    async def _deliver(self, row: dict) -> None:
+        try:
+            if not row["email"]:
+                raise PermanentFailure("no e-mail address on record")
+            message = mail.build_message(
+                sender=self.settings.smtp_sender, to=row["email"], subject=row["subject"],
+                text=row["text_body"], html=row["html_body"],
+                notification_id=row["notification_id"], domain=self.domain,
+                language=row["language"], sent_at=self.clock(),
+            )
+            async with self._slots:
+                await self.transport(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._record_failure(row, exc)
+        else:
+            await self._record_sent(row)
+
+    def _announce(self, row: dict, data) -> object:
+        return self.envelopes.for_command(
+            data, district=row["district"], correlation_id=row["correlation_id"],
+            subject=row["recipient_id"], causation_id=row["source_event_id"],
+        )
+
+    def _common(self, row: dict) -> dict:
+        return {"notification_id": row["notification_id"], "recipient_id": row["recipient_id"],
+                "recipient_kind": row["recipient_kind"], "channel": row["channel"],
+                "template": row["template"], "subject": row["subject"],
+                "source_event_id": row["source_event_id"], "attempts": row["attempts"]}
+
+    async def _record_sent(self, row: dict) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchval(
+                """UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL
+                   WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
+                row["notification_id"])
+            if done:
+                await outbox.enqueue(conn, [self._announce(row, NotificationDelivered(
+                    **self._common(row), delivered_at=self.clock()))])
+        log.info("email_sent", notification_id=row["notification_id"], attempts=row["attempts"])
+
+    async def _record_failure(self, row: dict, exc: BaseException) -> None:
+        error = describe(exc)
+        s = self.settings
+        final = is_permanent(exc) or row["attempts"] >= s.email_max_attempts
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not final:
+                delay = min(s.email_retry_backoff_s * 2 ** (row["attempts"] - 1),
+                            s.email_retry_backoff_max_s)
+                await conn.execute(
+                    """UPDATE deliveries SET last_error = $2,
+                           next_attempt_at = now() + make_interval(secs => $3)
+                       WHERE notification_id = $1 AND status = 'pending'""",
+                    row["notification_id"], error, float(delay))
+            else:
+                done = await conn.fetchval(
+                    """UPDATE deliveries SET status = 'failed', last_error = $2,
+                           finished_at = now()
+                       WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
+                    row["notification_id"], error)
+                if done:
+                    await outbox.enqueue(conn, [self._announce(row, NotificationFailed(
+                        **self._common(row), error=error, failed_at=self.clock()))])
+        log.warning("email_failed" if final else "email_retry",
+                    notification_id=row["notification_id"], attempts=row["attempts"],
+                    error=error)
+
+
+async def run_email_sender(runtime) -> None:
+    """The worker task the runtime starts beside the consumer (`ServiceDefinition.workers`)."""
+    d = runtime.definition
+    await EmailSender(runtime.pool, d.settings, runtime.envelopes, d.clock).run()
