@@ -4,6 +4,7 @@ service's directory filled from those events."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -310,3 +311,28 @@ async def test_odd_changes_are_refused_naming_the_field(clients):
         answer = await clients["registration"].post(path, json=body, headers=ADMIN)
         assert answer.status_code in (404, 422), (path, answer.text)
         assert field in {e["field"] for e in answer.json()["errors"]}, (path, answer.text)
+
+
+async def test_concurrent_retries_with_one_key_record_the_unit_once(clients, infrastructure):
+    unit_id = uid("u-race")
+    headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"} | ADMIN
+    answers = await asyncio.gather(*(
+        clients["registration"].post("/units", json=unit_body(unit_id, SCHOOL), headers=headers)
+        for _ in range(5)))
+    assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
+    assert len({a.content for a in answers}) == 1
+    assert len(await org_records(infrastructure, unit_id, 1)) == 1
+
+
+async def test_two_concurrent_moves_cannot_close_a_loop(clients):
+    left, right = uid("u-left"), uid("u-right")
+    await post(clients, "/units", unit_body(left, SCHOOL))
+    await post(clients, "/units", unit_body(right, SCHOOL))
+    answers = await asyncio.gather(
+        clients["registration"].post(f"/units/{left}/changes", headers=ADMIN,
+                                     json={"effective_from": "2025-05-01", "parent_id": right}),
+        clients["registration"].post(f"/units/{right}/changes", headers=ADMIN,
+                                     json={"effective_from": "2025-05-01", "parent_id": left}))
+    assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 422)
+    assert error_of(refused) == ("parent_cycle", "parent_id")
