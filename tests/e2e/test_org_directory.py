@@ -336,3 +336,23 @@ async def test_two_concurrent_moves_cannot_close_a_loop(clients):
     assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
     refused = next(a for a in answers if a.status_code == 422)
     assert error_of(refused) == ("parent_cycle", "parent_id")
+
+
+async def test_a_former_district_official_reads_the_old_tree_but_records_nothing_there(clients):
+    """Đống Đa's federation was dissolved on 1 Jul 2025 (the demo's tree, recorded through
+    these commands): what lay under it stays readable to its official, on its dates."""
+    former = bearer("upper_official", unit="u-dongda")
+    then = await clients["registration"].get(f"/units/{SCHOOL}?as_of=2025-06-30",
+                                             headers=former)
+    assert then.status_code == 200, then.text
+    assert then.json()["ancestors"] == [SCHOOL, "u-dongda", CITY]
+    today = await clients["registration"].get(f"/units/{SCHOOL}", headers=former)
+    assert today.status_code == 404
+    refused = await post(clients, f"/units/{SCHOOL}/changes",
+                         {"effective_from": "2099-01-01", "name": "x"}, headers=former,
+                         status=404)
+    assert error_of(refused) == ("unit_not_found", "unit_id")
+    under_dissolved = await post(clients, "/units",
+                                 unit_body(uid("u-late"), "u-dongda", on="2025-08-01"),
+                                 headers=former, status=422)
+    assert error_of(under_dissolved) == ("unit_not_active", "parent_id")
