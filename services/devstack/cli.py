@@ -339,7 +339,7 @@ def run_up(args: argparse.Namespace) -> int:
 def _demo(services, infra, local_tokens: bool) -> bool:
     from services.devstack.blocking import run_blocking
     from services.devstack.demo import DemoFailed, run_demo
-    from services.devstack.demo_directory import demo_directory, org_events, publish_org_events
+    from services.devstack.demo_directory import RECORDER, demo_directory, record_directory
     from services.devstack.identity import LocalIssuer, identity_dir
 
     if not local_tokens:
@@ -348,14 +348,30 @@ def _demo(services, infra, local_tokens: bool) -> bool:
         return False
     by_name = {s.name: s for s in services}
     try:
-        # Until registration records the directory, the demo's tree is published as its events.
-        run_blocking(publish_org_events(infra.kafka_bootstrap_servers,
-                                        org_events(demo_directory())))
-        run_demo(by_name["registration"].url, by_name["notify"].url, LocalIssuer(identity_dir()))
+        issuer = LocalIssuer(identity_dir())
+        # The demo's tree is recorded through registration's commands, by the city's
+        # administrator; every service's directory fills from the events registration emits.
+        admin = issuer.mint(role="city_admin", subject=RECORDER.subject, name=RECORDER.name)
+        run_blocking(_record_demo_tree(by_name["registration"].url, admin, demo_directory(),
+                                       record_directory))
+        run_demo(by_name["registration"].url, by_name["notify"].url, issuer)
         return True
     except DemoFailed as exc:
         print(f"demo failed: {exc}", file=sys.stderr, flush=True)
         return False
+
+
+async def _record_demo_tree(registration_url: str, token: str, tree, record) -> None:
+    import httpx
+
+    from services.devstack.demo import DemoFailed
+
+    try:
+        async with httpx.AsyncClient(base_url=registration_url, timeout=10.0) as client:
+            recorded = await record(client, {"Authorization": f"Bearer {token}"}, tree)
+    except (RuntimeError, httpx.HTTPError) as exc:
+        raise DemoFailed(f"recording the demo's tree: {exc}") from exc
+    print(f"registration recorded the demo's union tree ({recorded} commands)", flush=True)
 
 
 def _ready_table(services, infra, elapsed_s: float, tokens_hint: str = "") -> str:

@@ -2,7 +2,7 @@
 
 The demo plays two people with tokens from the local issuer: the school union's official, who
 submits the teacher's initiative, and the teacher, who reads her inbox. The unit directory they
-are checked against is published first (`demo_directory.py`).
+are checked against is recorded first, through registration's commands (`demo_directory.py`).
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ federation; on 1 Oct 2025 ward unions are founded and take them over (DOMAIN-RUL
 2025 reorganisation"). So the demo school was in Đống Đa's subtree until 30 Jun 2025 and is in
 phường Láng's today.
 
-Until registration records the directory itself, the local stack publishes these events on
-`thidua.org.v1` as registration would, and every service's directory projection takes them in.
-Tests build their trees the same way (`publish_org_events`).
+`thidua up --demo` records this tree through registration's commands (`record_directory`:
+`POST /units`, `POST /units/{id}/changes`, `POST /members`, ... as a city administrator), so
+registration holds it and emits its org events, from which every service's directory fills.
+Tests that need a tree in the projections only may still publish the events themselves
+(`publish_org_events`), as registration would.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 
+import httpx
 from aiokafka import AIOKafkaProducer
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, encode_event, new_event
 from contracts.events.base import Actor, EventData
-from contracts.events.org import MemberRegistered, UnitRegistered, UnitUpdated
+from contracts.events.org import MemberRegistered, MemberUpdated, UnitRegistered, UnitUpdated
 
 CITY = "u-hanoi"
 DONGDA = "u-dongda"
@@ -118,3 +121,50 @@ async def publish_org_events(bootstrap_servers: str, events: Sequence[CloudEvent
             await acknowledged
     finally:
         await producer.stop()
+
+
+# What a repeated recording (a stack started again on the same database) answers for a step
+# already recorded.
+_ALREADY_RECORDED = {"unit_exists", "member_exists", "change_not_after_latest"}
+
+
+def directory_commands(payloads: Iterable[EventData]) -> list[tuple[str, dict]]:
+    """The registration commands (path, JSON body) that record these org events' states."""
+    commands: list[tuple[str, dict]] = []
+    for p in payloads:
+        state = p.model_dump(mode="json")
+        if isinstance(p, UnitUpdated):
+            body = {"effective_from": state["effective_from"]}
+            body |= {name: state[name] for name in p.changed}
+            commands.append((f"/units/{p.unit_id}/changes", body))
+        elif isinstance(p, UnitRegistered):
+            commands.append(("/units", {name: state[name] for name in (
+                "unit_id", "name", "kind", "parent_id", "effective_from", "district_id",
+                "sector", "member_count", "direct_worker_count")}))
+        elif isinstance(p, MemberUpdated):
+            body = {"effective_from": state["effective_from"]}
+            body |= {name: state[name] for name in p.changed}
+            commands.append((f"/members/{p.member_id}/changes", body))
+        elif isinstance(p, MemberRegistered):
+            commands.append(("/members", {name: state[name] for name in (
+                "member_id", "unit_id", "full_name", "gender", "direct_worker",
+                "union_officer", "job_title", "effective_from")}))
+    return commands
+
+
+async def record_directory(client: httpx.AsyncClient, headers: dict[str, str],
+                           payloads: Iterable[EventData]) -> int:
+    """Record the org states through registration's commands (`client` is registration's),
+    one after the other; a step already recorded is skipped. Returns the steps recorded."""
+    recorded = 0
+    for path, body in directory_commands(payloads):
+        answer = await client.post(path, json=body, headers=headers)
+        if answer.status_code == 201:
+            recorded += 1
+            continue
+        codes = {e.get("code") for e in answer.json().get("errors", [])} if (
+            answer.headers.get("content-type", "").startswith("application/problem+json")) else set()
+        if answer.status_code == 409 and codes <= _ALREADY_RECORDED and codes:
+            continue
+        raise RuntimeError(f"POST {path} answered {answer.status_code}: {answer.text}")
+    return recorded

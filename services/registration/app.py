@@ -8,6 +8,7 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
+from .org_api import router as org_router
 from .settings import RegistrationSettings
 
 
@@ -16,5 +17,5 @@ def definition(settings: RegistrationSettings | None = None) -> ServiceDefinitio
         name="registration",
         settings=settings or RegistrationSettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, org_router],
     )

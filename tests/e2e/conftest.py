@@ -1,6 +1,7 @@
 """The four services, each with its own runtime, started once per session in this process.
 
-Their directories hold the demo's tree (`demo_directory.py`), published on the broker at start;
+Their directories hold the demo's tree (`demo_directory.py`), recorded at start through
+registration's commands as the city administrator, whose org events fill every projection;
 clients call as the city administrator unless a test sends another token.
 """
 
@@ -12,10 +13,10 @@ import importlib
 import httpx
 import pytest
 
-from services.devstack.demo_directory import demo_directory
+from services.devstack.demo_directory import demo_directory, record_directory
 from services.registry import SERVICES
 from services.runtime.http import create_app
-from tests.support.directory import publish_tree, wait_until_projected
+from tests.support.directory import wait_until_projected
 from tests.support.identity import ADMIN
 from tests.support.runtime import test_settings
 from tests.support.smtp import SmtpServer
@@ -47,7 +48,9 @@ async def system(infrastructure, smtp):
     runtimes = [app.state.runtime for app in apps.values()]
     await asyncio.gather(*(r.start() for r in runtimes))
     tree = demo_directory()
-    await publish_tree(infrastructure.kafka_bootstrap_servers, tree)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["registration"]),
+                                 base_url="http://registration") as registration:
+        await record_directory(registration, ADMIN, tree)
     await wait_until_projected([r.directory for r in runtimes], tree)
     yield apps
     await asyncio.gather(*(r.stop() for r in runtimes))
@@ -67,4 +70,4 @@ async def clients(system):
 
 @pytest.fixture(scope="session")
 def directory_seeded(system) -> None:
-    """For tests that rely on the demo tree by name (the `system` fixture publishes it)."""
+    """For tests that rely on the demo tree by name (the `system` fixture records it)."""

@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import tempfile
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,33 @@ def _path_values(here_initiative: str) -> dict[str, str]:
             "subject_kind": "member", "subject_id": CHAIR}
 
 
+_changes = itertools.count(1)
+
+
+def _later() -> str:
+    """A date after every change recorded so far (changes to one unit or member only go
+    forward)."""
+    return (date(2090, 1, 1) + timedelta(days=next(_changes))).isoformat()
+
+
+def new_unit() -> dict:
+    return {"unit_id": f"u-test-{uuid.uuid4().hex[:12]}", "name": "Công đoàn bộ phận thử",
+            "kind": "grassroots_union", "parent_id": SCHOOL, "effective_from": "2025-11-01"}
+
+
+def new_member() -> dict:
+    return {"member_id": f"m-test-{uuid.uuid4().hex[:12]}", "unit_id": SCHOOL,
+            "full_name": "Lê Văn Thử", "gender": "male", "effective_from": "2025-11-01"}
+
+
 BODIES = {
     ("post", "/initiatives"): submission,
+    ("post", "/units"): new_unit,
+    ("post", "/units/{unit_id}/changes"): lambda: {"effective_from": _later(),
+                                                   "member_count": 1000 + next(_changes)},
+    ("post", "/members"): new_member,
+    ("post", "/members/{member_id}/changes"): lambda: {
+        "effective_from": _later(), "job_title": f"giáo viên {next(_changes)}"},
     ("put", "/members/{member_id}/contacts"): lambda: {"email": "minh.tran@example.vn",
                                                        "phone": "+84 912 345 678"},
     ("put", "/members/{member_id}/preferences"): lambda: {"language": "vi", "email": True,

@@ -1,0 +1,259 @@
+"""The org directory's SQL: units and members with dated states (`migrations/0004`).
+
+A command runs in one transaction (`run_command`): the idempotency key, the locked unit or
+member, the period closed and the one opened, and the event in the outbox commit together.
+`OrgTree` reads the dated tree in the shape `Scope` expects of a directory, so commands check
+scope against these tables — the synchronous truth — rather than a projection that fills later.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
+
+import asyncpg
+
+from contracts import CloudEvent
+from contracts.events.org import MemberRegistered, MemberUpdated, UnitRegistered, UnitUpdated
+from services.runtime import outbox
+from services.runtime.directory import MemberOnDate, UnitOnDate
+from services.runtime.domain_errors import DomainError
+from services.runtime.idempotency import RETENTION, KeptAnswer
+
+MAX_DEPTH = 32
+# Taken by every command that sets a parent, so two concurrent moves cannot close a loop.
+_MOVES_LOCK = "SELECT pg_advisory_xact_lock(hashtext('thidua-registration-unit-moves'))"
+
+UNIT_COLUMNS = """unit_id, name, kind, parent_id, district_id, sector, member_count,
+                  direct_worker_count, status, effective_from"""
+MEMBER_COLUMNS = """member_id, unit_id, full_name, gender, direct_worker, union_officer,
+                    job_title, status, effective_from"""
+
+_UNIT_ON = f"SELECT {UNIT_COLUMNS} FROM unit_states WHERE unit_id = $1 AND valid @> $2::date"
+_MEMBER_ON = (f"SELECT {MEMBER_COLUMNS} FROM member_states "
+              "WHERE member_id = $1 AND valid @> $2::date")
+_UNIT_LATEST = (f"SELECT {UNIT_COLUMNS} FROM unit_states WHERE unit_id = $1 "
+                "ORDER BY effective_from DESC LIMIT 1")
+_MEMBER_LATEST = (f"SELECT {MEMBER_COLUMNS} FROM member_states WHERE member_id = $1 "
+                  "ORDER BY effective_from DESC LIMIT 1")
+_ANCESTORS = f"""
+    WITH RECURSIVE up (unit_id, parent_id, depth) AS (
+        SELECT unit_id, parent_id, 0 FROM unit_states WHERE unit_id = $1 AND valid @> $2::date
+        UNION ALL
+        SELECT s.unit_id, s.parent_id, up.depth + 1
+        FROM up JOIN unit_states AS s ON s.unit_id = up.parent_id AND s.valid @> $2::date
+        WHERE up.depth < {MAX_DEPTH}
+    )
+    SELECT unit_id FROM up ORDER BY depth"""
+# Every unit that is an ancestor of $1 on some day from $2 on (any of its later parents, and
+# theirs): a unit found here may not become $1's child from $2.
+_ANCESTORS_FROM = f"""
+    WITH RECURSIVE up (unit_id, depth) AS (
+        SELECT $1::text, 0
+        UNION
+        SELECT s.parent_id, up.depth + 1
+        FROM up JOIN unit_states AS s
+             ON s.unit_id = up.unit_id AND s.valid && daterange($2::date, NULL)
+        WHERE s.parent_id IS NOT NULL AND up.depth < {MAX_DEPTH}
+    )
+    SELECT EXISTS (SELECT FROM up WHERE unit_id = $3)"""
+_CHILDREN = f"""
+    SELECT {UNIT_COLUMNS} FROM unit_states
+    WHERE parent_id = $1 AND valid @> $2::date AND unit_id > $3
+    ORDER BY unit_id LIMIT $4"""
+_MEMBERS_OF = f"""
+    SELECT {MEMBER_COLUMNS} FROM member_states
+    WHERE unit_id = $1 AND valid @> $2::date AND member_id > $3
+    ORDER BY member_id LIMIT $4"""
+
+_CLOSE_UNIT = """UPDATE unit_states SET valid = daterange(effective_from, $2::date)
+                 WHERE unit_id = $1 AND upper_inf(valid)"""
+_CLOSE_MEMBER = """UPDATE member_states SET valid = daterange(effective_from, $2::date)
+                   WHERE member_id = $1 AND upper_inf(valid)"""
+_INSERT_UNIT_STATE = """
+    INSERT INTO unit_states (unit_id, effective_from, valid, parent_id, name, kind, district_id,
+                             sector, member_count, direct_worker_count, status, event_id,
+                             recorded_by)
+    VALUES ($1, $2::date, daterange($2::date, NULL), $3, $4, $5, $6, $7, $8, $9, $10, $11,
+            $12::jsonb)"""
+_INSERT_MEMBER_STATE = """
+    INSERT INTO member_states (member_id, effective_from, valid, unit_id, full_name, gender,
+                               direct_worker, union_officer, job_title, status, event_id,
+                               recorded_by)
+    VALUES ($1, $2::date, daterange($2::date, NULL), $3, $4, $5, $6, $7, $8, $9, $10,
+            $11::jsonb)"""
+
+_KEPT_ANSWER = """SELECT fingerprint, status_code, response FROM idempotency_keys
+                  WHERE idempotency_key = $1 AND expires_at > now()"""
+_CLAIM_KEY = """
+    INSERT INTO idempotency_keys (idempotency_key, fingerprint, status_code, response, expires_at)
+    VALUES ($1, $2, $3, $4, now() + $5::interval)
+    ON CONFLICT (idempotency_key) DO UPDATE
+        SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code,
+            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE idempotency_keys.expires_at <= now()
+    RETURNING 1"""
+
+
+class _KeyTaken(Exception):
+    """Another request committed the same key first: undo this one and replay that answer."""
+
+
+async def run_command(
+    pool: asyncpg.Pool, key: str | None, fingerprint: str, status_code: int,
+    work: Callable[[asyncpg.Connection], Awaitable[bytes]],
+) -> tuple[bytes, KeptAnswer | None]:
+    """Run `work` (which writes and answers the body) in one transaction with the answer kept
+    under `key`. Returns (body, None), or (b"", the answer already kept under the key)."""
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            if key is not None:
+                kept = await conn.fetchrow(_KEPT_ANSWER, key)
+                if kept is not None:
+                    return b"", KeptAnswer(key, kept["fingerprint"], kept["status_code"],
+                                           kept["response"])
+            try:
+                async with conn.transaction():
+                    body = await work(conn)
+                    if key is not None and await conn.fetchval(
+                            _CLAIM_KEY, key, fingerprint, status_code, body, RETENTION) is None:
+                        raise _KeyTaken
+                return body, None
+            except _KeyTaken:
+                continue
+            except DomainError:
+                # A concurrent request with the same key may have committed meanwhile (then
+                # this one was refused as a repeat): answer as it did.
+                if key is not None and (kept := await conn.fetchrow(_KEPT_ANSWER, key)):
+                    return b"", KeptAnswer(key, kept["fingerprint"], kept["status_code"],
+                                           kept["response"])
+                raise
+    raise RuntimeError(f"idempotency key {key!r} neither claimed nor found")
+
+
+def _unit(row) -> UnitOnDate | None:
+    return None if row is None else UnitOnDate(*row.values())
+
+
+def _member(row) -> MemberOnDate | None:
+    return None if row is None else MemberOnDate(*row.values())
+
+
+class OrgTree:
+    """The dated tree of these tables, read through a pool or a transaction's connection; the
+    directory `Scope` checks against (`unit`, `member`, `ancestors`, `inside`, `units_inside`)."""
+
+    def __init__(self, db: asyncpg.Pool | asyncpg.Connection) -> None:
+        self._db = db
+
+    async def unit(self, unit_id: str, on: date) -> UnitOnDate | None:
+        return _unit(await self._db.fetchrow(_UNIT_ON, unit_id, on))
+
+    async def member(self, member_id: str, on: date) -> MemberOnDate | None:
+        return _member(await self._db.fetchrow(_MEMBER_ON, member_id, on))
+
+    async def ancestors(self, unit_id: str, on: date) -> tuple[str, ...] | None:
+        rows = await self._db.fetch(_ANCESTORS, unit_id, on)
+        return tuple(row[0] for row in rows) or None
+
+    async def inside(self, unit_id: str, ancestor_id: str, on: date) -> bool:
+        chain = await self.ancestors(unit_id, on)
+        return chain is not None and ancestor_id in chain
+
+    async def units_inside(self, unit_ids: Iterable[str], ancestor_id: str, on: date) -> set[str]:
+        return {u for u in dict.fromkeys(unit_ids) if await self.inside(u, ancestor_id, on)}
+
+    async def children(self, unit_id: str, on: date, after: str, limit: int) -> list[UnitOnDate]:
+        return [_unit(r) for r in await self._db.fetch(_CHILDREN, unit_id, on, after, limit)]
+
+    async def members_of(self, unit_id: str, on: date, after: str,
+                         limit: int) -> list[MemberOnDate]:
+        return [_member(r) for r in await self._db.fetch(_MEMBERS_OF, unit_id, on, after, limit)]
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The id after which the page starts ("" for the first page); None when not a cursor."""
+    if not cursor:
+        return ""
+    try:
+        return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_",
+                                validate=True).decode()
+    except ValueError:
+        return None
+
+
+# --- writes, inside the command's transaction ---------------------------------------------------
+
+async def claim_unit(conn: asyncpg.Connection, unit_id: str) -> bool:
+    """Register the unit's id; False when it exists (or a concurrent command took it)."""
+    return await conn.fetchval(
+        "INSERT INTO units (unit_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
+        unit_id) is not None
+
+
+async def claim_member(conn: asyncpg.Connection, member_id: str) -> bool:
+    return await conn.fetchval(
+        "INSERT INTO members (member_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
+        member_id) is not None
+
+
+async def lock_unit(conn: asyncpg.Connection, unit_id: str) -> dict | None:
+    """Lock the unit against concurrent changes; its latest state, or None if unknown."""
+    if await conn.fetchval("SELECT true FROM units WHERE unit_id = $1 FOR UPDATE",
+                           unit_id) is None:
+        return None
+    row = await conn.fetchrow(_UNIT_LATEST, unit_id)
+    return None if row is None else dict(row)
+
+
+async def lock_member(conn: asyncpg.Connection, member_id: str) -> dict | None:
+    if await conn.fetchval("SELECT true FROM members WHERE member_id = $1 FOR UPDATE",
+                           member_id) is None:
+        return None
+    row = await conn.fetchrow(_MEMBER_LATEST, member_id)
+    return None if row is None else dict(row)
+
+
+async def lock_for_move(conn: asyncpg.Connection) -> None:
+    await conn.execute(_MOVES_LOCK)
+
+
+async def active_on(conn: asyncpg.Connection, unit_id: str, day: date) -> UnitOnDate | None:
+    """The unit's state on the day if it is active then (locked against a concurrent change)."""
+    await conn.execute("SELECT FROM units WHERE unit_id = $1 FOR SHARE", unit_id)
+    unit = _unit(await conn.fetchrow(_UNIT_ON, unit_id, day))
+    return unit if unit is not None and unit.status == "active" else None
+
+
+async def is_ancestor_from(conn: asyncpg.Connection, unit_id: str, of: str, day: date) -> bool:
+    """Whether `unit_id` is `of` or lies above it on any day from `day` on."""
+    return await conn.fetchval(_ANCESTORS_FROM, of, day, unit_id)
+
+
+async def record_unit_state(conn: asyncpg.Connection,
+                            event: CloudEvent[UnitRegistered] | CloudEvent[UnitUpdated]) -> None:
+    """Close the unit's open period at the event's date, open its new state, stage the event."""
+    u = event.data
+    await conn.execute(_CLOSE_UNIT, u.unit_id, u.effective_from)
+    await conn.execute(
+        _INSERT_UNIT_STATE, u.unit_id, u.effective_from, u.parent_id, u.name, u.kind,
+        u.district_id, u.sector, u.member_count, u.direct_worker_count, u.status, event.id,
+        u.actor.model_dump_json() if u.actor else "null")
+    await outbox.enqueue(conn, [event])
+
+
+async def record_member_state(
+        conn: asyncpg.Connection,
+        event: CloudEvent[MemberRegistered] | CloudEvent[MemberUpdated]) -> None:
+    m = event.data
+    await conn.execute(_CLOSE_MEMBER, m.member_id, m.effective_from)
+    await conn.execute(
+        _INSERT_MEMBER_STATE, m.member_id, m.effective_from, m.unit_id, m.full_name, m.gender,
+        m.direct_worker, m.union_officer, m.job_title, m.status, event.id,
+        m.actor.model_dump_json() if m.actor else "null")
+    await outbox.enqueue(conn, [event])
