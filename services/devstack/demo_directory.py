@@ -92,9 +92,11 @@ def demo_directory() -> list[EventData]:
     hospital_july = _moved(hospital, DISTRICTS_DISSOLVED, CITY, None)
     return [
         city, dongda, caugiay, school, hospital, teacher, colleague, nurse,
+        # Their units handed to the city first: a federation with units under it stays.
+        school_july, hospital_july,
         _moved(dongda, DISTRICTS_DISSOLVED, CITY, DONGDA, status="dissolved"),
         _moved(caugiay, DISTRICTS_DISSOLVED, CITY, CAUGIAY, status="dissolved"),
-        school_july, hospital_july, lang, nghiado,
+        lang, nghiado,
         _moved(school_july, WARDS_FOUNDED, WARD_LANG, WARD_LANG),
         _moved(hospital_july, WARDS_FOUNDED, WARD_NGHIADO, WARD_NGHIADO),
     ]

@@ -128,7 +128,7 @@ def _answer(event, item_id: str, changed: list[str]) -> bytes:
 
 async def _parent_on(conn: asyncpg.Connection, parent_id: str, day: date,
                      field: str = "parent_id"):
-    parent = await repository.active_on(conn, parent_id, day)
+    parent = await repository.active_from(conn, parent_id, day)
     if parent is None:
         raise domain.NotActiveOn(parent_id, day, field)
     return parent
@@ -197,6 +197,8 @@ async def change_unit(unit_id: Identifier, command: domain.ChangeUnit, request: 
             if await repository.is_ancestor_from(conn, unit_id, command.parent_id, day):
                 raise domain.Cycle(unit_id, command.parent_id)
             await _parent_on(conn, command.parent_id, day)
+        if "status" in data.changed and await repository.has_children_from(conn, unit_id, day):
+            raise domain.HasChildren(unit_id, day)
         event = runtime.envelopes.for_command(
             data, district=data.district_id, correlation_id=request.state.correlation_id,
             subject=unit_id)

@@ -157,6 +157,13 @@ class Cycle(Invalid):
                          field="parent_id")
 
 
+class HasChildren(Invalid):
+    def __init__(self, unit_id: str, day: date) -> None:
+        super().__init__("unit_has_children", f"units lie under {unit_id} on {day} or later: "
+                         "move them first (from the same date), then dissolve it",
+                         field="status")
+
+
 class RootNeedsCityAdmin(Invalid):
     def __init__(self) -> None:
         super().__init__("parent_required", "only a city administrator registers a unit "

@@ -67,6 +67,10 @@ _MEMBERS_OF = f"""
     WHERE unit_id = $1 AND valid @> $2::date AND member_id > $3
     ORDER BY member_id LIMIT $4"""
 
+_DISSOLVED_FROM = """SELECT EXISTS (SELECT FROM unit_states WHERE unit_id = $1
+                     AND status = 'dissolved' AND valid && daterange($2::date, NULL))"""
+_CHILDREN_FROM = """SELECT EXISTS (SELECT FROM unit_states WHERE parent_id = $1
+                    AND valid && daterange($2::date, NULL))"""
 _CLOSE_UNIT = """UPDATE unit_states SET valid = daterange(effective_from, $2::date)
                  WHERE unit_id = $1 AND upper_inf(valid)"""
 _CLOSE_MEMBER = """UPDATE member_states SET valid = daterange(effective_from, $2::date)
@@ -223,11 +227,20 @@ async def lock_for_move(conn: asyncpg.Connection) -> None:
     await conn.execute(_MOVES_LOCK)
 
 
-async def active_on(conn: asyncpg.Connection, unit_id: str, day: date) -> UnitOnDate | None:
-    """The unit's state on the day if it is active then (locked against a concurrent change)."""
+async def active_from(conn: asyncpg.Connection, unit_id: str, day: date) -> UnitOnDate | None:
+    """The unit's state on the day if it is active then and not dissolved on any later day
+    already recorded (locked against a concurrent change)."""
     await conn.execute("SELECT FROM units WHERE unit_id = $1 FOR SHARE", unit_id)
     unit = _unit(await conn.fetchrow(_UNIT_ON, unit_id, day))
-    return unit if unit is not None and unit.status == "active" else None
+    if unit is None or unit.status != "active" or await conn.fetchval(_DISSOLVED_FROM, unit_id,
+                                                                      day):
+        return None
+    return unit
+
+
+async def has_children_from(conn: asyncpg.Connection, unit_id: str, day: date) -> bool:
+    """Whether a unit lies under `unit_id` on any day from `day` on."""
+    return await conn.fetchval(_CHILDREN_FROM, unit_id, day)
 
 
 async def is_ancestor_from(conn: asyncpg.Connection, unit_id: str, of: str, day: date) -> bool:

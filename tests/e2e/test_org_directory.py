@@ -90,11 +90,15 @@ async def test_the_2025_reform_keeps_history_and_fills_every_directory(clients, 
                                             district_id=federation))
     await post(clients, "/units", unit_body(school, federation))
     await post(clients, "/members", member_body(teacher, school))
-    await post(clients, f"/units/{federation}/changes",
-               {"effective_from": "2025-07-01", "status": "dissolved"})
+    still_parent = await post(clients, f"/units/{federation}/changes",
+                              {"effective_from": "2025-07-01", "status": "dissolved"},
+                              status=422)
+    assert error_of(still_parent) == ("unit_has_children", "status")
     moved = await post(clients, f"/units/{school}/changes",
                        {"effective_from": "2025-07-01", "parent_id": CITY, "district_id": None})
     assert moved.json()["changed"] == ["parent_id", "district_id"]
+    await post(clients, f"/units/{federation}/changes",
+               {"effective_from": "2025-07-01", "status": "dissolved"})
     await post(clients, "/units", unit_body(ward, CITY, on="2025-10-01",
                                             kind="upper_level_union", district_id=ward))
     await post(clients, f"/units/{school}/changes",
