@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from contracts.events.common import Points, SubjectKind
@@ -24,6 +25,32 @@ UNIT_READERS = Rule(
 )
 
 
+ENTRY_READERS = Rule(
+    "read-score-entries", ALL_ROLES,
+    summary="For a unit: anyone whose subtree holds it as the tree stands today. For a "
+            "member: the member themself, or anyone whose subtree holds the member's unit.",
+)
+
+
+class ScoreEntry(BaseModel):
+    """One line of the ledger that explains a total: the points an event earned, and why."""
+
+    entry_id: int = Field(description="Position in the ledger; the cursor of the next page.")
+    campaign_id: str
+    phase_id: str
+    points: Points = Field(description="Points added (negative when withdrawn).")
+    reason: str = Field(description="The scoring rule that gave them, e.g. "
+                                    "`initiative_submitted`.")
+    source_event_id: str = Field(description="The event that earned them.")
+    recorded_at: datetime
+
+
+class ScoreEntries(BaseModel):
+    entries: list[ScoreEntry]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null on "
+                                               "the last one.")
+
+
 class SubjectScore(BaseModel):
     """A unit's or member's running total in one campaign phase."""
 
@@ -41,3 +68,23 @@ async def unit_scores(unit_id: Identifier, request: Request,
     await scope.require_unit(unit_id)
     rows = await repository.scores_of_unit(request.app.state.runtime.pool, unit_id)
     return [SubjectScore.model_validate(row) for row in rows]
+
+
+@router.get("/scores/{subject_kind}/{subject_id}/entries",
+            responses=problem_responses(401, 403, 404, 422, 503))
+async def score_entries(
+    subject_kind: SubjectKind, subject_id: Identifier, request: Request,
+    scope: Annotated[Scope, Depends(ENTRY_READERS)],
+    after: Annotated[int, Query(ge=0, description="Cursor: the last `entry_id` seen.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ScoreEntries:
+    """Why a subject has its points: every ledger line, oldest first, a page at a time."""
+    if subject_kind == "unit":
+        await scope.require_unit(subject_id)
+    else:
+        await scope.require_member(subject_id)
+    rows = await repository.entries_of(request.app.state.runtime.pool, subject_kind,
+                                       subject_id, after, limit + 1)
+    page = [ScoreEntry.model_validate(r) for r in rows[:limit]]
+    return ScoreEntries(entries=page,
+                        next_after=page[-1].entry_id if len(rows) > limit else None)

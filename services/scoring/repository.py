@@ -85,3 +85,16 @@ async def scores_of_unit(pool: asyncpg.Pool, unit_id: str) -> list[dict]:
         unit_id,
     )
     return [dict(r) for r in rows]
+
+
+async def entries_of(pool: asyncpg.Pool, subject_kind: str, subject_id: str, after: int,
+                     limit: int) -> list[dict]:
+    """The ledger lines behind a subject's totals, oldest first, from after the cursor on."""
+    rows = await pool.fetch(
+        """SELECT entry_id, campaign_id, phase_id, points, reason, source_event_id, recorded_at
+           FROM score_entries
+           WHERE subject_kind = $1 AND subject_id = $2 AND entry_id > $3
+           ORDER BY entry_id LIMIT $4""",
+        subject_kind, subject_id, after, limit,
+    )
+    return [dict(r) for r in rows]
