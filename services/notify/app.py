@@ -11,6 +11,7 @@ from .handlers import handlers
 from .repository import NotifyRepository
 from .sender import run_email_sender
 from .settings import NotifySettings
+from .webhooks import run_webhook_sender
 
 
 def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
@@ -21,5 +22,5 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         handlers=handlers,
         repository=NotifyRepository,
         routers=[router],
-        workers=[run_email_sender],
+        workers=[run_email_sender, run_webhook_sender],
     )

@@ -121,3 +121,8 @@ def eligibility_email_context(change: AwardEligibilityChanged, changed_at: datet
         "phase_id": change.phase_id,
         "changed_at": changed_at,
     }
+
+
+def webhook_delivery_id(event_id: str, webhook_id: str) -> str:
+    """The same (event, subscription) always yields the same delivery (and `webhook-id`)."""
+    return "msg_" + uuid.uuid5(_NAMESPACE, f"{event_id}|webhook|{webhook_id}").hex

@@ -67,3 +67,6 @@ async def on_eligibility_changed(
     queued = await ctx.repo.queue_emails(emails)
     if queued:
         log.info("emails_queued", count=queued)
+    hooked = await ctx.repo.queue_webhooks(events)
+    if hooked:
+        log.info("webhooks_queued", count=hooked)

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from .domain import Outgoing, Reach
+from contracts import CloudEvent
+from contracts.codec import encode_event
+
+from .domain import Outgoing, Reach, webhook_delivery_id
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,31 @@ class NotifyRepository:
         )
         return len(rows)
 
+    async def queue_webhooks(self, events: Sequence[CloudEvent]) -> int:
+        """One delivery per (event, live subscription of its type and district); one already
+        queued is left as it is. Returns how many were new."""
+        events = [e for e in events if e.district]
+        if not events:
+            return 0
+        subscriptions = await self._conn.fetch(
+            """SELECT webhook_id, event_types, district FROM webhooks
+               WHERE deleted_at IS NULL AND district = ANY($1::text[])
+                 AND event_types && $2::text[]""",
+            list({e.district for e in events}), list({e.type for e in events}))
+        rows = [(webhook_delivery_id(e.id, s["webhook_id"]), s["webhook_id"], e.id, e.type,
+                 encode_event(e).decode())
+                for e in events for s in subscriptions
+                if e.district == s["district"] and e.type in s["event_types"]]
+        if not rows:
+            return 0
+        new = await self._conn.fetch(
+            """INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_id, event_type,
+                   body)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+               ON CONFLICT DO NOTHING RETURNING 1""",
+            *[list(column) for column in zip(*rows, strict=True)])
+        return len(new)
+
 
 async def notifications_of(pool: asyncpg.Pool, recipient_id: str, limit: int) -> list[dict]:
     rows = await pool.fetch(
@@ -140,3 +168,78 @@ async def put_preferences(pool: asyncpg.Pool, member_id: str, language: str,
         member_id, language, email_enabled, in_app_enabled, by,
     )
     return dict(row)
+
+
+# Webhook subscriptions (HTTP): secrets stay in notify and travel on no topic.
+
+async def create_webhook(pool: asyncpg.Pool, webhook_id: str, owner: str, url: str,
+                         event_types: list[str], district: str, secret: str) -> dict:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """INSERT INTO webhooks (webhook_id, owner, url, event_types, district)
+               VALUES ($1, $2, $3, $4, $5) RETURNING *""",
+            webhook_id, owner, url, event_types, district)
+        await conn.execute("INSERT INTO webhook_secrets (webhook_id, secret) VALUES ($1, $2)",
+                           webhook_id, secret)
+    return dict(row)
+
+
+async def webhooks_of(pool: asyncpg.Pool, owner: str | None) -> list[dict]:
+    """Live subscriptions of one owner (all owners when None), oldest first."""
+    rows = await pool.fetch(
+        """SELECT * FROM webhooks WHERE deleted_at IS NULL AND ($1::text IS NULL OR owner = $1)
+           ORDER BY created_at, webhook_id""", owner)
+    return [dict(r) for r in rows]
+
+
+async def webhook(pool: asyncpg.Pool, webhook_id: str) -> dict | None:
+    row = await pool.fetchrow(
+        "SELECT * FROM webhooks WHERE webhook_id = $1 AND deleted_at IS NULL", webhook_id)
+    return dict(row) if row else None
+
+
+async def delete_webhook(pool: asyncpg.Pool, webhook_id: str) -> None:
+    """The subscription stops receiving; what is queued for it is not sent any more."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE webhooks SET deleted_at = now() WHERE webhook_id = $1",
+                           webhook_id)
+        await conn.execute(
+            """UPDATE webhook_deliveries SET status = 'parked', last_error = 'subscription deleted',
+                   finished_at = now() WHERE webhook_id = $1 AND status = 'pending'""",
+            webhook_id)
+
+
+async def rotate_secret(pool: asyncpg.Pool, webhook_id: str, secret: str,
+                        overlap_s: float) -> None:
+    """A new secret signs from now on; the ones before keep signing for `overlap_s`."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """UPDATE webhook_secrets SET expires_at = now() + make_interval(secs => $2)
+               WHERE webhook_id = $1 AND (expires_at IS NULL
+                     OR expires_at > now() + make_interval(secs => $2))""",
+            webhook_id, float(overlap_s))
+        await conn.execute("INSERT INTO webhook_secrets (webhook_id, secret) VALUES ($1, $2)",
+                           webhook_id, secret)
+
+
+async def webhook_deliveries(pool: asyncpg.Pool, webhook_id: str, status: str | None,
+                             limit: int) -> list[dict]:
+    rows = await pool.fetch(
+        """SELECT delivery_id, webhook_id, event_id, event_type, status, attempts,
+                  next_attempt_at, last_error, created_at, finished_at
+           FROM webhook_deliveries WHERE webhook_id = $1 AND ($2::text IS NULL OR status = $2)
+           ORDER BY created_at DESC, delivery_id LIMIT $3""", webhook_id, status, limit)
+    return [dict(r) for r in rows]
+
+
+async def replay_delivery(pool: asyncpg.Pool, webhook_id: str, delivery_id: str) -> dict | None:
+    """A parked delivery is due again at once, with a fresh set of attempts; None when no such
+    delivery is parked."""
+    row = await pool.fetchrow(
+        """UPDATE webhook_deliveries SET status = 'pending', attempts = 0,
+               next_attempt_at = now(), finished_at = NULL
+           WHERE webhook_id = $1 AND delivery_id = $2 AND status = 'parked'
+           RETURNING delivery_id, webhook_id, event_id, event_type, status, attempts,
+                     next_attempt_at, last_error, created_at, finished_at""",
+        webhook_id, delivery_id)
+    return dict(row) if row else None

@@ -38,3 +38,21 @@ class NotifySettings(ServiceSettings):
     email_claim_lease_s: float = Field(300.0, gt=0)
     # The right-hand side of Message-ID; the sender address's domain when empty.
     email_message_id_domain: str = ""
+
+    # Webhooks (Standard Webhooks signatures): requests in flight per endpoint at once, so one
+    # slow receiver never holds up the others; rows one claim takes; poll interval; timeout.
+    webhook_max_per_endpoint: int = Field(4, ge=1)
+    webhook_batch_size: int = Field(100, ge=1)
+    webhook_poll_interval_ms: int = Field(1000, ge=10)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    # Attempts before a delivery is parked (replayable), and the delay after the first failed
+    # attempt, doubling, capped, with random jitter (a delay between half and all of it).
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_retry_backoff_s: float = Field(10.0, ge=0)
+    webhook_retry_backoff_max_s: float = Field(3600.0, ge=0)
+    # A claimed row is due again after this long if its sender vanished (crash mid-send).
+    webhook_claim_lease_s: float = Field(120.0, gt=0)
+    # After a secret rotation the old secret keeps signing this long beside the new one.
+    webhook_secret_overlap_s: float = Field(86400.0, ge=0)
+    # Allow http:// URLs on 127.0.0.1 (tests and local development); https only otherwise.
+    webhook_allow_loopback_http: bool = True
