@@ -11,6 +11,7 @@ from .handlers import handlers
 from .repository import NotifyRepository
 from .sender import run_email_sender
 from .settings import NotifySettings
+from .webhook_api import router as webhook_router
 from .webhooks import run_webhook_sender
 
 
@@ -21,6 +22,6 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         migrations_dir=Path(__file__).parent / "migrations",
         handlers=handlers,
         repository=NotifyRepository,
-        routers=[router],
+        routers=[router, webhook_router],
         workers=[run_email_sender, run_webhook_sender],
     )

@@ -125,4 +125,4 @@ def eligibility_email_context(change: AwardEligibilityChanged, changed_at: datet
 
 def webhook_delivery_id(event_id: str, webhook_id: str) -> str:
     """The same (event, subscription) always yields the same delivery (and `webhook-id`)."""
-    return "msg_" + uuid.uuid5(_NAMESPACE, f"{event_id}|webhook|{webhook_id}").hex
+    return "msg-" + uuid.uuid5(_NAMESPACE, f"{event_id}|webhook|{webhook_id}").hex

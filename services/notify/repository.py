@@ -192,17 +192,19 @@ async def webhooks_of(pool: asyncpg.Pool, owner: str | None) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-async def webhook(pool: asyncpg.Pool, webhook_id: str) -> dict | None:
+async def webhook(pool: asyncpg.Pool, webhook_id: str, *,
+                  with_deleted: bool = False) -> dict | None:
     row = await pool.fetchrow(
-        "SELECT * FROM webhooks WHERE webhook_id = $1 AND deleted_at IS NULL", webhook_id)
+        "SELECT * FROM webhooks WHERE webhook_id = $1 AND ($2 OR deleted_at IS NULL)",
+        webhook_id, with_deleted)
     return dict(row) if row else None
 
 
 async def delete_webhook(pool: asyncpg.Pool, webhook_id: str) -> None:
     """The subscription stops receiving; what is queued for it is not sent any more."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("UPDATE webhooks SET deleted_at = now() WHERE webhook_id = $1",
-                           webhook_id)
+        await conn.execute("""UPDATE webhooks SET deleted_at = now()
+                              WHERE webhook_id = $1 AND deleted_at IS NULL""", webhook_id)
         await conn.execute(
             """UPDATE webhook_deliveries SET status = 'parked', last_error = 'subscription deleted',
                    finished_at = now() WHERE webhook_id = $1 AND status = 'pending'""",
@@ -241,5 +243,14 @@ async def replay_delivery(pool: asyncpg.Pool, webhook_id: str, delivery_id: str)
            WHERE webhook_id = $1 AND delivery_id = $2 AND status = 'parked'
            RETURNING delivery_id, webhook_id, event_id, event_type, status, attempts,
                      next_attempt_at, last_error, created_at, finished_at""",
+        webhook_id, delivery_id)
+    return dict(row) if row else None
+
+
+async def webhook_delivery(pool: asyncpg.Pool, webhook_id: str, delivery_id: str) -> dict | None:
+    row = await pool.fetchrow(
+        """SELECT delivery_id, webhook_id, event_id, event_type, status, attempts,
+                  next_attempt_at, last_error, created_at, finished_at
+           FROM webhook_deliveries WHERE webhook_id = $1 AND delivery_id = $2""",
         webhook_id, delivery_id)
     return dict(row) if row else None

@@ -54,5 +54,3 @@ class NotifySettings(ServiceSettings):
     webhook_claim_lease_s: float = Field(120.0, gt=0)
     # After a secret rotation the old secret keeps signing this long beside the new one.
     webhook_secret_overlap_s: float = Field(86400.0, ge=0)
-    # Allow http:// URLs on 127.0.0.1 (tests and local development); https only otherwise.
-    webhook_allow_loopback_http: bool = True

@@ -24,6 +24,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import jwt
 import pytest
 
 from services.devstack.demo import DEMO_INITIATIVE
@@ -78,10 +79,42 @@ async def here_initiative(clients, directory_seeded) -> str:
     return body["initiative_id"]
 
 
+HERE_WEBHOOK = "wh-authorization-here"
+HERE_DELIVERY = "msg-authorization-here"
+
+
+@pytest.fixture(scope="module")
+async def here_webhook(system, directory_seeded) -> str:
+    """The here integrator's webhook (as its token's subject owns it), with a parked delivery."""
+    pool = system["notify"].state.runtime.pool
+    owner = _integrator_subject()
+    await pool.execute(
+        """INSERT INTO webhooks (webhook_id, owner, url, event_types, district)
+           VALUES ($1, $2, 'http://127.0.0.1:9/hook', '{thidua.award.eligibility_changed.v1}',
+                   $3) ON CONFLICT DO NOTHING""", HERE_WEBHOOK, owner, WARD_LANG)
+    await pool.execute(
+        """INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_id, event_type, body,
+               status, attempts, next_attempt_at)
+           VALUES ($1, $2, 'ev-authorization', 'thidua.award.eligibility_changed.v1', '{}',
+                   'parked', 8, now() + interval '1 day') ON CONFLICT DO NOTHING""",
+        HERE_DELIVERY, HERE_WEBHOOK)
+    return HERE_WEBHOOK
+
+
+def _integrator_subject() -> str:
+    return jwt.decode(mint("integrator", **HERE["integrator"]),
+                      options={"verify_signature": False})["sub"]
+
+
+# Lists filtered by the caller's scope: elsewhere they answer, without what lies here.
+FILTERED_LISTS = {("notify", "get", "/webhooks")}
+
+
 def _path_values(here_initiative: str) -> dict[str, str]:
     """A value, here, for every path parameter any route has; a new parameter fails below."""
     return {"unit_id": SCHOOL, "member_id": CHAIR, "initiative_id": here_initiative,
-            "subject_kind": "member", "subject_id": CHAIR}
+            "subject_kind": "member", "subject_id": CHAIR, "webhook_id": HERE_WEBHOOK,
+            "delivery_id": HERE_DELIVERY}
 
 
 _changes = itertools.count(1)
@@ -115,6 +148,12 @@ BODIES = {
                                                        "phone": "+84 912 345 678"},
     ("put", "/members/{member_id}/preferences"): lambda: {"language": "vi", "email": True,
                                                           "in_app": True},
+    ("post", "/webhooks"): lambda: {"url": "https://hr.example.vn/thidua-hook",
+                                    "event_types": ["thidua.award.eligibility_changed.v1"],
+                                    "unit_id": WARD_LANG},
+    ("post", "/webhooks/{webhook_id}/secrets"): lambda: None,
+    ("delete", "/webhooks/{webhook_id}"): lambda: None,
+    ("post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): lambda: None,
 }
 
 
@@ -199,7 +238,8 @@ async def test_public_routes_answer_without_a_token(system, clients):
         assert answer.status_code in (200, 503), (service, path, answer.status_code)
 
 
-async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here_initiative):
+async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here_initiative,
+                                                            here_webhook):
     values = _path_values(here_initiative)
     bad = bad_tokens()
     for service, method, path, operation in operations(system):
@@ -217,7 +257,7 @@ async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here
 
 
 async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_listed(
-        system, clients, here_initiative):
+        system, clients, here_initiative, here_webhook):
     values = _path_values(here_initiative)
     for service, method, path, operation in operations(system):
         access = operation["x-thidua-access"]
@@ -236,6 +276,10 @@ async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_li
             if role not in admitted:
                 continue
             answer = await call(clients, service, method, path, values, _auth(mint(role, **claims)))
+            if (service, method, path) in FILTERED_LISTS:
+                assert answer.status_code == 200, (service, path, role, answer.text)
+                assert here_webhook not in answer.text, (service, path, role)
+                continue
             assert answer.status_code == 404, (service, method, path, role, answer.text)
 
 

@@ -1,0 +1,206 @@
+"""Integrators' webhook subscriptions over HTTP: subscribe, list, read, delete, rotate the
+secret, list deliveries and replay a parked one. Secrets stay in notify's tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from services.runtime.access import Rule, Scope
+from services.runtime.caller import Role
+from services.runtime.domain_errors import NotFound
+from services.runtime.identifiers import Identifier
+from services.runtime.problems import problem_responses
+
+from . import repository, signing
+
+router = APIRouter(tags=["webhooks"])
+
+WEBHOOK_KEEPERS = Rule(
+    "keep-own-webhooks", {Role.INTEGRATOR, Role.CITY_ADMIN}, writes=True,
+    summary="Integrators, for their own subscriptions within their subtree; the city "
+            "administrator, for every subscription. Anyone else's subscription answers 404.",
+)
+STRICT = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _valid_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname == "127.0.0.1":
+        return value
+    raise ValueError("an https:// URL (http:// only on 127.0.0.1, for tests)")
+
+
+class WebhookIn(BaseModel):
+    """The body of `POST /webhooks`."""
+
+    model_config = STRICT
+
+    url: Annotated[str, Field(max_length=2000), AfterValidator(_valid_url)] = Field(
+        description="Where events are POSTed, e.g. `https://hr.example.vn/thidua-hook`.")
+    event_types: list[Annotated[str, Field(pattern=r"^thidua\.[a-z_.]+\.v[0-9]+$")]] = Field(
+        min_length=1, max_length=50,
+        description="CloudEvent types, e.g. `thidua.award.eligibility_changed.v1`.")
+    unit_id: Identifier = Field(description="The district (or ward) whose events are "
+                                            "delivered; within the caller's scope.")
+
+
+class Webhook(BaseModel):
+    webhook_id: str
+    url: str
+    event_types: list[str]
+    unit_id: str
+    owner: str
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+class WebhookWithSecret(Webhook):
+    secret: str = Field(description="`whsec_…`: shown once, keep it to verify signatures.")
+
+
+class Secret(BaseModel):
+    webhook_id: str
+    secret: str = Field(description="The new `whsec_…` secret, shown once.")
+    previous_valid_for_s: float = Field(description="How long the former secrets keep "
+                                                    "signing beside the new one.")
+
+
+class Delivery(BaseModel):
+    delivery_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "parked"]
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class WebhookNotFound(NotFound):
+    def __init__(self, webhook_id: str) -> None:
+        super().__init__("webhook_not_found", f"no webhook {webhook_id}")
+
+
+class DeliveryNotFound(NotFound):
+    def __init__(self, delivery_id: str) -> None:
+        super().__init__("delivery_not_found", f"no delivery {delivery_id}")
+
+
+def _webhook(row: dict) -> Webhook:
+    return Webhook(webhook_id=row["webhook_id"], url=row["url"],
+                   event_types=list(row["event_types"]), unit_id=row["district"],
+                   owner=row["owner"], created_at=row["created_at"],
+                   deleted_at=row["deleted_at"])
+
+
+async def _mine(scope: Scope, row: dict) -> bool:
+    c = scope.caller
+    if c.role is Role.CITY_ADMIN:
+        return True
+    return row["owner"] == c.subject and await scope.holds_unit(row["district"])
+
+
+async def _owned(request: Request, scope: Scope, webhook_id: str) -> dict:
+    """The subscription, deleted or not, if it is the caller's; else 404."""
+    row = await repository.webhook(request.app.state.runtime.pool, webhook_id,
+                                   with_deleted=True)
+    if row is None or not await _mine(scope, row):
+        raise WebhookNotFound(webhook_id)
+    return row
+
+
+@router.post("/webhooks", status_code=201,
+             responses=problem_responses(401, 403, 404, 413, 422, 503))
+async def create_webhook(body: WebhookIn, request: Request,
+                         scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> WebhookWithSecret:
+    """Subscribe a URL to event types of a district; the answer holds the signing secret,
+    shown this once."""
+    await scope.require_unit(body.unit_id)
+    secret = signing.new_secret()
+    row = await repository.create_webhook(
+        request.app.state.runtime.pool, f"wh-{uuid.uuid4().hex}", scope.caller.subject,
+        body.url, list(dict.fromkeys(body.event_types)), body.unit_id, secret)
+    return WebhookWithSecret(**_webhook(row).model_dump(), secret=secret)
+
+
+@router.get("/webhooks", responses=problem_responses(401, 403, 422, 503))
+async def list_webhooks(request: Request,
+                        scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> list[Webhook]:
+    """The caller's live subscriptions (every one for the city administrator)."""
+    owner = None if scope.caller.role is Role.CITY_ADMIN else scope.caller.subject
+    rows = await repository.webhooks_of(request.app.state.runtime.pool, owner)
+    return [_webhook(r) for r in rows if await _mine(scope, r)]
+
+
+@router.get("/webhooks/{webhook_id}", responses=problem_responses(401, 403, 404, 422, 503))
+async def get_webhook(webhook_id: Identifier, request: Request,
+                      scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> Webhook:
+    """One subscription (a deleted one shows when it was deleted)."""
+    return _webhook(await _owned(request, scope, webhook_id))
+
+
+@router.post("/webhooks/{webhook_id}/secrets",
+             responses=problem_responses(401, 403, 404, 413, 422, 503))
+async def rotate_webhook_secret(webhook_id: Identifier, request: Request,
+                                scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> Secret:
+    """A new secret, shown once; the former ones keep signing beside it for
+    `NOTIFY_WEBHOOK_SECRET_OVERLAP_S`, so the receiver can switch without a gap."""
+    await _owned(request, scope, webhook_id)
+    runtime = request.app.state.runtime
+    overlap = runtime.definition.settings.webhook_secret_overlap_s
+    secret = signing.new_secret()
+    await repository.rotate_secret(runtime.pool, webhook_id, secret, overlap)
+    return Secret(webhook_id=webhook_id, secret=secret, previous_valid_for_s=overlap)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries",
+            responses=problem_responses(401, 403, 404, 422, 503))
+async def list_deliveries(
+    webhook_id: Identifier, request: Request,
+    scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)],
+    status: Literal["pending", "delivered", "parked"] | None = None,
+    limit: int = Query(50, ge=1, le=500),
+) -> list[Delivery]:
+    """The subscription's deliveries, newest first; `?status=parked` for those given up."""
+    await _owned(request, scope, webhook_id)
+    rows = await repository.webhook_deliveries(request.app.state.runtime.pool, webhook_id,
+                                               status, limit)
+    return [Delivery.model_validate(r) for r in rows]
+
+
+@router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
+             responses=problem_responses(401, 403, 404, 413, 422, 503))
+async def replay_delivery(webhook_id: Identifier, delivery_id: Identifier, request: Request,
+                          scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> Delivery:
+    """Send a parked delivery again, with a fresh set of attempts. One pending or delivered
+    already is answered as it stands (nothing is sent twice by replaying)."""
+    await _owned(request, scope, webhook_id)
+    pool = request.app.state.runtime.pool
+    row = await repository.replay_delivery(pool, webhook_id, delivery_id)
+    if row is None:
+        row = await repository.webhook_delivery(pool, webhook_id, delivery_id)
+    if row is None:
+        raise DeliveryNotFound(delivery_id)
+    return Delivery.model_validate(row)
+
+
+@router.delete("/webhooks/{webhook_id}",
+               responses=problem_responses(401, 403, 404, 422, 503))
+async def delete_webhook(webhook_id: Identifier, request: Request,
+                         scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> Webhook:
+    """Stop the subscription: nothing more is queued, what was pending is parked. It stays
+    readable, with its deliveries; deleting it again changes nothing."""
+    await _owned(request, scope, webhook_id)
+    pool = request.app.state.runtime.pool
+    await repository.delete_webhook(pool, webhook_id)
+    return _webhook(await repository.webhook(pool, webhook_id, with_deleted=True))

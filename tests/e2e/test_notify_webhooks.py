@@ -1,0 +1,62 @@
+"""Integrators' webhook subscriptions over HTTP: own subscriptions within their subtree, secrets
+shown once and rotated, never on any topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.devstack.demo_directory import WARD_LANG, WARD_NGHIADO
+from tests.support.identity import bearer
+
+pytestmark = pytest.mark.integration
+
+ELIGIBILITY = "thidua.award.eligibility_changed.v1"
+
+
+def subscription(unit_id: str = WARD_LANG, url: str = "https://hr.example.vn/hook") -> dict:
+    return {"url": url, "event_types": [ELIGIBILITY], "unit_id": unit_id}
+
+
+async def test_an_integrator_keeps_its_own_webhooks_within_its_subtree(clients,
+                                                                         directory_seeded):
+    notify = clients["notify"]
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-langthuong")
+    other = bearer("integrator", unit=WARD_LANG, subject="test:another-system")
+    created = await notify.post("/webhooks", json=subscription(), headers=mine)
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    assert hook["secret"].startswith("whsec_") and hook["unit_id"] == WARD_LANG
+    webhook_id = hook["webhook_id"]
+
+    listed = (await notify.get("/webhooks", headers=mine)).json()
+    assert [w["webhook_id"] for w in listed] == [webhook_id]
+    assert "secret" not in listed[0]
+    assert (await notify.get("/webhooks", headers=other)).json() == []
+    assert (await notify.get(f"/webhooks/{webhook_id}", headers=other)).status_code == 404
+
+    rotated = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["secret"].startswith("whsec_")
+    assert rotated.json()["secret"] != hook["secret"]
+
+    deleted = await notify.delete(f"/webhooks/{webhook_id}", headers=mine)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["deleted_at"] is not None
+    assert (await notify.get("/webhooks", headers=mine)).json() == []
+    gone = (await notify.get(f"/webhooks/{webhook_id}", headers=mine)).json()
+    assert gone["deleted_at"] is not None
+
+
+async def test_a_unit_outside_the_scope_or_a_plain_http_url_is_refused(clients,
+                                                                       directory_seeded):
+    notify = clients["notify"]
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-langthuong")
+    outside = await notify.post("/webhooks", json=subscription(WARD_NGHIADO), headers=mine)
+    assert outside.status_code == 404, outside.text
+    plain = await notify.post("/webhooks", json=subscription(url="http://hr.example.vn/hook"),
+                              headers=mine)
+    assert plain.status_code == 422, plain.text
+    assert plain.json()["errors"][0]["field"].endswith("url")
+    loopback = await notify.post("/webhooks",
+                                 json=subscription(url="http://127.0.0.1:9/hook"), headers=mine)
+    assert loopback.status_code == 201, loopback.text
