@@ -11,7 +11,7 @@ from contracts.events.initiatives import InitiativeSubmitted
 from services.runtime import outbox
 from services.runtime.idempotency import RETENTION, KeptAnswer
 
-from .domain import InitiativeAlreadySubmitted
+from .domain import AlreadyReviewed, InitiativeAlreadySubmitted
 
 # One statement, so one round trip and its own transaction: claim the idempotency key (or
 # take over an expired one), insert the initiative only if the key was claimed or none was
@@ -91,4 +91,60 @@ async def find_initiative(pool: asyncpg.Pool, initiative_id: str) -> dict | None
     out = dict(row)
     out["authors"] = json.loads(out["authors"])
     out["submitted_by"] = json.loads(out["submitted_by"]) if out["submitted_by"] else None
+    return out
+
+
+_LOCK_INITIATIVE = """SELECT initiative_id, campaign_id, phase_id, unit_id, claimed_benefit_vnd,
+                             submitted_at, authors
+                      FROM initiatives WHERE initiative_id = $1 FOR UPDATE"""
+_REVIEWS_OF = """SELECT level, outcome, grade, recognised_benefit_vnd, reason_for_higher_benefit,
+                        comment, council_unit_id, reviewed_at, event_id, reviewed_by
+                 FROM initiative_reviews WHERE initiative_id = $1"""
+_LEVEL_ORDER = ("ORDER BY array_position(ARRAY['grassroots','district','city','national'], "
+                "level)")
+_INSERT_REVIEW = """
+WITH review AS (
+    INSERT INTO initiative_reviews (initiative_id, level, outcome, grade, recognised_benefit_vnd,
+                                    reason_for_higher_benefit, comment, council_unit_id,
+                                    reviewed_at, event_id, reviewed_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+    RETURNING 1
+), {outbox}
+SELECT {wake}"""
+
+
+async def lock_for_review(conn: asyncpg.Connection, initiative_id: str
+                          ) -> tuple[dict | None, list[dict]]:
+    """The initiative, locked until the transaction ends (so reviews of it are decided one at
+    a time), and its reviews so far."""
+    row = await conn.fetchrow(_LOCK_INITIATIVE, initiative_id)
+    if row is None:
+        return None, []
+    found = dict(row)
+    found["authors"] = json.loads(found["authors"])
+    return found, [dict(r) for r in await conn.fetch(_REVIEWS_OF, initiative_id)]
+
+
+async def record_review(conn: asyncpg.Connection, event: CloudEvent, command) -> None:
+    """Store the review and stage its event, in the caller's transaction."""
+    data = event.data
+    staged = outbox.staging([event], first_param=12)
+    try:
+        await conn.fetchval(
+            _INSERT_REVIEW.format(outbox=staged.cte, wake=staged.wake),
+            data.initiative_id, data.level, data.outcome, data.grade,
+            data.recognised_benefit_vnd, command.reason_for_higher_benefit, command.comment,
+            data.council_unit_id, data.reviewed_at, event.id, data.actor.model_dump_json(),
+            *staged.args)
+    except asyncpg.UniqueViolationError as exc:
+        raise AlreadyReviewed(data.initiative_id, data.level) from exc
+
+
+async def reviews_of(pool: asyncpg.Pool, initiative_id: str) -> list[dict]:
+    rows = await pool.fetch(f"{_REVIEWS_OF} {_LEVEL_ORDER}", initiative_id)
+    out = []
+    for row in rows:
+        review = dict(row)
+        review["reviewed_by"] = json.loads(review["reviewed_by"])
+        out.append(review)
     return out
