@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from contracts.events.base import Actor
 from services.runtime import idempotency
-from services.runtime.access import ALL_ROLES, Rule, Scope
+from services.runtime.access import ALL_ROLES, VIETNAM, Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import NotFound
 from services.runtime.identifiers import Identifier
@@ -44,11 +45,22 @@ READERS = Rule(
 )
 
 
+class DuplicateCandidate(BaseModel):
+    """An earlier initiative whose title looked alike when this one was submitted."""
+
+    initiative_id: str
+    title: str
+    similarity: float = Field(description="Trigram similarity of the accent-folded titles, 0–1.")
+
+
 class InitiativeAccepted(BaseModel):
     initiative_id: str
     event_id: str = Field(description="Id of the `thidua.initiative.submitted.v1` event.")
     correlation_id: str = Field(description="Carried by every event this submission causes.")
     status: Literal["submitted"]
+    duplicate_candidates: list[DuplicateCandidate] = Field(
+        description="Earlier initiatives (same campaign, or earlier years) with a similar title, "
+                    "most similar first; the submission is accepted regardless.")
 
 
 class Author(BaseModel):
@@ -98,6 +110,8 @@ class Initiative(BaseModel):
     event_id: str
     correlation_id: str
     submitted_by: Actor | None = Field(description="Who submitted it (audit trail).")
+    duplicate_candidates: list[DuplicateCandidate] = Field(
+        description="Possible duplicates found at submission, for the reviewers.")
     reviews: list[Review] = Field(description="Councils' decisions, lowest level first.")
 
 
@@ -125,18 +139,22 @@ async def submit_initiative(
     event = runtime.envelopes.for_command(data, district=unit.district_id,
                                           correlation_id=request.state.correlation_id,
                                           subject=data.initiative_id)
-    accepted = InitiativeAccepted(initiative_id=data.initiative_id, event_id=event.id,
-                                  correlation_id=event.correlationid, status="submitted")
-    # The bytes sent now are the bytes kept, so a replay is identical.
-    body = accepted.__pydantic_serializer__.to_json(accepted)
-    answer = None
+    # The candidates are found and added to the answer in the statement that stores it, so
+    # the bytes sent are the bytes kept and a replay is identical.
+    head = json.dumps({"initiative_id": data.initiative_id, "event_id": event.id,
+                       "correlation_id": event.correlationid, "status": "submitted"},
+                      ensure_ascii=False).encode()
+    fingerprint = None
     if idempotency_key is not None:
         fingerprint = idempotency.fingerprint("POST", "/initiatives", command,
                                               caller=scope.caller.subject)
-        answer = idempotency.KeptAnswer(idempotency_key, fingerprint, 202, body)
-    kept = await repository.record_initiative(runtime.pool, event, answer)
+    local = data.submitted_at.astimezone(VIETNAM)
+    body, kept = await repository.record_initiative(
+        runtime.pool, event, head, idempotency_key, fingerprint,
+        threshold=runtime.definition.settings.duplicate_threshold,
+        earlier_than=datetime(local.year, 1, 1, tzinfo=VIETNAM))
     if kept is not None:
-        return idempotency.replay(kept, answer.fingerprint)
+        return idempotency.replay(kept, kept.fingerprint if fingerprint is None else fingerprint)
     log.info("initiative_submitted", initiative_id=data.initiative_id, unit_id=data.unit_id,
              event_id=event.id)
     return Response(body, status_code=202, media_type="application/json")

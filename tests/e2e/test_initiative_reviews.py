@@ -150,3 +150,29 @@ async def test_a_rejected_initiative_takes_no_higher_review(clients, directory_s
     assert rejected.status_code == 201, rejected.text
     higher = await review(clients, iid, accepted("district"), WARD_COUNCIL)
     assert higher.status_code == 409 and code(higher) == "initiative_rejected"
+
+
+async def test_a_near_identical_title_is_reported_as_a_possible_duplicate(clients,
+                                                                         directory_seeded):
+    campaign = f"cmp-dup-{uuid.uuid4().hex[:8]}"
+    first = await submitted(clients, campaign_id=campaign,
+                            title="Ứng dụng phần mềm quản lý hồ sơ học sinh")
+    assert first["duplicate_candidates"] == []
+    key = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
+    author = DEMO_INITIATIVE["authors"][0] | {"member_id": f"m-{uuid.uuid4().hex[:10]}"}
+    body = DEMO_INITIATIVE | {"initiative_id": f"ini-{uuid.uuid4().hex[:12]}",
+                              "campaign_id": campaign, "authors": [author],
+                              "title": "UNG DUNG phan mem quan ly ho so hoc sinh"}
+    answer = await clients["registration"].post("/initiatives", json=body, headers=key)
+    assert answer.status_code == 202, answer.text
+    [candidate] = answer.json()["duplicate_candidates"]
+    assert candidate["initiative_id"] == first["initiative_id"]
+    assert candidate["title"] == "Ứng dụng phần mềm quản lý hồ sơ học sinh"
+    assert candidate["similarity"] == 1.0
+    replay = await clients["registration"].post("/initiatives", json=body, headers=key)
+    assert replay.content == answer.content
+    shown = (await clients["registration"].get(f"/initiatives/{body['initiative_id']}")).json()
+    assert shown["duplicate_candidates"] == answer.json()["duplicate_candidates"]
+    unrelated = await submitted(clients, campaign_id=campaign,
+                                title="Cải tiến quy trình bảo dưỡng máy dệt")
+    assert unrelated["duplicate_candidates"] == []
