@@ -3,6 +3,7 @@ which body; the decision is stored with its reviewer and announced once on its t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -176,3 +177,28 @@ async def test_a_near_identical_title_is_reported_as_a_possible_duplicate(client
     unrelated = await submitted(clients, campaign_id=campaign,
                                 title="Cải tiến quy trình bảo dưỡng máy dệt")
     assert unrelated["duplicate_candidates"] == []
+
+
+async def test_two_concurrent_reviews_at_one_level_record_one(clients, directory_seeded):
+    ini = await submitted(clients)
+    answers = await asyncio.gather(
+        review(clients, ini["initiative_id"], accepted(grade="A"), SCHOOL_COUNCIL),
+        review(clients, ini["initiative_id"], accepted(grade="C"), SCHOOL_COUNCIL))
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    shown = (await clients["registration"].get(f"/initiatives/{ini['initiative_id']}")).json()
+    assert len(shown["reviews"]) == 1
+
+
+async def test_earlier_years_count_across_campaigns_this_years_other_campaigns_do_not(
+        clients, system, directory_seeded):
+    title = f"Sổ tay điện tử theo dõi thiết bị phòng thí nghiệm {uuid.uuid4().hex[:6]}"
+    old = await submitted(clients, campaign_id=f"cmp-old-{uuid.uuid4().hex[:8]}", title=title)
+    await system["registration"].state.runtime.pool.execute(
+        "UPDATE initiatives SET submitted_at = '2024-05-01T00:00:00Z' WHERE initiative_id = $1",
+        old["initiative_id"])
+    other = await submitted(clients, campaign_id=f"cmp-other-{uuid.uuid4().hex[:8]}",
+                            title=title)
+    assert [c["initiative_id"] for c in other["duplicate_candidates"]] == [old["initiative_id"]]
+    third = await submitted(clients, campaign_id=f"cmp-third-{uuid.uuid4().hex[:8]}",
+                            title=title.upper())
+    assert [c["initiative_id"] for c in third["duplicate_candidates"]] == [old["initiative_id"]]
