@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.registry import service
@@ -13,3 +14,8 @@ class RegistrationSettings(ServiceSettings):
 
     service_name: str = ENTRY.name
     http_port: int = ENTRY.http_port
+    # The trigram index answers `%` (pg_trgm's own threshold, 0.3), so lower values act as 0.3.
+    duplicate_threshold: float = Field(
+        0.5, ge=0.3, le=1.0,
+        description="Title similarity (0.3–1) from which an earlier initiative is reported as a "
+                    "possible duplicate of a submission.")

@@ -138,6 +138,9 @@ def new_member() -> dict:
 
 BODIES = {
     ("post", "/initiatives"): submission,
+    ("post", "/initiatives/{initiative_id}/reviews"): lambda: {
+        "outcome": "accepted", "grade": "B", "recognised_benefit_vnd": 1_000_000,
+        "level": "grassroots"},
     ("post", "/units"): new_unit,
     ("post", "/units/{unit_id}/changes"): lambda: {"effective_from": _later(),
                                                    "member_count": 1000 + next(_changes)},
@@ -170,7 +173,32 @@ def operations(system) -> list[tuple[str, str, str, dict]]:
     return found
 
 
-async def call(clients, service, method, path, values, headers):
+async def review_target(clients, claims: dict) -> tuple[str, dict]:
+    """A review decides once per level: each call reviews a new initiative of the school, at
+    the level of the caller's council (the ward's, at district level, once the school's council
+    accepted it). The city administrator records the school council's decision."""
+    body = submission()
+    answer = await clients["registration"].post(
+        "/initiatives", json=body, headers=_auth(mint("grassroots_official", unit=SCHOOL)))
+    assert answer.status_code == 202, answer.text
+    review = {"outcome": "accepted", "grade": "B", "recognised_benefit_vnd": 1_000_000,
+              "level": "grassroots"}
+    if claims.get("unit") in (WARD_LANG, WARD_NGHIADO):
+        first = await clients["registration"].post(
+            f"/initiatives/{body['initiative_id']}/reviews", json=review,
+            headers=_auth(mint("council_reviewer", unit=SCHOOL)))
+        assert first.status_code == 201, first.text
+        review = review | {"level": "district"}
+    elif not claims.get("unit"):
+        review = review | {"council_unit_id": SCHOOL}
+    return body["initiative_id"], review
+
+
+async def call(clients, service, method, path, values, headers, claims=None):
+    if (method, path) == ("post", "/initiatives/{initiative_id}/reviews"):
+        initiative_id, body = await review_target(clients, claims or {})
+        return await clients[service].post(path.format(initiative_id=initiative_id),
+                                           json=body, headers=headers)
     try:
         url = path.format(**values)
     except KeyError as missing:
@@ -265,7 +293,8 @@ async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_li
             continue
         admitted = set(access["roles"])
         for role, claims in HERE.items():
-            answer = await call(clients, service, method, path, values, _auth(mint(role, **claims)))
+            answer = await call(clients, service, method, path, values,
+                                _auth(mint(role, **claims)), claims)
             where = (service, method, path, role, answer.text)
             if role in admitted:
                 assert 200 <= answer.status_code < 300, where
@@ -275,7 +304,8 @@ async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_li
         for role, claims in ELSEWHERE.items():
             if role not in admitted:
                 continue
-            answer = await call(clients, service, method, path, values, _auth(mint(role, **claims)))
+            answer = await call(clients, service, method, path, values,
+                                _auth(mint(role, **claims)), claims)
             if (service, method, path) in FILTERED_LISTS:
                 assert answer.status_code == 200, (service, path, role, answer.text)
                 assert here_webhook not in answer.text, (service, path, role)
