@@ -8,7 +8,7 @@ import structlog
 
 from contracts import CloudEvent
 from contracts.events.campaigns import CampaignLaunched
-from contracts.events.initiatives import InitiativeSubmitted
+from contracts.events.initiatives import InitiativeSubmitted, WorkRegistered
 from contracts.events.rules import ScoringRules
 from contracts.events.scores import ScoreChanged
 from services.runtime.context import Context
@@ -49,6 +49,29 @@ async def on_initiative_submitted(
         for awarded in domain.points_for_submission(
             event.data, rules.get(event.data.campaign_id, DEFAULT_RULES))
     ]
+    await _record_and_announce(ctx, events, credits)
+
+
+@handlers.batch
+async def on_work_registered(
+    ctx: Context[ScoringRepository], events: list[CloudEvent[WorkRegistered]]
+) -> None:
+    """A plaqued work earns its unit the campaign's plaqued_work_points."""
+    rules = await ctx.repo.rules_of([event.data.campaign_id for event in events])
+    credits = [
+        domain.Credit(event.id, event.district, event.data.campaign_id, event.data.phase_id,
+                      event.data.unit_id, domain.PointsAwarded(
+                          "unit", event.data.unit_id,
+                          rules.get(event.data.campaign_id, DEFAULT_RULES).plaqued_work_points,
+                          "work_registered"))
+        for event in events
+    ]
+    await _record_and_announce(ctx, events, credits)
+
+
+async def _record_and_announce(
+    ctx: Context[ScoringRepository], events: list[CloudEvent], credits: list[domain.Credit]
+) -> None:
     causes = {event.id: event for event in events}
     recorded = await ctx.repo.record_points(credits)
     for line in recorded:

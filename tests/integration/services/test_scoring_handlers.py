@@ -10,7 +10,7 @@ import pytest
 
 from contracts import CloudEvent, new_event
 from contracts.events.campaigns import CampaignLaunched, Phase
-from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted
+from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted, WorkRegistered
 from contracts.events.rules import ScoringRules
 from services.scoring.handlers import handlers
 from services.scoring.repository import ScoringRepository
@@ -315,3 +315,18 @@ async def test_a_redelivered_or_older_launch_keeps_the_latest_rules(scoring):
     await scoring.apply(latest)
     await scoring.apply(submitted("u-a", ("m-a",), campaign_id="cmp-a"))
     assert (await totals(scoring))[("unit", "u-a")][0] == Decimal(4)
+
+
+async def test_a_plaqued_work_earns_its_unit_the_campaigns_plaqued_work_points_once(scoring):
+    campaign = launched("cmp-a", 3)
+    await scoring.apply(campaign)
+    work = new_event(WorkRegistered(
+        work_id="w-1", campaign_id="cmp-a", phase_id=PHASE, unit_id="u-a", name="Công trình",
+        value_vnd=1_000_000_000, occasion="28/7", plaque_level="district",
+        registered_at=datetime(2025, 6, 1, tzinfo=UTC)), source="/thidua/registration",
+        district="d-dongda")
+    await scoring.apply(work)
+    await scoring.apply(work)
+    assert await ledger(scoring) == [("unit", "u-a", ScoringRules().plaqued_work_points,
+                                      "work_registered", work.id)]
+    assert (await totals(scoring))[("unit", "u-a")][0] == ScoringRules().plaqued_work_points
