@@ -7,12 +7,41 @@ from decimal import Decimal
 
 import asyncpg
 
+from contracts.events.rules import ScoringRules
+
 from .domain import Credit, Recorded, SubjectKey, running_totals
 
 
 class ScoringRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
+
+    async def keep_campaign_rules(self, campaigns: Sequence[tuple[str, str, str, object]]) -> None:
+        """Keep each campaign's scoring rules and phases (campaign id, rules JSON, phases JSON,
+        launched at), one upsert for the batch; a later launch of a campaign replaces an
+        earlier one, a redelivered or older one changes nothing."""
+        if not campaigns:
+            return
+        await self._conn.execute(
+            """INSERT INTO campaign_rules (campaign_id, scoring, phases, launched_at)
+               SELECT DISTINCT ON (c) c, s::jsonb, p::jsonb, l
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS t(c, s, p, l)
+               ORDER BY c, l DESC
+               ON CONFLICT (campaign_id) DO UPDATE
+                 SET scoring = EXCLUDED.scoring, phases = EXCLUDED.phases,
+                     launched_at = EXCLUDED.launched_at, updated_at = now()
+                 WHERE campaign_rules.launched_at <= EXCLUDED.launched_at""",
+            [c[0] for c in campaigns], [c[1] for c in campaigns], [c[2] for c in campaigns],
+            [c[3] for c in campaigns],
+        )
+
+    async def rules_of(self, campaign_ids: Sequence[str]) -> dict[str, ScoringRules]:
+        """The scoring rules of those campaigns whose launch scoring has seen."""
+        rows = await self._conn.fetch(
+            "SELECT campaign_id, scoring::text FROM campaign_rules WHERE campaign_id = ANY($1)",
+            sorted(set(campaign_ids)),
+        )
+        return {r[0]: ScoringRules.model_validate_json(r[1]) for r in rows}
 
     async def record_points(self, credits: Sequence[Credit]) -> list[Recorded]:
         """Add the ledger lines not recorded before; return each new line with its subject's

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from contracts import CloudEvent, new_event
-from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted
+from contracts.events.campaigns import CampaignLaunched, Phase
+from contracts.events.initiatives import InitiativeAuthor, InitiativeSubmitted, WorkRegistered
+from contracts.events.rules import ScoringRules
 from services.scoring.handlers import handlers
 from services.scoring.repository import ScoringRepository
 from tests.support.handler_harness import ServiceUnderTest, open_harness
@@ -38,10 +40,10 @@ async def empty_tables(scoring):
 def submitted(
     unit_id: str = "u-det-8-3", authors: tuple[str, ...] = ("m-1",), *,
     district: str | None = "d-dongda", correlation_id: str | None = None, n: int = 1,
-    phase_id: str = PHASE,
+    phase_id: str = PHASE, campaign_id: str = CAMPAIGN,
 ) -> CloudEvent:
     data = InitiativeSubmitted(
-        initiative_id=f"ini-{unit_id}-{n}", campaign_id=CAMPAIGN, phase_id=phase_id,
+        initiative_id=f"ini-{unit_id}-{n}", campaign_id=campaign_id, phase_id=phase_id,
         unit_id=unit_id, title=f"Sáng kiến số {n}", field="kỹ thuật",
         authors=[InitiativeAuthor(member_id=m, full_name=f"Tác giả {m}", direct_worker=True)
                  for m in authors],
@@ -276,3 +278,55 @@ async def test_versions_count_per_campaign_phase(scoring):
     await scoring.apply(submitted(authors=("m-1",), n=2, phase_id="cmp-2025-hn-p2"))
     assert [(e.data.phase_id, e.data.subject_version) for e in await scoring.emitted()
             if e.data.subject_id == "m-1"] == [(PHASE, 1), ("cmp-2025-hn-p2", 1)]
+
+
+def launched(campaign_id: str, participation: int, *, phase_id: str = PHASE,
+             at: datetime = datetime(2025, 1, 2, tzinfo=UTC)) -> CloudEvent:
+    data = CampaignLaunched(
+        campaign_id=campaign_id, organizer_unit_id="u-hn", year=2025, theme="Thi đua",
+        phases=[Phase(phase_id=phase_id, name="Đợt 1", starts_on=date(2025, 1, 1),
+                      ends_on=date(2025, 12, 31))],
+        scoring=ScoringRules(participation_points=Decimal(participation)), launched_at=at,
+    )
+    return new_event(data, source="/thidua/registration", district=None)
+
+
+async def test_each_campaign_scores_under_its_own_rules_and_an_unknown_one_under_the_defaults(
+    scoring,
+):
+    await scoring.apply(launched("cmp-a", 3), launched("cmp-b", 5, phase_id="cmp-b-p1"))
+    a = submitted("u-a", ("m-a",), campaign_id="cmp-a")
+    b = submitted("u-b", ("m-b",), campaign_id="cmp-b", phase_id="cmp-b-p1")
+    unknown = submitted("u-c", ("m-c",), campaign_id="cmp-unknown")
+    await scoring.apply(a, b, unknown)
+    got = await totals(scoring)
+    assert got[("unit", "u-a")][0] == got[("member", "m-a")][0] == Decimal(3)
+    assert got[("unit", "u-b")][0] == got[("member", "m-b")][0] == Decimal(5)
+    assert got[("unit", "u-c")][0] == ScoringRules().participation_points
+    stored = await scoring.pool.fetch(
+        "SELECT campaign_id, phases->0->>'phase_id' AS phase FROM campaign_rules ORDER BY 1")
+    assert [tuple(r.values()) for r in stored] == [("cmp-a", PHASE), ("cmp-b", "cmp-b-p1")]
+
+
+async def test_a_redelivered_or_older_launch_keeps_the_latest_rules(scoring):
+    latest = launched("cmp-a", 4, at=datetime(2025, 2, 1, tzinfo=UTC))
+    await scoring.apply(latest)
+    await scoring.apply(launched("cmp-a", 9, at=datetime(2025, 1, 1, tzinfo=UTC)))
+    await scoring.apply(latest)
+    await scoring.apply(submitted("u-a", ("m-a",), campaign_id="cmp-a"))
+    assert (await totals(scoring))[("unit", "u-a")][0] == Decimal(4)
+
+
+async def test_a_plaqued_work_earns_its_unit_the_campaigns_plaqued_work_points_once(scoring):
+    campaign = launched("cmp-a", 3)
+    await scoring.apply(campaign)
+    work = new_event(WorkRegistered(
+        work_id="w-1", campaign_id="cmp-a", phase_id=PHASE, unit_id="u-a", name="Công trình",
+        value_vnd=1_000_000_000, occasion="28/7", plaque_level="district",
+        registered_at=datetime(2025, 6, 1, tzinfo=UTC)), source="/thidua/registration",
+        district="d-dongda")
+    await scoring.apply(work)
+    await scoring.apply(work)
+    assert await ledger(scoring) == [("unit", "u-a", ScoringRules().plaqued_work_points,
+                                      "work_registered", work.id)]
+    assert (await totals(scoring))[("unit", "u-a")][0] == ScoringRules().plaqued_work_points
