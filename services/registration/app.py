@@ -9,6 +9,7 @@ from services.runtime.service import ServiceDefinition
 
 from .api import router
 from .org_api import router as org_router
+from .org_queries import router as org_query_router
 from .settings import RegistrationSettings
 
 
@@ -17,5 +18,5 @@ def definition(settings: RegistrationSettings | None = None) -> ServiceDefinitio
         name="registration",
         settings=settings or RegistrationSettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
-        routers=[router, org_router],
+        routers=[router, org_router, org_query_router],
     )

@@ -1,26 +1,26 @@
-"""The org directory over HTTP: units and members registered and changed from a date, and the
-tree read on any date. Every command emits its org event through the outbox, in its transaction."""
+"""The org directory's commands over HTTP: units and members registered and changed from a
+date. Every command emits its org event through the outbox, in its transaction; the tree is
+read through `org_queries.py`."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
-from contracts.events.common import Sector, UnitKind
 from services.runtime import idempotency
-from services.runtime.access import ALL_ROLES, Rule, Scope, UnitNotFound
+from services.runtime.access import Rule, Scope, UnitNotFound
 from services.runtime.caller import Role
-from services.runtime.domain_errors import Invalid
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
 from . import org_domain as domain
 from . import org_repository as repository
+from .org_queries import own_scope
 
 log = structlog.get_logger()
 router = APIRouter(tags=["org directory"])
@@ -31,19 +31,6 @@ RECORDERS = Rule(
             "today (a new unit's parent, a moved unit and its new parent, a member's unit and "
             "the unit they transfer to).",
 )
-READERS = Rule(
-    "read-org", ALL_ROLES - {Role.MEMBER},
-    summary="Anyone whose subtree holds the unit today, or held it on `as_of`; city-wide roles "
-            "everywhere.",
-)
-
-AsOf = Annotated[date | None, Query(description="The date to read the tree on (Vietnamese "
-                                                "calendar); today when absent.")]
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=200,
-                                     description="`next_cursor` of the previous page.")]
-
-
 class Recorded(BaseModel):
     """What a command recorded: the id, the date its state holds from, and its event."""
 
@@ -53,60 +40,6 @@ class Recorded(BaseModel):
     event_id: str
     correlation_id: str
     changed: list[str] = Field(description="Fields that changed (empty for a registration).")
-
-
-class UnitState(BaseModel):
-    unit_id: str
-    name: str
-    kind: UnitKind
-    parent_id: str | None
-    district_id: str | None
-    sector: Sector
-    member_count: int
-    direct_worker_count: int
-    status: str = Field(description="`active`, or `dissolved` from `effective_from` on.")
-    effective_from: date = Field(description="Since when this state holds.")
-
-
-class UnitView(UnitState):
-    as_of: date
-    ancestors: list[str] = Field(description="The unit, its parent, and so on up to the root, "
-                                             "as of the date.")
-
-
-class MemberState(BaseModel):
-    member_id: str
-    unit_id: str
-    full_name: str
-    gender: str
-    direct_worker: bool
-    union_officer: bool
-    job_title: str | None
-    status: str = Field(description="`active`, or `left` from `effective_from` on.")
-    effective_from: date
-
-
-class UnitPage(BaseModel):
-    as_of: date
-    items: list[UnitState]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at "
-                                                "the end.")
-
-
-class MemberPage(BaseModel):
-    as_of: date
-    items: list[MemberState]
-    next_cursor: str | None
-
-
-class BadCursor(Invalid):
-    def __init__(self) -> None:
-        super().__init__("cursor_invalid", "not a cursor this API gave", field="query.cursor")
-
-
-def _own_scope(scope: Scope, db) -> Scope:
-    """The caller's scope checked against registration's own tables (synchronous truth)."""
-    return Scope(scope.caller, repository.OrgTree(db), scope.today)  # type: ignore[arg-type]
 
 
 async def _run(request: Request, scope: Scope, route: str, command: BaseModel,
@@ -144,7 +77,7 @@ async def register_unit(command: domain.RegisterUnit, request: Request,
     runtime = request.app.state.runtime
 
     async def work(conn: asyncpg.Connection) -> bytes:
-        own = _own_scope(scope, conn)
+        own = own_scope(scope, conn)
         district = command.district_id
         if command.parent_id is None:
             if scope.caller.role is not Role.CITY_ADMIN:
@@ -181,7 +114,7 @@ async def change_unit(unit_id: Identifier, command: domain.ChangeUnit, request: 
     runtime = request.app.state.runtime
 
     async def work(conn: asyncpg.Connection) -> bytes:
-        own = _own_scope(scope, conn)
+        own = own_scope(scope, conn)
         await own.require_acting_on(unit_id)
         moving = command.parent_id is not None
         if moving:
@@ -220,7 +153,7 @@ async def register_member(command: domain.RegisterMember, request: Request,
     runtime = request.app.state.runtime
 
     async def work(conn: asyncpg.Connection) -> bytes:
-        own = _own_scope(scope, conn)
+        own = own_scope(scope, conn)
         await own.require_acting_on(command.unit_id)
         unit = await _parent_on(conn, command.unit_id, command.effective_from, "unit_id")
         if not await repository.claim_member(conn, command.member_id):
@@ -247,7 +180,7 @@ async def change_member(member_id: Identifier, command: domain.ChangeMember, req
     runtime = request.app.state.runtime
 
     async def work(conn: asyncpg.Connection) -> bytes:
-        own = _own_scope(scope, conn)
+        own = own_scope(scope, conn)
         current = await repository.lock_member(conn, member_id)
         if current is None:
             raise domain.OrgMemberNotFound(member_id)
@@ -270,64 +203,3 @@ async def change_member(member_id: Identifier, command: domain.ChangeMember, req
 
     return await _run(request, scope, f"/members/{member_id}/changes", command,
                       idempotency_key, 201, work)
-
-
-def _fields(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in row.__slots__}
-
-
-@router.get("/units/{unit_id}", responses=problem_responses(401, 403, 404, 422, 503))
-async def get_unit(unit_id: Identifier, request: Request,
-                   scope: Annotated[Scope, Depends(READERS)], as_of: AsOf = None) -> UnitView:
-    """The unit's state on `as_of` (today when absent) with its ancestors then."""
-    day = as_of or scope.today
-    pool = request.app.state.runtime.pool
-    tree = repository.OrgTree(pool)
-    await _own_scope(scope, pool).require_unit(unit_id, on=day)
-    unit = await tree.unit(unit_id, day)
-    ancestors = await tree.ancestors(unit_id, day)
-    if unit is None or ancestors is None:
-        raise UnitNotFound(unit_id)
-    return UnitView(**_fields(unit), as_of=day, ancestors=list(ancestors))
-
-
-@router.get("/units/{unit_id}/children", responses=problem_responses(401, 403, 404, 422, 503))
-async def get_children(unit_id: Identifier, request: Request,
-                       scope: Annotated[Scope, Depends(READERS)], as_of: AsOf = None,
-                       cursor: Cursor = None, limit: Limit = 100) -> UnitPage:
-    """The units whose parent on `as_of` is the unit, by id, a page at a time."""
-    day = as_of or scope.today
-    after = repository.decode_cursor(cursor)
-    if after is None:
-        raise BadCursor()
-    pool = request.app.state.runtime.pool
-    tree = repository.OrgTree(pool)
-    await _own_scope(scope, pool).require_unit(unit_id, on=day)
-    if await tree.unit(unit_id, day) is None:
-        raise UnitNotFound(unit_id)
-    rows = await tree.children(unit_id, day, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return UnitPage(as_of=day, items=[UnitState(**_fields(r)) for r in rows],
-                    next_cursor=repository.encode_cursor(rows[-1].unit_id) if more else None)
-
-
-@router.get("/units/{unit_id}/members", responses=problem_responses(401, 403, 404, 422, 503))
-async def get_members(unit_id: Identifier, request: Request,
-                      scope: Annotated[Scope, Depends(READERS)], as_of: AsOf = None,
-                      cursor: Cursor = None, limit: Limit = 100) -> MemberPage:
-    """The members whose state on `as_of` places them in the unit, by id, a page at a time."""
-    day = as_of or scope.today
-    after = repository.decode_cursor(cursor)
-    if after is None:
-        raise BadCursor()
-    pool = request.app.state.runtime.pool
-    tree = repository.OrgTree(pool)
-    await _own_scope(scope, pool).require_unit(unit_id, on=day)
-    if await tree.unit(unit_id, day) is None:
-        raise UnitNotFound(unit_id)
-    rows = await tree.members_of(unit_id, day, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return MemberPage(as_of=day, items=[MemberState(**_fields(r)) for r in rows],
-                      next_cursor=repository.encode_cursor(rows[-1].member_id) if more else None)

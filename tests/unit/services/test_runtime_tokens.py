@@ -21,15 +21,8 @@ from structlog.testing import capture_logs
 from services.devstack.identity import LocalIssuer, identity_dir
 from services.runtime.caller import Caller, ClaimsRefused, Role
 from services.runtime.settings import ServiceSettings
-from services.runtime.tokens import (
-    FileKeySource,
-    KeySet,
-    KeySetError,
-    KeysUnavailable,
-    TokenRejected,
-    TokenVerifier,
-    parse_jwks,
-)
+from services.runtime.token_keys import FileKeySource, KeySet, KeySetError, parse_jwks
+from services.runtime.tokens import KeysUnavailable, TokenRejected, TokenVerifier
 
 
 @pytest.fixture
