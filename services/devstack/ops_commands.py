@@ -130,7 +130,8 @@ def run_dlq(args: argparse.Namespace) -> int:
 
 
 def run_events(args: argparse.Namespace) -> int:
-    from services.ops.events_tail import TailOptions, TopicNotFound, tail
+    from services.ops.events_tail import TailOptions, tail
+    from services.ops.topic_reader import TopicNotFound
 
     bootstrap = _bootstrap(args, " (`thidua up` prints the local broker's address)")
     if not bootstrap:

@@ -14,17 +14,17 @@ listed as skipped, with its digest.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from contracts.topics import DLQ_HEADER_PREFIX
 
+from .topic_reader import reading
+
 REPLAYED_FROM = "thidua-replayed-from"
-QUIET_END_S = 1.5
 
 
 @dataclass
@@ -112,29 +112,12 @@ def _say(out: TextIO, line: str) -> None:
 
 
 async def _read_to_end(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
-    """Every record of the topic now, read without a consumer group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
-                                enable_auto_commit=False, client_id="thidua-dlq-replay")
-    await consumer.start()
-    try:
-        await consumer.topics()
-        numbers = consumer.partitions_for_topic(topic)
-        if not numbers:
-            raise LookupError(f"no topic {topic!r} on {bootstrap_servers}")
-        partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+    """Every record of the topic now, by partition and offset."""
+    async with reading(bootstrap_servers, topic, from_beginning=True,
+                       client_id="thidua-dlq-replay") as reader:
         records: list[ConsumerRecord] = []
-        quiet_since = time.monotonic()
         while True:
-            batches = await consumer.getmany(*partitions, timeout_ms=200)
-            got = [r for batch in batches.values() for r in batch]
+            got = await reader.poll()
             records.extend(got)
-            if got:
-                quiet_since = time.monotonic()
-            elif (time.monotonic() - quiet_since > QUIET_END_S
-                  or all([await consumer.position(tp) >= ends[tp] for tp in partitions])):
+            if not got and await reader.at_end():
                 return sorted(records, key=lambda r: (r.partition, r.offset))
-    finally:
-        await consumer.stop()

@@ -9,22 +9,13 @@ they are, never skipped: a dead-letter topic can be tailed like any other.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-# Without --follow, stop once every partition reached the end read at start; tansu's end
-# offsets can be one too high, so a quiet spell this long also counts as the end.
-QUIET_END_S = 1.5
-POLL_MS = 200
-
-
-class TopicNotFound(LookupError):
-    pass
+from .topic_reader import reading
 
 
 @dataclass
@@ -43,51 +34,26 @@ class TailOptions:
 
 async def tail(options: TailOptions, out: TextIO) -> int:
     """Print the topic's events as the options say; return how many were printed."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=options.bootstrap_servers, group_id=None,
-                                enable_auto_commit=False, client_id="thidua-events-tail")
-    await consumer.start()
-    try:
-        await consumer.topics()  # loads the cluster's metadata
-        numbers = consumer.partitions_for_topic(options.topic)
-        if not numbers:
-            raise TopicNotFound(f"no topic {options.topic!r} on {options.bootstrap_servers}")
-        partitions = [TopicPartition(options.topic, n) for n in sorted(numbers)]
-        consumer.assign(partitions)
-        if options.from_beginning:
-            await consumer.seek_to_beginning(*partitions)
-        else:
-            await consumer.seek_to_end(*partitions)
-        ends = await consumer.end_offsets(partitions)
+    async with reading(options.bootstrap_servers, options.topic,
+                       from_beginning=options.from_beginning,
+                       client_id="thidua-events-tail") as reader:
         if options.on_ready:
             options.on_ready()
-        return await _print_records(consumer, partitions, ends, options, out)
-    finally:
-        await consumer.stop()
-
-
-async def _print_records(consumer, partitions, ends, options: TailOptions, out: TextIO) -> int:
-    printed = 0
-    quiet_since = time.monotonic()
-    while options.limit is None or printed < options.limit:
-        batches = await consumer.getmany(*partitions, timeout_ms=POLL_MS)
-        records = sorted((r for batch in batches.values() for r in batch),
-                         key=lambda r: (r.timestamp, r.partition, r.offset))
-        for record in records:
-            shown = render(record, options)
-            if shown is None:
-                continue
-            out.write(shown + "\n")
-            out.flush()
-            printed += 1
-            if options.limit is not None and printed >= options.limit:
+        printed = 0
+        while options.limit is None or printed < options.limit:
+            records = await reader.poll()
+            for record in records:
+                shown = render(record, options)
+                if shown is None:
+                    continue
+                out.write(shown + "\n")
+                out.flush()
+                printed += 1
+                if options.limit is not None and printed >= options.limit:
+                    break
+            if not records and not options.follow and await reader.at_end():
                 break
-        if records:
-            quiet_since = time.monotonic()
-        elif not options.follow and (
-                time.monotonic() - quiet_since > QUIET_END_S
-                or all([await consumer.position(tp) >= ends[tp] for tp in partitions])):
-            break
-    return printed
+        return printed
 
 
 def render(record: ConsumerRecord, options: TailOptions) -> str | None:

@@ -14,7 +14,8 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE, encode_event
 from services.devstack.topics import ensure_topics
-from services.ops.events_tail import TailOptions, TopicNotFound, tail
+from services.ops.events_tail import TailOptions, tail
+from services.ops.topic_reader import TopicNotFound
 from tests.support.events import initiative_submitted
 
 pytestmark = pytest.mark.integration
