@@ -83,14 +83,25 @@ class PhaseStandingsFinalized(EventData):
     )
     campaign_id: str = Field(min_length=1, description="Campaign.")
     phase_id: str = Field(min_length=1, description="Phase finalized.")
-    scope_kind: Literal["unit", "cluster", "district"] = Field(
-        description="What is ranked: a unit's members, a cluster's units, a district's units."
+    scope_kind: Literal["unit", "cluster", "district", "phase"] = Field(
+        description="What is ranked: a unit's members, a cluster's units, a district's units; "
+        "`phase` is the one event per phase that says the whole phase is final (its `scope_id` "
+        "is the phase id, its `unit_id` the campaign's organizer, and it comes after every "
+        "other standings event of the phase)."
     )
     scope_id: str = Field(min_length=1, description="Id of the unit, cluster or district.")
     entries: list[StandingEntry] = Field(description="Ranked subjects of this chunk.")
     chunk_index: int = Field(0, ge=0, description="Index of this chunk, from 0.")
     chunk_count: int = Field(1, ge=1, description="Number of chunks for this scope.")
     finalized_at: AwareDatetime = Field(description="When the standings were finalized.")
+    score_changed_count: int | None = Field(
+        None,
+        ge=0,
+        description="On the `phase` event: how many `thidua.score.changed.v1` events scoring "
+        "emitted for this campaign phase, all before this one. A consumer of score changes "
+        "(awards) acts on the final standings only once it has applied that many distinct "
+        "score events of the phase; none are emitted for the phase afterwards.",
+    )
 
     @model_validator(mode="after")
     def _chunk_in_range(self) -> PhaseStandingsFinalized:
