@@ -8,8 +8,7 @@ format Vietnamese dates (`vn_date`: dd/mm/yyyy) and amounts (`vnd`: `120.000.000
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -17,35 +16,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.runtime.vietnamese import vn_date, vnd
+
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 _TEMPLATES = Path(__file__).parent / "templates"
-
-
-def vnd(amount: int | float | Decimal | str) -> str:
-    """`120000000` → `120.000.000 ₫` (dots group thousands, a comma before decimals)."""
-    value = Decimal(str(amount))
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    whole = int(value)
-    fraction = value - whole
-    grouped = f"{whole:,}".replace(",", ".")
-    if fraction:
-        decimals = f"{fraction:.2f}"[2:].rstrip("0")
-        grouped += "," + decimals
-    return f"{sign}{grouped}\u00a0₫"
-
-
-def vn_date(moment: date | datetime | str) -> str:
-    """A date as written in Vietnam, dd/mm/yyyy; a moment is taken on Vietnamese time."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if isinstance(moment, datetime):
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(VIETNAM)
-        moment = moment.date()
-    return moment.strftime("%d/%m/%Y")
 
 
 def _environment() -> Environment:

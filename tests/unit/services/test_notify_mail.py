@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services.notify import mail
-from services.notify.mail import vn_date, vnd
+from services.runtime.vietnamese import vn_date, vnd
 
 
 @pytest.mark.parametrize(("amount", "written"), [

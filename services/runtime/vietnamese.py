@@ -1,0 +1,47 @@
+"""Amounts and dates as Vietnamese readers write them: `120.000.000 ₫`, `05/07/2025`.
+
+Shared by notify's templates and the demo's report, so both print a figure the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+VIETNAM = timezone(timedelta(hours=7), "ICT")
+
+
+def vnd(amount: int | float | Decimal | str) -> str:
+    """`120000000` → `120.000.000 ₫` (dots group thousands, a comma before decimals)."""
+    value = Decimal(str(amount))
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    whole = int(value)
+    fraction = value - whole
+    grouped = f"{whole:,}".replace(",", ".")
+    if fraction:
+        decimals = f"{fraction:.2f}"[2:].rstrip("0")
+        grouped += "," + decimals
+    return f"{sign}{grouped}\u00a0₫"
+
+
+def grouped(number: int | Decimal) -> str:
+    """A count or score with Vietnamese grouping: `60220` → `60.220`, `12.5` → `12,5`."""
+    value = Decimal(str(number))
+    whole = int(abs(value))
+    text = f"{whole:,}".replace(",", ".")
+    fraction = abs(value) - whole
+    if fraction:
+        text += "," + f"{fraction:.2f}"[2:].rstrip("0")
+    return ("-" if value < 0 else "") + text
+
+
+def vn_date(moment: date | datetime | str) -> str:
+    """A date as written in Vietnam, dd/mm/yyyy; a moment is taken on Vietnamese time."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(VIETNAM)
+        moment = moment.date()
+    return moment.strftime("%d/%m/%Y")
