@@ -70,6 +70,15 @@ async def _request_invalid(request: Request, exc: RequestValidationError) -> JSO
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's answer to a body it could not decode at all (not UTF-8, for one): the
+        # request's content is at fault, so name it like any other field.
+        reason = f"the body cannot be read as JSON: {exc.__cause__}"
+        return problem_response(
+            400, kind="validation-failed", title="The request is not valid", detail=reason,
+            instance=request.url.path, correlation_id=correlation_id_of(request.scope),
+            errors=[FieldError(code="body_unreadable", message=reason, field="body")],
+        )
     # Routing and protocol errors (unknown path, wrong method, body too large): the status
     # says it all, so the type is about:blank (RFC 9457 §4.2.1).
     return problem_response(
@@ -106,7 +115,7 @@ def _message(error: dict) -> str:
 def _field_of(error: dict) -> str | None:
     loc = tuple(error["loc"])
     if error["type"] == "json_invalid":
-        return None  # its location is a character offset, not a field
+        return "body"  # the body as a whole: its location is a character offset, not a field
     # ("body", "authors", 0, "member_id") -> "authors[0].member_id"; ("query", "limit") stays
     # "query.limit", so a reader can tell a body field from a parameter of the same name.
     return _field_path(loc[1:] if loc[:1] == ("body",) else loc) or None

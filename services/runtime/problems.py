@@ -20,7 +20,8 @@ class FieldError(BaseModel):
     message: str = Field(description="What is wrong, for people.")
     field: str | None = Field(description="The field at fault as a path, e.g. "
                                           "`authors[0].member_id`; fields outside the body are "
-                                          "prefixed `path.`, `query.` or `header.`.")
+                                          "prefixed `path.`, `query.` or `header.`; `body` "
+                                          "when the body as a whole cannot be read.")
 
 
 class Problem(BaseModel):

@@ -112,7 +112,16 @@ async def test_a_body_that_is_not_json_is_a_422_problem():
         answer = await http.post("/initiatives", content=b"{not json",
                                  headers={"content-type": "application/json"})
     assert answer.status_code == 422
-    assert answer.json()["errors"][0]["code"] == "json_invalid"
+    assert [(e["code"], e["field"]) for e in answer.json()["errors"]] == [("json_invalid", "body")]
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_problem_naming_the_body():
+    async with client() as http:
+        answer = await http.post("/initiatives", content=b'{"title": "\xff\xfe"}',
+                                 headers={"content-type": "application/json"})
+    assert (answer.status_code, answer.headers["content-type"]) == (400, PROBLEM)
+    assert [(e["code"], e["field"]) for e in answer.json()["errors"]] == [
+        ("body_unreadable", "body")]
 
 
 async def test_an_unknown_path_and_a_wrong_method_are_problems_too():
