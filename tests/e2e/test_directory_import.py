@@ -354,3 +354,66 @@ async def test_jobs_are_listed_newest_first_a_page_at_a_time(clients):
     assert first["items"][0]["created_at"] >= second["items"][0]["created_at"]
     bad = await clients["registration"].get("/imports?cursor=nonsense")
     assert bad.status_code == 422
+
+
+async def download(clients, path: str, headers: dict | None = None, status: int = 200):
+    answer = await clients["registration"].get(path, headers=headers or ADMIN)
+    assert answer.status_code == status, answer.text
+    return answer
+
+
+async def test_the_directory_exports_to_csv_and_xlsx_and_imports_back_unchanged(clients):
+    import csv as csv_module
+
+    from openpyxl import load_workbook
+
+    upper, school = uid("u-exp-upper"), uid("u-exp-school")
+    members = [uid("m-exp") for _ in range(3)]
+    await imported(clients, "units", csv_file(
+        UNIT_HEADER,
+        f'{upper},"Công đoàn Cụm ""Cầu Giấy"" <khối> & trường",upper_level_union,{SCHOOL},'
+        "2021-01-01,,education,120,4",
+        f"{school},Công đoàn Trường Mầm non Hoa Sen,grassroots_union,{upper},2021-02-01,,"
+        "education,25,0"))
+    await imported(clients, "members", csv_file(
+        MEMBER_HEADER, *[f"{m},{school},Đặng Thị Hoa {n},nữ,,{'x' if n == 0 else ''},"
+                         f"giáo viên,2021-03-01" for n, m in enumerate(members)]))
+
+    answer = await download(clients, f"/exports/units?unit_id={upper}")
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="units-' in answer.headers["content-disposition"]
+    assert answer.content.startswith("\ufeff".encode())
+    rows = list(csv_module.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert [r["unit_id"] for r in rows] == sorted([upper, school])
+    named = {r["unit_id"]: r["name"] for r in rows}
+    assert named[upper] == 'Công đoàn Cụm "Cầu Giấy" <khối> & trường'
+    before = (await download(clients, f"/exports/units?unit_id={upper}&as_of=2021-01-15"))
+    assert upper in before.text and school not in before.text
+
+    answer = await download(clients, f"/exports/members?unit_id={upper}&format=xlsx")
+    sheet = load_workbook(io.BytesIO(answer.content), read_only=True).worksheets[0]
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert table[0] == MEMBER_HEADER.split(",")
+    assert [r[0] for r in table[1:]] == sorted(members)
+    assert table[1][4] in (False, 0) and isinstance(table[1][5], bool)
+
+    for fmt in ("csv", "xlsx"):
+        body = (await download(clients, f"/exports/members?unit_id={upper}&format={fmt}")).content
+        job = await imported(clients, "members", body)
+        assert (job["status"], job["unchanged"], job["registered"]) == ("succeeded", 3, 0), job
+        body = (await download(clients, f"/exports/units?unit_id={upper}&format={fmt}")).content
+        job = await imported(clients, "units", body)
+        assert (job["unchanged"], job["registered"], job["updated"]) == (2, 0, 0), job
+
+
+async def test_exports_stay_inside_the_callers_subtree(clients):
+    elsewhere = bearer("upper_official", unit=WARD_NGHIADO)
+    refused = await download(clients, f"/exports/members?unit_id={SCHOOL}", headers=elsewhere,
+                             status=404)
+    assert refused.json()["errors"][0]["code"] == "unit_not_found"
+    theirs = await download(clients, "/exports/units", headers=elsewhere)
+    assert SCHOOL not in theirs.text and WARD_NGHIADO in theirs.text
+    initiatives = await download(clients, "/exports/initiatives?format=xlsx", headers=elsewhere)
+    assert initiatives.content.startswith(b"PK")
+    member = bearer("member", member="m-lt-0007")
+    await download(clients, "/exports/units", headers=member, status=403)
