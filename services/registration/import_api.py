@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import tempfile
 import uuid
 from datetime import datetime
@@ -54,7 +55,7 @@ Filename = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f/\\
                                        description="The file's name, shown in the job.")]
 
 
-class ImportError_(BaseModel):
+class RowProblem(BaseModel):
     row: int = Field(description="Spreadsheet row: 1 is the header, 2 the first data row.")
     column: str | None = Field(description="The column at fault; null for the whole row.")
     code: str = Field(description="Machine-readable reason, e.g. `unit_not_found`.")
@@ -80,7 +81,7 @@ class ImportJob(BaseModel):
     registered: int = Field(description="Units or members registered (one event each).")
     updated: int = Field(description="Existing ones whose new dated state was recorded.")
     unchanged: int = Field(description="Rows whose state already held: no event.")
-    errors: list[ImportError_] = Field(description="The first errors, by row.")
+    errors: list[RowProblem] = Field(description="The first errors, by row.")
     failure: str | None
     created_at: datetime
     finished_at: datetime | None
@@ -104,17 +105,12 @@ class BadCursor(Invalid):
 def _view(row: dict[str, Any], stale_after_s: float, now: datetime) -> ImportJob:
     view = {name: row[name] for name in ImportJob.model_fields}
     errors = row["errors"]
-    view["errors"] = errors if isinstance(errors, list) else _json(errors)
+    view["errors"] = errors if isinstance(errors, list) else json.loads(errors)
     if row["status"] in jobs.RUNNING and (now - row["heartbeat_at"]).total_seconds() > stale_after_s:
         view["status"], view["failure"] = "failed", (
             "interrupted: the process importing it stopped; nothing was imported: upload the "
             "file again")
     return ImportJob(**view)
-
-
-def _json(text: str) -> Any:
-    import json
-    return json.loads(text)
 
 
 async def _spool(request: Request, directory: Path) -> tuple[Path, int, str, bytes]:
