@@ -7,7 +7,10 @@ row). Prints both rates, their ratio, and the CPU time per request of the server
 client: on a small machine the client's share of the cores moves the ratio, the ratio of the
 server's CPU times does not. A second, sequential phase runs registration in this process with
 its database connections going through a counting proxy, and prints PostgreSQL round trips
-per command.
+per command. Then, in the same run, the ceiling any command stands under: single-row
+transactions straight into PostgreSQL (BEGIN, one INSERT of a row the size of an initiative
+with its outbox row, COMMIT) from as many connections as the HTTP concurrency, and the ratio
+of accepted commands to that ceiling.
 
     python -m benchmarks.command_throughput [--requests 4000] [--concurrency 32]
                                             [--role all|api] [--idempotency-keys]
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -125,7 +129,7 @@ async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen) -> Non
     raise RuntimeError("registration was not ready within 60 s")
 
 
-async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
+async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str) -> float:
     port = free_port()
     server = start_server(port, bootstrap, database_url, f"cmdbench_{uuid.uuid4().hex[:8]}",
                           args.role)
@@ -167,6 +171,35 @@ async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str
     print(f"ratio commands / healthz at concurrency {args.concurrency}, role {args.role}: "
           f"{command_rate / health_rate:.2f} (by server CPU per request: "
           f"{health_cpu / submit_cpu:.2f}, the ratio when the server's core is the bottleneck)")
+    return command_rate
+
+
+async def transaction_ceiling(database_url: str, concurrency: int, count: int) -> float:
+    """Single-row transactions per second at `concurrency` connections, with no HTTP, no
+    checks and no outbox: what PostgreSQL commits on this machine in this run."""
+    import asyncpg
+
+    table = f"ceiling_{uuid.uuid4().hex[:8]}"
+    payload = json.dumps(submission(0)).encode() * 2  # an initiative and its outbox event
+    pool = await asyncpg.create_pool(database_url, min_size=concurrency, max_size=concurrency)
+    try:
+        await pool.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, payload bytea NOT NULL)")
+        remaining = iter(range(count))
+
+        async def worker() -> None:
+            async with pool.acquire() as conn:
+                for n in remaining:
+                    async with conn.transaction():
+                        await conn.execute(f"INSERT INTO {table} VALUES ($1, $2)", f"r{n}",
+                                           payload)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        await pool.execute(f"DROP TABLE {table}")
+    finally:
+        await pool.close()
+    return count / elapsed
 
 
 async def round_trips(bootstrap: str, database_url: str, idempotency_keys: bool) -> None:
@@ -222,7 +255,13 @@ def main() -> None:
     with provide_infrastructure() as infra:
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
         asyncio.run(publish_tree(infra.kafka_bootstrap_servers, bench_tree()))
-        asyncio.run(throughput(args, infra.kafka_bootstrap_servers, infra.database_url))
+        command_rate = asyncio.run(throughput(args, infra.kafka_bootstrap_servers,
+                                              infra.database_url))
+        ceiling = asyncio.run(transaction_ceiling(infra.database_url, args.concurrency,
+                                                  args.requests))
+        print(f"single-row transactions straight into PostgreSQL at concurrency "
+              f"{args.concurrency}: {ceiling:8,.0f}/s; commands accepted / that ceiling: "
+              f"{command_rate / ceiling:.2f}")
         # Bounded: a broker or database that dies under the run must not hang it.
         asyncio.run(asyncio.wait_for(round_trips(infra.kafka_bootstrap_servers,
                                                  infra.database_url, args.idempotency_keys), 300))

@@ -21,6 +21,7 @@ import structlog
 from services.devstack.ops_commands import COMMANDS as OPS_COMMANDS
 from services.devstack.ops_commands import add_ops_commands, run_ops
 from services.devstack.token_commands import add_token_commands, local_identity, run_token
+from services.devstack.transfer_commands import add_transfer_commands, run_transfer
 from services.registry import NAMES, ServiceEntry, service
 
 ROLES = ("api", "worker", "all")
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--infra", choices=("auto", "external", "containers", "embedded"),
                              default="auto", help="where the broker and database come from")
     add_token_commands(commands)
+    add_transfer_commands(commands)
     add_ops_commands(commands)
     for name in NAMES:
         one = commands.add_parser(name, help=f"run {name} in this process on external infrastructure")
@@ -62,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_one_service(service(args.command), args.role)
     if args.command == "token":
         return run_token(args)
+    if args.command in ("import", "export"):
+        return run_transfer(args)
     if getattr(args, "exit_after_demo", False):
         args.demo = True
     _configure_cli_logging()

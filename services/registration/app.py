@@ -8,15 +8,20 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
+from .export_api import router as export_router
+from .import_api import router as import_router
 from .org_api import router as org_router
 from .org_queries import router as org_query_router
 from .settings import RegistrationSettings
 
 
 def definition(settings: RegistrationSettings | None = None) -> ServiceDefinition:
+    settings = settings or RegistrationSettings.from_env()
     return ServiceDefinition(
         name="registration",
-        settings=settings or RegistrationSettings.from_env(),
+        settings=settings,
         migrations_dir=Path(__file__).parent / "migrations",
-        routers=[router, org_router, org_query_router],
+        routers=[router, org_router, org_query_router, import_router, export_router],
+        # Import files are the one body larger than a command.
+        body_limits={"/imports/": settings.import_max_bytes},
     )

@@ -19,3 +19,20 @@ class RegistrationSettings(ServiceSettings):
         0.5, ge=0.3, le=1.0,
         description="Title similarity (0.3–1) from which an earlier initiative is reported as a "
                     "possible duplicate of a submission.")
+
+    # Bulk imports (import_api.py): the upload cap holds a directory of a million members as
+    # CSV (about 90 MB) with room to spare.
+    import_max_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024,
+        description="Largest import file accepted (bytes); a larger upload answers 413.")
+    import_dir: str = Field(
+        "", description="Directory for uploads while they are imported (the system's temporary "
+                        "directory when empty); needs room for the files of running jobs.")
+    import_concurrency: int = Field(
+        1, ge=1, le=8, description="Import jobs run at once per API process; the others wait "
+                                   "as `queued`.")
+    import_max_errors: int = Field(
+        1000, ge=1, le=100_000, description="Errors a job's report keeps (all are counted).")
+    import_stale_after_s: float = Field(
+        120, ge=5, description="A running job without a heartbeat for this long reads as "
+                               "failed (its process stopped).")

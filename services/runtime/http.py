@@ -55,7 +55,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
                   dependencies=[Depends(refuse_unstorable_text)])
     app.state.runtime = runtime
     app.state.tokens = tokens
-    app.add_middleware(HttpEdge, max_body_bytes=settings.http_max_body_bytes)
+    app.add_middleware(HttpEdge, max_body_bytes=settings.http_max_body_bytes,
+                       body_limits=definition.body_limits)
     install_error_handlers(app)
     app.include_router(health_router(definition.name, runtime))
     if settings.role != "worker":  # a worker process serves health, readiness and metrics only

@@ -10,6 +10,7 @@ database is down, else 500); and the duration is observed by route template.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -28,9 +29,17 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 
 class HttpEdge:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int,
+                 body_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.body_limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,10 +60,11 @@ class HttpEdge:
 
         with structlog.contextvars.bound_contextvars(correlationid=correlation_id):
             try:
-                if _declared_length(headers) > self.max_body_bytes:
-                    await self._too_large(scope)(scope, receive, send_correlated)
+                limit = self._limit(scope["path"])
+                if _declared_length(headers) > limit:
+                    await self._too_large(scope, limit)(scope, receive, send_correlated)
                 else:
-                    await self.app(scope, self._capped(receive), send_correlated)
+                    await self.app(scope, self._capped(receive, limit), send_correlated)
             except Exception as exc:
                 if started_response:  # nothing else can be said
                     raise
@@ -63,7 +73,7 @@ class HttpEdge:
             finally:
                 _observe(scope, status, time.perf_counter() - started)
 
-    def _capped(self, receive: Receive) -> Receive:
+    def _capped(self, receive: Receive, limit: int) -> Receive:
         """`receive` that refuses a body growing past the cap (one sent without a length)."""
         received = 0
 
@@ -71,20 +81,21 @@ class HttpEdge:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise HTTPException(413, self._too_large_detail())  # the error handlers answer
+            if received > limit:
+                raise HTTPException(413, _too_large_detail(limit))  # the error handlers answer
             return message
 
         return capped
 
-    def _too_large(self, scope: Scope):
+    def _too_large(self, scope: Scope, limit: int):
         return problem_response(
-            413, kind=None, title="Content Too Large", detail=self._too_large_detail(),
+            413, kind=None, title="Content Too Large", detail=_too_large_detail(limit),
             instance=scope["path"], correlation_id=correlation_id_of(scope),
         )
 
-    def _too_large_detail(self) -> str:
-        return f"the body is over the limit of {self.max_body_bytes} bytes"
+
+def _too_large_detail(limit: int) -> str:
+    return f"the body is over the limit of {limit} bytes"
 
 
 def _observe(scope: Scope, status: int, seconds: float) -> None:

@@ -18,7 +18,7 @@ every role.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,9 @@ class ServiceDefinition:
     # (pool, envelopes, settings), run beside the consumer until the service stops (notify's
     # e-mail sender). Readiness checks each by its name less `run_`; one that ended fails it.
     workers: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = ()
+    # Path prefix -> largest body its routes take, for uploads larger than a command (the rest
+    # keep `HTTP_MAX_BODY_BYTES`).
+    body_limits: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def schema(self) -> str:

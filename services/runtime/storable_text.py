@@ -31,7 +31,9 @@ async def refuse_unstorable_text(request: Request) -> None:
              if isinstance(value, str)]
     found += [(("query", name), name + value)
               for name, value in request.query_params.multi_items()]
-    body = await request.body()  # read once: FastAPI reuses it for the body parameter
+    # Only a JSON body is parsed into fields; an upload (CSV, .xlsx) is streamed by its route,
+    # which checks its cells itself, and must not be read into memory here.
+    body = await request.body() if _json_body(request.headers.get("content-type")) else b""
     if _SUSPECT_BODY.search(body):
         try:
             found += [(("body", *path), text) for path, text in _strings(json.loads(body))]
@@ -41,6 +43,16 @@ async def refuse_unstorable_text(request: Request) -> None:
               if (match := _UNSTORABLE.search(text))]
     if errors:
         raise RequestValidationError(errors)
+
+
+def _json_body(content_type: str | None) -> bool:
+    """Whether FastAPI would parse the body as JSON: no content type, or `application/json`
+    or `application/*+json` (as `fastapi.routing` decides)."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
 def _error(loc: tuple, char: str) -> dict:

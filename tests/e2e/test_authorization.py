@@ -107,14 +107,33 @@ def _integrator_subject() -> str:
 
 
 # Lists filtered by the caller's scope: elsewhere they answer, without what lies here.
-FILTERED_LISTS = {("notify", "get", "/webhooks")}
+FILTERED_LISTS = {("notify", "get", "/webhooks"), ("registration", "get", "/imports"),
+                  ("registration", "get", "/exports/units"),
+                  ("registration", "get", "/exports/members"),
+                  ("registration", "get", "/exports/initiatives")}
+# Uploads whose rows are checked one by one: elsewhere the job is accepted and each row of
+# another subtree refused in its report (tests/e2e/test_directory_import.py).
+UPLOADS = {("post", "/imports/units"): "unit_id,name,kind,parent_id,effective_from\r\n",
+           ("post", "/imports/members"): "member_id,unit_id,full_name,gender,effective_from\r\n"}
+HERE_IMPORT = "imp-authorization-here"
+
+
+@pytest.fixture(scope="module")
+async def here_import(system, directory_seeded) -> str:
+    """An import job made by the school's official (so scoped to the school)."""
+    await system["registration"].state.runtime.pool.execute(
+        """INSERT INTO import_jobs (job_id, kind, format, on_error, status, size_bytes,
+               scope_unit_id, requested_by, correlation_id, finished_at)
+           VALUES ($1, 'members', 'csv', 'refuse', 'succeeded', 0, $2, '{}', $1, now())
+           ON CONFLICT DO NOTHING""", HERE_IMPORT, SCHOOL)
+    return HERE_IMPORT
 
 
 def _path_values(here_initiative: str) -> dict[str, str]:
     """A value, here, for every path parameter any route has; a new parameter fails below."""
     return {"unit_id": SCHOOL, "member_id": CHAIR, "initiative_id": here_initiative,
             "subject_kind": "member", "subject_id": CHAIR, "webhook_id": HERE_WEBHOOK,
-            "delivery_id": HERE_DELIVERY}
+            "delivery_id": HERE_DELIVERY, "job_id": HERE_IMPORT}
 
 
 _changes = itertools.count(1)
@@ -204,6 +223,9 @@ async def call(clients, service, method, path, values, headers, claims=None):
     except KeyError as missing:
         pytest.fail(f"{service} {method.upper()} {path}: no test value for path parameter "
                     f"{missing}; add one to _path_values")
+    if (method, path) in UPLOADS:
+        return await clients[service].post(url, content=UPLOADS[(method, path)].encode(),
+                                           headers=headers | {"Content-Type": "text/csv"})
     body = BODIES[(method, path)]() if (method, path) in BODIES else None
     if method != "get" and (method, path) not in BODIES:
         pytest.fail(f"{service} {method.upper()} {path}: no test body; add one to BODIES")
@@ -267,7 +289,7 @@ async def test_public_routes_answer_without_a_token(system, clients):
 
 
 async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here_initiative,
-                                                            here_webhook):
+                                                            here_webhook, here_import):
     values = _path_values(here_initiative)
     bad = bad_tokens()
     for service, method, path, operation in operations(system):
@@ -285,7 +307,8 @@ async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here
 
 
 async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_listed(
-        system, clients, here_initiative, here_webhook):
+        system, clients, here_initiative, here_webhook,
+        here_import):
     values = _path_values(here_initiative)
     for service, method, path, operation in operations(system):
         access = operation["x-thidua-access"]
@@ -306,9 +329,13 @@ async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_li
                 continue
             answer = await call(clients, service, method, path, values,
                                 _auth(mint(role, **claims)), claims)
+            if (method, path) in UPLOADS:
+                assert answer.status_code == 202, (service, path, role, answer.text)
+                continue
             if (service, method, path) in FILTERED_LISTS:
                 assert answer.status_code == 200, (service, path, role, answer.text)
                 assert here_webhook not in answer.text, (service, path, role)
+                assert here_import not in answer.text, (service, path, role)
                 continue
             assert answer.status_code == 404, (service, method, path, role, answer.text)
 

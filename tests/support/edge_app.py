@@ -20,7 +20,8 @@ from services.runtime.settings import ServiceSettings
 from tests.support.identity import auth_settings
 
 
-def edge_app(*routers: APIRouter, **settings) -> FastAPI:
+def edge_app(*routers: APIRouter, body_limits: dict[str, int] | None = None,
+             **settings) -> FastAPI:
     public = APIRouter(dependencies=[Depends(PUBLIC)])
     for router in routers:
         public.include_router(router)
@@ -29,6 +30,7 @@ def edge_app(*routers: APIRouter, **settings) -> FastAPI:
         settings=ServiceSettings(service_name="edge", **(auth_settings() | settings)),
         migrations_dir=Path(__file__).parent,
         routers=(public,),
+        body_limits=body_limits or {},
     )
     return create_app(definition)
 

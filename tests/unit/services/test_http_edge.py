@@ -135,3 +135,34 @@ async def test_a_worker_serves_health_stats_and_metrics_but_not_the_services_rou
 async def test_an_api_process_serves_the_services_routes(role):
     async with edge_client(edge_app(router, role=role)) as http:
         assert (await http.post("/initiatives/i-1")).status_code == 200
+
+
+@router.post("/imports/units")
+async def upload(request: Request) -> Echo:
+    size = 0
+    async for chunk in request.stream():  # as an upload route reads: never the whole body
+        size += len(chunk)
+    return Echo(correlation_id=request.state.correlation_id, size=size)
+
+
+def upload_client():
+    return client(http_max_body_bytes=1000, body_limits={"/imports/": 5000})
+
+
+async def test_an_upload_path_takes_bodies_up_to_its_own_limit():
+    async def chunks(count: int):
+        for _ in range(count):
+            yield b"x\x00" * 500  # not JSON: passed through to the route as it is
+
+    async with upload_client() as http:
+        taken = await http.post("/imports/units", content=chunks(5),
+                                headers={"Content-Type": "text/csv"})
+        over = await http.post("/imports/units", content=chunks(6),
+                               headers={"Content-Type": "text/csv"})
+        declared = await http.post("/imports/units", content=b"x" * 5001,
+                                   headers={"Content-Type": "text/csv"})
+        elsewhere = await http.post("/initiatives/i-1", content=b"x" * 1001)
+    assert (taken.status_code, taken.json()["size"]) == (200, 5000)
+    assert over.status_code == declared.status_code == elsewhere.status_code == 413
+    assert "5000 bytes" in declared.json()["detail"]
+    assert "1000 bytes" in elsewhere.json()["detail"]

@@ -109,3 +109,11 @@ async def test_a_surrogate_pair_is_an_ordinary_character():
         answer = await http.post("/units/u-1/notes", content=raw,
                                  headers={"content-type": "application/json"})
     assert (answer.status_code, answer.json()) == (200, {"text": "🎉 ệ"})
+
+
+async def test_a_json_body_sent_as_another_json_type_is_still_checked():
+    body = json.dumps({"text": "a\x00b"}).encode()
+    async with client() as http:
+        answer = await http.post("/units/u-1/notes", content=body,
+                                 headers={"Content-Type": "application/merge-patch+json"})
+    assert fields(answer) == ["text"]
