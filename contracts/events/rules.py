@@ -39,10 +39,21 @@ class ScoringRules(_Rules):
     participation_points: Points = Field(
         Decimal(2), description="Points for registering for emulation (participation)."
     )
-    unit_score_basis: Literal["total", "per_100_members"] = Field(
+    unit_score_basis: Literal["total", "per_100_members", "shrunk_per_100_members",
+                              "beat_pledge"] = Field(
         "per_100_members",
-        description="How units are ranked: raw totals, or points per 100 members so that "
-        "small collectives compete fairly with large ones.",
+        description="How units are ranked: raw totals; points per 100 members so that "
+        "small collectives compete fairly with large ones; `shrunk_per_100_members`, points "
+        "per 100 members pulled towards the phase's mean rate by `shrinkage_members` "
+        "imaginary average members, 100 × (points + k × mean) / (members + k), so a 5-member "
+        "unit cannot top the city with one initiative; or `beat_pledge`, units that met every "
+        "target they pledged first, by accepted initiatives (the \"one million initiatives\" "
+        "programme's measure).",
+    )
+    shrinkage_members: int = Field(
+        100, ge=0, le=1_000_000,
+        description="k of `shrunk_per_100_members`: how many members' worth of the phase's "
+        "mean rate every unit starts with (0 is plain per 100 members).",
     )
 
 
