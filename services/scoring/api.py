@@ -57,21 +57,14 @@ TOTALS_READERS = Rule(
 )
 
 PHASE_READERS = Rule(
-    "read-phase-barrier", {Role.CITY_ADMIN, Role.AUDITOR, Role.UPPER_OFFICIAL,
-                           Role.INTEGRATOR},
-    summary="Whoever's subtree holds the campaign's organizer today; auditors and the city "
-            "administrator everywhere.",
+    "read-phase-barrier", {Role.CITY_ADMIN, Role.AUDITOR},
+    summary="The city administrator and auditors: the barrier and its late events are the "
+            "operators' view of every campaign.",
 )
 
 After = Annotated[int, Query(ge=0, le=10**9, description="Cursor: the last `position` seen.")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 StandingsScope = Literal["city", "district", "sector", "cluster", "unit"]
-
-
-class PhaseNotFound(NotFound):
-    def __init__(self, campaign_id: str, phase_id: str) -> None:
-        super().__init__("phase_not_found",
-                         f"scoring knows no phase {phase_id!r} of campaign {campaign_id!r}")
 
 
 class ScopeNotFound(NotFound):
@@ -329,11 +322,10 @@ async def phase_standings(
 ) -> Standings:
     """Live standings of a phase: units of the city, a district (as of the phase's last day),
     a sector block or a cluster ranked on the campaign's `unit_score_basis`; or members of the
-    city, a district or a unit by points. Ranks with ties, a page at a time."""
+    city, a district or a unit by points. Ranks with ties, a page at a time; empty for a phase
+    scoring has seen nothing of."""
     pool = request.app.state.runtime.pool
     await _standings_scope(scope, subject, scope_kind, scope_id, pool)
-    if not await queries.phase_known(pool, campaign_id, phase_id):
-        raise PhaseNotFound(campaign_id, phase_id)
     rules = queries.live_rules(await queries.campaign_of(pool, campaign_id))
     rows = await queries.standings_page(pool, campaign_id, phase_id, rules, subject,
                                         scope_kind, scope_id, after, limit)
@@ -345,7 +337,7 @@ async def phase_standings(
     )
 
 
-@router.post("/campaigns/{campaign_id}/phases/{phase_id}/what-if",
+@router.post("/campaigns/{campaign_id}/phases/{phase_id}/what-if", response_model=WhatIf,
              responses=problem_responses(401, 403, 404, 422, 503))
 async def what_if(
     campaign_id: Identifier, phase_id: Identifier, command: WhatIfRequest, request: Request,
@@ -364,8 +356,6 @@ async def what_if(
         if kept is not None:
             return idempotency.replay(kept, fingerprint)
     await _standings_scope(scope, command.subject, command.scope, command.scope_id, pool)
-    if not await queries.phase_known(pool, campaign_id, phase_id):
-        raise PhaseNotFound(campaign_id, phase_id)
     live = queries.live_rules(await queries.campaign_of(pool, campaign_id))
     rows, moves = await queries.what_if(pool, campaign_id, phase_id, live, command.scoring,
                                         command.subject, command.scope, command.scope_id)
@@ -414,14 +404,6 @@ async def initiative_totals(
                             next_after=page[-1].key if len(rows) > limit else None)
 
 
-async def _require_campaign(scope: Scope, pool, campaign_id: str, phase_id: str) -> None:
-    campaign = await queries.campaign_of(pool, campaign_id)
-    organizer = campaign and campaign["organizer_unit_id"]
-    if not await queries.phase_known(pool, campaign_id, phase_id) or not (
-            scope.caller.city_wide or (organizer and await scope.holds_unit(organizer))):
-        raise PhaseNotFound(campaign_id, phase_id)
-
-
 @router.get("/campaigns/{campaign_id}/phases/{phase_id}/barrier",
             responses=problem_responses(401, 403, 404, 422, 503))
 async def phase_barrier(
@@ -429,9 +411,9 @@ async def phase_barrier(
     scope: Annotated[Scope, Depends(PHASE_READERS)],
 ) -> PhaseBarrierView:
     """Where the phase stands at the close barrier: the close's accepted counts against the
-    events scoring applied, when it was finalized, and how many events came late."""
+    events scoring applied, when it was finalized, and how many events came late (all empty
+    for a phase scoring has seen nothing of)."""
     pool = request.app.state.runtime.pool
-    await _require_campaign(scope, pool, campaign_id, phase_id)
     row = await queries.phase_barrier(pool, campaign_id, phase_id) or {}
     counts = json.loads(row.get("counts") or "{}")
     score_changes = int(counts.pop("emitted:thidua.score.changed.v1", 0))
@@ -456,7 +438,6 @@ async def phase_late_events(
     """Events of the phase that arrived after its standings were finalized: kept, not
     applied."""
     pool = request.app.state.runtime.pool
-    await _require_campaign(scope, pool, campaign_id, phase_id)
     rows = await queries.late_events(pool, campaign_id, phase_id, after, limit + 1)
     page = [LateEvent.model_validate(r) for r in rows[:limit]]
     return LateEvents(late_events=page,

@@ -66,14 +66,6 @@ async def campaign_of(pool: asyncpg.Pool, campaign_id: str) -> dict | None:
     return dict(row) if row else None
 
 
-async def phase_known(pool: asyncpg.Pool, campaign_id: str, phase_id: str) -> bool:
-    return await pool.fetchval(
-        """SELECT EXISTS (SELECT FROM phases WHERE campaign_id = $1 AND phase_id = $2)
-               OR EXISTS (SELECT FROM campaign_rules AS cr, jsonb_array_elements(cr.phases) p
-                          WHERE cr.campaign_id = $1 AND p->>'phase_id' = $2)""",
-        campaign_id, phase_id)
-
-
 def live_rules(campaign: dict | None) -> ScoringRules:
     return ScoringRules.model_validate_json(campaign["scoring"]) if campaign else ScoringRules()
 

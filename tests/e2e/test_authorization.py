@@ -107,14 +107,20 @@ def _integrator_subject() -> str:
 
 
 # Lists filtered by the caller's scope: elsewhere they answer, without what lies here.
-FILTERED_LISTS = {("notify", "get", "/webhooks")}
+FILTERED_LISTS = {
+    ("notify", "get", "/webhooks"),
+    ("scoring", "get", "/campaigns/{campaign_id}/phases/{phase_id}/standings"),
+    ("scoring", "post", "/campaigns/{campaign_id}/phases/{phase_id}/what-if"),
+    ("scoring", "get", "/initiative-totals"),
+}
 
 
 def _path_values(here_initiative: str) -> dict[str, str]:
     """A value, here, for every path parameter any route has; a new parameter fails below."""
     return {"unit_id": SCHOOL, "member_id": CHAIR, "initiative_id": here_initiative,
             "subject_kind": "member", "subject_id": CHAIR, "webhook_id": HERE_WEBHOOK,
-            "delivery_id": HERE_DELIVERY}
+            "delivery_id": HERE_DELIVERY, "campaign_id": DEMO_INITIATIVE["campaign_id"],
+            "phase_id": DEMO_INITIATIVE["phase_id"]}
 
 
 _changes = itertools.count(1)
@@ -155,6 +161,8 @@ BODIES = {
                                     "event_types": ["thidua.award.eligibility_changed.v1"],
                                     "unit_id": WARD_LANG},
     ("post", "/webhooks/{webhook_id}/secrets"): lambda: None,
+    ("post", "/campaigns/{campaign_id}/phases/{phase_id}/what-if"): lambda: {
+        "scoring": {"unit_score_basis": "total"}},
     ("delete", "/webhooks/{webhook_id}"): lambda: None,
     ("post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): lambda: None,
 }
