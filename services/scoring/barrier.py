@@ -69,6 +69,9 @@ class PhaseBarrier:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self._exclusive: set[PhaseKey] = set()
+        # Phases this batch holds a lock on, and whether each is finalized: a batch is cut
+        # into many runs of one event type, and a lock once taken holds until it commits.
+        self._held: dict[PhaseKey, bool] = {}
 
     async def admit(self, events: Sequence[CloudEvent]) -> list[CloudEvent]:
         """Lock the events' phases; keep the events of finalized phases as late; return the
@@ -84,8 +87,12 @@ class PhaseBarrier:
     async def hold(self, keys: set[PhaseKey]) -> set[PhaseKey]:
         """Lock those phases for the rest of the transaction (shared while open, exclusive once
         closed); return the finalized ones."""
-        if not keys:
-            return set()
+        new = keys - self._held.keys()
+        if new:
+            self._held |= await self._take(new)
+        return {k for k in keys if self._held[k]}
+
+    async def _take(self, keys: set[PhaseKey]) -> dict[PhaseKey, bool]:
         campaigns, phases = _columns(keys)
         await self._conn.execute(
             """INSERT INTO phases (campaign_id, phase_id)
@@ -105,7 +112,7 @@ class PhaseBarrier:
                     if is_closed and k not in self._exclusive}
         if upgraded:
             state |= await self._lock("UPDATE", upgraded)
-        return {k for k, (_, done) in state.items() if done}
+        return {k: done for k, (_, done) in state.items()}
 
     async def _lock(self, mode: str, keys: set[PhaseKey]) -> dict[PhaseKey, tuple[bool, bool]]:
         rows = await self._conn.fetch(_LOCK.format(mode=mode), *_columns(keys))
@@ -165,11 +172,14 @@ class PhaseBarrier:
             [e.model_dump_json() for e in closes],
         )
         self._exclusive |= set(keys)
+        for k in keys:
+            self._held.setdefault(k, False)
 
     async def finalize_ready(self, consumed_types: Sequence[str]) -> list[Finalized]:
         """Finalize the closed phases this batch holds whose applied counts have reached the
         close's accepted counts, for every type scoring consumes; return them."""
-        if not self._exclusive:
+        pending = {k for k in self._exclusive if not self._held.get(k)}
+        if not pending:
             return []
         rows = await self._conn.fetch(
             """WITH ready AS (
@@ -194,6 +204,9 @@ class PhaseBarrier:
                           WHERE (c.campaign_id, c.phase_id, c.counter)
                                 = (p.campaign_id, p.phase_id, $4::text)),
                          p.close_event::text""",
-            *_columns(self._exclusive), list(consumed_types), SCORE_CHANGES,
+            *_columns(pending), list(consumed_types), SCORE_CHANGES,
         )
-        return [Finalized(r[0], r[1], r[2], int(r[3]), r[4]) for r in rows]
+        done = [Finalized(r[0], r[1], r[2], int(r[3]), r[4]) for r in rows]
+        for f in done:
+            self._held[(f.campaign_id, f.phase_id)] = True
+        return done

@@ -1,12 +1,17 @@
 """Scoring's event handlers: events → facts → prices under the campaign's rules → totals and
-score changes, inside the batch transaction, behind the phase-close barrier."""
+score changes, inside the batch transaction, behind the phase-close barrier.
+
+A batch of mixed types reaches the handlers as many runs of one type each. Facts do not depend
+on the order of types within a batch (a fact's state is replaced by the latest occurred, a
+pledged target never undoes a reported one), so each handler only admits its events past the
+barrier and gathers their facts in the batch's `BatchWork`; the batch's end writes them and
+reprices everything they touched in a handful of set-based statements (`_settle`).
+"""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import structlog
 from prometheus_client import Counter as Metric
@@ -24,12 +29,12 @@ from services.runtime.context import Context
 from services.runtime.handlers import Handlers
 
 from . import facts
-from .barrier import SCORE_CHANGES, PhaseKey
+from .barrier import SCORE_CHANGES
+from .batch_work import BatchWork
 from .repository import ScoringRepository, SubjectChange
 
 log = structlog.get_logger()
 handlers = Handlers()
-EventT = TypeVar("EventT", bound=CloudEvent)
 
 # The event types whose counts the barrier compares with phase.closed's accepted_counts.
 SCORED_TYPES = tuple(model.event_type for model in (
@@ -46,53 +51,43 @@ SCORE_CHANGES_EMITTED = Metric("thidua_scoring_score_changes_total",
 async def on_campaign_launched(
     ctx: Context[ScoringRepository], events: list[CloudEvent[CampaignLaunched]]
 ) -> None:
-    """Keep each campaign's rule set; reprice the facts of its phases not finalized (a launch
-    seen after some of its events scores them under its rules, as if it had come first)."""
+    """Keep each campaign's rule set; at the batch's end, reprice the facts of its phases not
+    finalized (a launch seen after some of its events scores them under its rules, as if it
+    had come first)."""
     await ctx.repo.keep_campaign_rules([
         (e.data.campaign_id, e.data.scoring.model_dump_json(),
          json.dumps([p.model_dump(mode="json") for p in e.data.phases]), e.data.launched_at,
          e.data.organizer_unit_id, e.data.year)
         for e in events
     ])
-    latest = {e.data.campaign_id: e for e in sorted(events, key=lambda e: e.data.launched_at)}
-    open_facts = await ctx.repo.open_facts_of(sorted(latest))
-    if open_facts:
-        finalized = await ctx.repo.barrier.hold({(c, p) for _, c, p in open_facts})
-        counts: Counter[tuple[str, str, str]] = Counter()
-        for campaign_id, launch in latest.items():
-            ids = [f for f, c, p in open_facts if c == campaign_id and (c, p) not in finalized]
-            changes = await ctx.repo.reprice(ids, cause_event_id=launch.id)
-            _announce(ctx, changes, {}, launch, counts)
-        await ctx.repo.barrier.count(counts)
-        await _finalize(ctx)
-    log.info("campaign_rules_kept", campaigns=len(events), repriced_facts=len(open_facts))
+    work = _work(ctx)
+    for e in sorted(events, key=lambda e: e.data.launched_at):
+        work.launches[e.data.campaign_id] = e
+    log.info("campaign_rules_kept", campaigns=len(events))
 
 
 @handlers.batch
 async def on_phase_closed(
     ctx: Context[ScoringRepository], events: list[CloudEvent[PhaseClosed]]
 ) -> None:
-    """Record the close; the phase is finalized now if everything it counts is applied, else
-    by the batch that applies its last event."""
+    """Record the close; the phase is finalized at this batch's end if everything it counts is
+    applied by then, else by the batch that applies its last event."""
     await ctx.repo.barrier.close(events)
+    _work(ctx)
     log.info("phases_closed", phases=[(e.data.campaign_id, e.data.phase_id) for e in events])
-    await _finalize(ctx)
 
 
 @handlers.batch
 async def on_initiative_submitted(
     ctx: Context[ScoringRepository], events: list[CloudEvent[InitiativeSubmitted]]
 ) -> None:
-    async def write(events: list[CloudEvent[InitiativeSubmitted]]) -> list[str]:
-        submissions = facts.submissions(events)
-        await ctx.repo.record_submissions(submissions)
-        await ctx.repo.record_facts(facts.latest_per_fact(s.fact for s in submissions))
-        # A review seen before its submission now gets the authors.
-        reviewed = await ctx.repo.refresh_initiative_facts(
-            [s.initiative_id for s in submissions])
-        return [s.fact.fact_id for s in submissions] + reviewed
-
-    await _score(ctx, events, write)
+    """Participation for the unit and each author; the authors also share the review's
+    points (a review seen before its submission gets them now)."""
+    work = await _admitted(ctx, events)
+    for s in facts.submissions(work.last_admitted):
+        work.submissions.append(s)
+        work.facts.append(s.fact)
+        work.initiatives.add(s.initiative_id)
 
 
 @handlers.batch
@@ -101,19 +96,9 @@ async def on_initiative_reviewed(
 ) -> None:
     """An accepted initiative earns its unit and each author the rule set's points for its
     level and grade; a higher level's acceptance replaces a lower one's points."""
-    async def write(events: list[CloudEvent[InitiativeReviewed]]) -> list[str]:
-        await ctx.repo.record_reviews(facts.reviews(events))
-        return await ctx.repo.refresh_initiative_facts([e.data.initiative_id for e in events])
-
-    await _score(ctx, events, write)
-
-
-def _writing(derive: Callable[[list], list[facts.Fact]], ctx: Context[ScoringRepository]):
-    async def write(events: list[CloudEvent]) -> list[str]:
-        found = facts.latest_per_fact(derive(events))
-        await ctx.repo.record_facts(found)
-        return [f.fact_id for f in found]
-    return write
+    work = await _admitted(ctx, events)
+    work.reviews += facts.reviews(work.last_admitted)
+    work.initiatives |= {e.data.initiative_id for e in work.last_admitted}
 
 
 @handlers.batch
@@ -121,66 +106,102 @@ async def on_work_registered(
     ctx: Context[ScoringRepository], events: list[CloudEvent[WorkRegistered]]
 ) -> None:
     """A plaqued work earns its unit the campaign's plaqued_work_points."""
-    await _score(ctx, events, _writing(facts.works, ctx))
+    work = await _admitted(ctx, events)
+    work.facts += facts.works(work.last_admitted)
 
 
 @handlers.batch
 async def on_emulation_registered(
     ctx: Context[ScoringRepository], events: list[CloudEvent[EmulationRegistered]]
 ) -> None:
-    await _score(ctx, events, _writing(facts.registrations, ctx))
+    work = await _admitted(ctx, events)
+    work.facts += facts.registrations(work.last_admitted)
 
 
 @handlers.batch
 async def on_pledge_signed(
     ctx: Context[ScoringRepository], events: list[CloudEvent[PledgeSigned]]
 ) -> None:
-    await _score(ctx, events, _writing(facts.pledged_targets, ctx))
+    work = await _admitted(ctx, events)
+    work.pledged += facts.pledged_targets(work.last_admitted)
 
 
 @handlers.batch
 async def on_pledge_result_reported(
     ctx: Context[ScoringRepository], events: list[CloudEvent[PledgeResultReported]]
 ) -> None:
-    await _score(ctx, events, _writing(facts.target_results, ctx))
+    work = await _admitted(ctx, events)
+    work.facts += facts.target_results(work.last_admitted)
 
 
-async def _score(
-    ctx: Context[ScoringRepository], events: Sequence[EventT],
-    write: Callable[[list[EventT]], Awaitable[list[str]]],
-) -> None:
-    """Apply the events of phases not finalized (the others are kept as late), announce the
-    subjects whose totals changed, count what was applied, finalize what this completes."""
+def _work(ctx: Context[ScoringRepository]) -> BatchWork:
+    """The batch's work, settled once at its end."""
+    work = ctx.repo.work
+    ctx.at_batch_end("scoring", lambda: _settle(ctx, work))
+    return work
+
+
+async def _admitted(ctx: Context[ScoringRepository], events: Sequence[CloudEvent]) -> BatchWork:
+    """Admit the events of phases not finalized (the others are kept as late) into the work."""
+    work = _work(ctx)
     on_time = await ctx.repo.barrier.admit(events)
-    if on_time:
-        changes = await ctx.repo.reprice(await write(on_time))
-        counts: Counter[tuple[str, str, str]] = Counter(
-            (e.data.campaign_id, e.data.phase_id, e.type) for e in on_time)
-        _announce(ctx, changes, {e.id: e for e in on_time}, on_time[-1], counts)
-        await ctx.repo.barrier.count(counts)
-        log.info("scores_recorded", events=len(on_time), subjects_changed=len(changes))
+    work.admit(on_time)
+    return work
+
+
+async def _settle(ctx: Context[ScoringRepository], work: BatchWork) -> None:
+    """Write the batch's facts, reprice what they touched, announce the subjects whose totals
+    changed, count what was applied, and finalize the phases this completes."""
+    repo = ctx.repo
+    await repo.record_submissions(work.submissions)
+    await repo.record_reviews(work.reviews)
+    await repo.record_facts(facts.latest_per_fact(work.pledged))
+    await repo.record_facts(facts.latest_per_fact(work.facts))
+    touched = [f.fact_id for f in work.pledged + work.facts]
+    touched += await repo.refresh_initiative_facts(sorted(work.initiatives))
+    changes = await repo.reprice(touched)
+    _announce(ctx, work, changes, work.causes)
+    if work.launches:
+        open_facts = await repo.open_facts_of(sorted(work.launches))
+        finalized = await repo.barrier.hold({(c, p) for _, c, p in open_facts})
+        for campaign_id, launch in work.launches.items():
+            ids = [f for f, c, p in open_facts if c == campaign_id and (c, p) not in finalized]
+            _announce(ctx, work, await repo.reprice(ids, cause_event_id=launch.id),
+                      {launch.id: launch})
+    await repo.barrier.count(work.counts)
+    if work.admitted:
+        log.info("scores_recorded", events=work.admitted, subjects_changed=len(work.announced))
     await _finalize(ctx)
 
 
 def _announce(
-    ctx: Context[ScoringRepository], changes: Sequence[SubjectChange],
-    causes: dict[str, CloudEvent], fallback: CloudEvent,
-    counts: Counter[tuple[str, str, str]],
+    ctx: Context[ScoringRepository], work: BatchWork, changes: Sequence[SubjectChange],
+    causes: dict[str, CloudEvent],
 ) -> None:
-    """One score.changed per subject whose total changed, caused by the event of its last
-    ledger line (the batch's totals are already coalesced per subject)."""
+    """One score.changed per subject whose total the batch changed: a subject changed again by
+    a later statement of the batch is merged into its first announcement (deltas summed, the
+    later total and version). Caused by the event of its last ledger line."""
     for c in changes:
-        ctx.emit(
+        key = (c.campaign_id, c.phase_id, c.subject_kind, c.subject_id)
+        if key not in work.announced:
+            work.announced.add(key)
+            work.counts[(c.campaign_id, c.phase_id, SCORE_CHANGES)] += 1
+            SCORE_CHANGES_EMITTED.inc()
+        ctx.emit_coalesced(
+            key,
             ScoreChanged(
                 unit_id=c.unit_id, campaign_id=c.campaign_id, phase_id=c.phase_id,
                 subject_kind=c.subject_kind, subject_id=c.subject_id,
                 points_delta=c.points_delta, total_points=c.total_points, reason=c.reason,
                 source_event_id=c.source_event_id, subject_version=c.version,
             ),
-            cause=causes.get(c.source_event_id, fallback), subject=c.subject_id,
+            cause=causes.get(c.source_event_id) or work.last_cause(causes),
+            subject=c.subject_id, merge=_merge,
         )
-        counts[(c.campaign_id, c.phase_id, SCORE_CHANGES)] += 1
-    SCORE_CHANGES_EMITTED.inc(len(changes))
+
+
+def _merge(staged: ScoreChanged, later: ScoreChanged) -> ScoreChanged:
+    return later.model_copy(update={"points_delta": staged.points_delta + later.points_delta})
 
 
 async def _finalize(ctx: Context[ScoringRepository]) -> None:
@@ -198,6 +219,3 @@ async def _finalize(ctx: Context[ScoringRepository]) -> None:
         PHASES_FINALIZED.inc()
         log.info("phase_standings_finalized", campaign_id=done.campaign_id,
                  phase_id=done.phase_id, score_changed_count=done.score_changed_count)
-
-
-__all__ = ["SCORED_TYPES", "PhaseKey", "handlers"]

@@ -16,6 +16,7 @@ from decimal import Decimal
 import asyncpg
 
 from .barrier import PhaseBarrier
+from .batch_work import BatchWork
 from .facts import Fact, Review, Submission
 from .points import DEFAULTS_JSON, campaign_rules_of, points_of
 
@@ -170,6 +171,8 @@ class ScoringRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self.barrier = PhaseBarrier(conn)
+        # What this batch brings (the repository lives for one batch attempt).
+        self.work = BatchWork()
 
     async def keep_campaign_rules(
         self, campaigns: Sequence[tuple[str, str, str, object, str, int]]

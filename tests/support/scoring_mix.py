@@ -48,8 +48,10 @@ def _event(data, district: str, at: datetime) -> CloudEvent:
 
 
 def scoring_mix(campaign_id: str, *, units: int = 30, initiatives_per_unit: int = 6,
-                members_per_unit: int = 12, seed: int = 7,
-                unit_prefix: str = "u-mix") -> Mix:
+                members_per_unit: int = 12, registering_members: int | None = None,
+                seed: int = 7, unit_prefix: str = "u-mix") -> Mix:
+    """`registering_members` of each unit register for titles themselves (a quarter of them
+    by default)."""
     rng = random.Random(seed)
     phase_id = f"{campaign_id}-p1"
     at = START
@@ -74,7 +76,9 @@ def scoring_mix(campaign_id: str, *, units: int = 30, initiatives_per_unit: int 
             registration_id=f"reg-{unit_id}", subject_kind="unit", subject_id=unit_id,
             titles=["emulation_flag"], target_level="district", registered_at=tick(),
             **common), district, at))
-        for m in members[: max(1, members_per_unit // 4)]:
+        registering = (max(1, members_per_unit // 4) if registering_members is None
+                       else registering_members)
+        for m in members[:registering]:
             events.append(_event(EmulationRegistered(
                 registration_id=f"reg-{m}", subject_kind="member", subject_id=m,
                 titles=["good_worker"], registered_at=tick(), **common), district, at))

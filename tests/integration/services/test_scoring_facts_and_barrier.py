@@ -219,3 +219,17 @@ async def test_a_duplicate_is_applied_and_counted_once_by_the_barrier(scoring):
     assert await scoring.emitted("thidua.phase.standings_finalized.v1") == []
     await scoring.apply(submitted("ini-b", "u-1"))
     assert len(await scoring.emitted("thidua.phase.standings_finalized.v1")) == 1
+
+
+async def test_a_burst_of_several_types_for_one_unit_announces_each_subject_once(scoring):
+    burst = []
+    for n in range(40):
+        burst += [submitted(f"ini-{n}", authors=("m-1",)),
+                  reviewed(f"ini-{n}", "grassroots", "C")]
+    await scoring.apply(*burst)
+    announced = await scoring.emitted("thidua.score.changed.v1")
+    assert [(e.data.subject_id, e.data.points_delta, e.data.total_points)
+            for e in announced] == [("u-det", 280, 280), ("m-1", 280, 280)]
+    await scoring.apply(closed(initiative__submitted=40, initiative__reviewed=40))
+    [final] = await scoring.emitted("thidua.phase.standings_finalized.v1")
+    assert final.data.score_changed_count == 2
