@@ -23,16 +23,26 @@ UNPRICED = ("initiative_rejected", "pledge_target_pending", "pledge_target_misse
 DEFAULTS_JSON = ScoringRules().model_dump_json()
 
 
-def points_of(fact: str, rules: str) -> str:
-    """The SQL expression of the points `fact` (a facts row alias) earns under `rules` (a jsonb
-    expression, defaults already merged in)."""
+def prices(rules: str) -> str:
+    """The select list of a rule set's prices, once per rule set: `rules` is a jsonb expression
+    (defaults merged in). Extracting them once, rather than reading the JSON for every fact,
+    is most of the cost of pricing a batch."""
+    scalars = ", ".join(
+        f"({rules}->>'{field}')::numeric AS {field}" for field in dict.fromkeys(PRICED_BY.values())
+    )
+    return f"{scalars}, {rules}->'initiative_points' AS initiative_points"
+
+
+def points_of(fact: str, price: str) -> str:
+    """The SQL expression of the points `fact` (a facts row alias) earns at the prices of
+    `price` (a row alias with the columns of `prices`)."""
     flat = "\n".join(
-        f"WHEN '{rule}' THEN ({rules}->>'{field}')::numeric" for rule, field in PRICED_BY.items()
+        f"WHEN '{rule}' THEN {price}.{field}" for rule, field in PRICED_BY.items()
     )
     return f"""(CASE {fact}.rule
         {flat}
         WHEN 'initiative_accepted'
-            THEN coalesce(({rules}->'initiative_points'->{fact}.level->>{fact}.grade)::numeric, 0)
+            THEN coalesce(({price}.initiative_points->{fact}.level->>{fact}.grade)::numeric, 0)
         ELSE 0 END)"""
 
 

@@ -18,7 +18,7 @@ import asyncpg
 from .barrier import PhaseBarrier
 from .batch_work import BatchWork
 from .facts import Fact, Review, Submission
-from .points import DEFAULTS_JSON, campaign_rules_of, points_of
+from .points import DEFAULTS_JSON, campaign_rules_of, points_of, prices
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,16 @@ REPRICE = f"""
 WITH touched AS (
     SELECT f.*, o.n AS fact_order
     FROM unnest($1::text[]) WITH ORDINALITY AS o(fact_id, n) JOIN facts AS f USING (fact_id)
+), priced AS MATERIALIZED (  -- each touched campaign's prices, once
+    SELECT c.campaign_id, {prices(campaign_rules_of("cr", "$2"))}
+    FROM (SELECT DISTINCT campaign_id FROM touched) AS c
+    LEFT JOIN campaign_rules AS cr USING (campaign_id)
 ), fresh AS (
     SELECT t.fact_id, c.subject_kind, c.subject_id, t.campaign_id, t.phase_id, t.unit_id,
            t.district, t.rule, t.source_event_id, t.fact_order, c.position,
-           {points_of("t", campaign_rules_of("cr", "$2"))} AS points
+           {points_of("t", "pr")} AS points
     FROM touched AS t
-    LEFT JOIN campaign_rules AS cr USING (campaign_id)
+    JOIN priced AS pr USING (campaign_id)
     CROSS JOIN LATERAL (SELECT 'unit', t.unit_id, 0::bigint WHERE t.credit_unit
                         UNION ALL
                         SELECT 'member', m, n FROM unnest(t.member_ids) WITH ORDINALITY AS a(m, n))

@@ -9,7 +9,7 @@ to during the phase.
 
 from __future__ import annotations
 
-from .points import points_of
+from .points import points_of, prices
 
 _AS_OF = """
     SELECT coalesce(
@@ -23,8 +23,8 @@ LIVE_UNIT_TOTALS = """
     WHERE campaign_id = $1 AND phase_id = $2 AND subject_kind = 'unit'"""
 
 PRICED_UNIT_TOTALS = f"""
-    SELECT f.unit_id, sum({points_of("f", "params.r")}) AS total_points
-    FROM facts AS f CROSS JOIN params
+    SELECT f.unit_id, sum({points_of("f", "pr")}) AS total_points
+    FROM facts AS f CROSS JOIN (SELECT {prices("params.r")} FROM params OFFSET 0) AS pr  -- once
     WHERE f.campaign_id = $1 AND f.phase_id = $2 AND f.credit_unit
     GROUP BY f.unit_id"""
 
@@ -34,8 +34,9 @@ LIVE_MEMBER_TOTALS = """
 
 PRICED_MEMBER_TOTALS = f"""
     SELECT m.member_id, (array_agg(f.unit_id ORDER BY f.occurred_at DESC))[1] AS unit_id,
-           sum({points_of("f", "params.r")}) AS total_points
-    FROM facts AS f CROSS JOIN params CROSS JOIN LATERAL unnest(f.member_ids) AS m(member_id)
+           sum({points_of("f", "pr")}) AS total_points
+    FROM facts AS f CROSS JOIN (SELECT {prices("params.r")} FROM params OFFSET 0) AS pr  -- once
+    CROSS JOIN LATERAL unnest(f.member_ids) AS m(member_id)
     WHERE f.campaign_id = $1 AND f.phase_id = $2
     GROUP BY m.member_id"""
 
