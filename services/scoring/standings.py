@@ -56,13 +56,13 @@ def unit_standings(totals: str) -> str:
     """
     return f"""
 WITH params AS ({_AS_OF}),
-totals AS ({totals}),
-placed AS (
+totals AS MATERIALIZED ({totals}),
+placed AS MATERIALIZED (
     SELECT t.unit_id, t.total_points, d.name, d.member_count, d.district_id, d.sector
     FROM totals AS t CROSS JOIN params
     LEFT JOIN directory_units AS d ON d.unit_id = t.unit_id AND d.valid @> params.as_of
 ),
-mean AS (
+mean AS MATERIALIZED (
     SELECT coalesce(sum(total_points) / nullif(sum(member_count), 0), 0) AS rate
     FROM placed WHERE member_count > 0
 ),
@@ -75,7 +75,7 @@ in_scope AS (
             SELECT unnest(member_unit_ids) FROM directory_clusters WHERE cluster_id = $5)
         ELSE false END
 ),
-pledges AS (
+pledges AS MATERIALIZED (
     SELECT unit_id, count(*) AS pledged,
            count(*) FILTER (WHERE rule = 'pledge_target_met') AS met
     FROM facts
@@ -83,7 +83,7 @@ pledges AS (
       AND rule IN ('pledge_target_pending', 'pledge_target_met', 'pledge_target_missed')
     GROUP BY unit_id
 ),
-accepted AS (
+accepted AS MATERIALIZED (
     SELECT unit_id, count(*) AS n FROM facts
     WHERE campaign_id = $1 AND phase_id = $2 AND rule = 'initiative_accepted'
     GROUP BY unit_id
@@ -120,8 +120,8 @@ def member_standings(totals: str) -> str:
     """Members of a unit, of a district, or of the city, ranked by points."""
     return f"""
 WITH params AS ({_AS_OF}),
-totals AS ({totals}),
-placed AS (
+totals AS MATERIALIZED ({totals}),
+placed AS MATERIALIZED (
     SELECT t.member_id, t.total_points, dm.full_name, dm.direct_worker,
            coalesce(dm.unit_id, t.unit_id) AS unit_id, du.district_id
     FROM totals AS t CROSS JOIN params
