@@ -27,6 +27,7 @@ from contracts.events.participation import (
 from contracts.events.scores import PhaseStandingsFinalized, ScoreChanged
 from services.runtime.context import Context
 from services.runtime.handlers import Handlers
+from services.runtime.logs import bind_events, unbind_event
 
 from . import facts
 from .barrier import SCORE_CHANGES
@@ -151,7 +152,18 @@ async def _admitted(ctx: Context[ScoringRepository], events: Sequence[CloudEvent
 
 async def _settle(ctx: Context[ScoringRepository], work: BatchWork) -> None:
     """Write the batch's facts, reprice what they touched, announce the subjects whose totals
-    changed, count what was applied, and finalize the phases this completes."""
+    changed, count what was applied, and finalize the phases this completes; logged with the
+    correlation ids of the events applied."""
+    applied = list(work.causes.values()) or list(work.launches.values())
+    if applied:
+        bind_events(applied)
+    try:
+        await _settle_bound(ctx, work)
+    finally:
+        unbind_event()
+
+
+async def _settle_bound(ctx: Context[ScoringRepository], work: BatchWork) -> None:
     repo = ctx.repo
     await repo.record_submissions(work.submissions)
     await repo.record_reviews(work.reviews)
@@ -189,7 +201,9 @@ def _announce(
             SCORE_CHANGES_EMITTED.inc()
         ctx.emit_coalesced(
             key,
-            ScoreChanged(
+            # Built from the database's own typed row: validating ~1 model per event costs
+            # more than the statement that computed it.
+            ScoreChanged.model_construct(
                 unit_id=c.unit_id, campaign_id=c.campaign_id, phase_id=c.phase_id,
                 subject_kind=c.subject_kind, subject_id=c.subject_id,
                 points_delta=c.points_delta, total_points=c.total_points, reason=c.reason,
