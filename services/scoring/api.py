@@ -68,9 +68,9 @@ StandingsScope = Literal["city", "district", "sector", "cluster", "unit"]
 
 
 class ScopeNotFound(NotFound):
-    def __init__(self, scope: str, scope_id: str) -> None:
+    def __init__(self, scope: str, scope_id: str, field: str) -> None:
         super().__init__(f"{scope}_not_found", f"no {scope} {scope_id!r} in your scope",
-                         field="scope_id")
+                         field=field)
 
 
 class ScoreEntry(BaseModel):
@@ -277,33 +277,35 @@ async def score_breakdown(
 
 
 async def _standings_scope(scope: Scope, subject: str, kind: str, scope_id: str | None,
-                           pool) -> None:
-    """Check the scope asked for; raise 422 naming the field, or 404 when out of scope."""
+                           pool, prefix: str) -> None:
+    """Check the scope asked for; raise 422 naming the field (`prefix` `query.` for query
+    parameters, empty for body fields), or 404 when out of scope."""
+    where, which = f"{prefix}scope", f"{prefix}scope_id"
     allowed = {"unit": {"city", "district", "sector", "cluster"},
                "member": {"city", "district", "unit"}}[subject]
     if kind not in allowed:
         raise Invalid("scope_not_ranked", f"{subject} standings are kept per "
-                      f"{', '.join(sorted(allowed))}, not per {kind}", field="scope")
+                      f"{', '.join(sorted(allowed))}, not per {kind}", field=where)
     if kind == "city":
         if scope_id is not None:
             raise Invalid("scope_id_not_expected", "city standings take no scope_id",
-                          field="scope_id")
+                          field=which)
         return
     if scope_id is None:
         raise Invalid("scope_id_missing", f"{kind} standings need the {kind}'s id as scope_id",
-                      field="scope_id")
+                      field=which)
     if kind == "sector":
         if scope_id not in ("enterprise", "administration", "education", "health", "other"):
-            raise Invalid("sector_unknown", f"no sector {scope_id!r}", field="scope_id")
+            raise Invalid("sector_unknown", f"no sector {scope_id!r}", field=which)
         return
     if kind == "cluster":
         organizer = await pool.fetchval(
             "SELECT organizer_unit_id FROM directory_clusters WHERE cluster_id = $1", scope_id)
         if organizer is None or not (scope.caller.city_wide
                                      or await scope.holds_unit(organizer)):
-            raise ScopeNotFound("cluster", scope_id)
+            raise ScopeNotFound("cluster", scope_id, which)
         return
-    await scope.require_unit(scope_id, otherwise=ScopeNotFound(kind, scope_id))
+    await scope.require_unit(scope_id, otherwise=ScopeNotFound(kind, scope_id, which))
 
 
 async def _visible(scope: Scope, rows: list[dict]) -> list[dict]:
@@ -325,7 +327,7 @@ async def phase_standings(
     city, a district or a unit by points. Ranks with ties, a page at a time; empty for a phase
     scoring has seen nothing of."""
     pool = request.app.state.runtime.pool
-    await _standings_scope(scope, subject, scope_kind, scope_id, pool)
+    await _standings_scope(scope, subject, scope_kind, scope_id, pool, "query.")
     rules = queries.live_rules(await queries.campaign_of(pool, campaign_id))
     rows = await queries.standings_page(pool, campaign_id, phase_id, rules, subject,
                                         scope_kind, scope_id, after, limit)
@@ -355,7 +357,7 @@ async def what_if(
         kept = await queries.kept_answer(pool, idempotency_key)
         if kept is not None:
             return idempotency.replay(kept, fingerprint)
-    await _standings_scope(scope, command.subject, command.scope, command.scope_id, pool)
+    await _standings_scope(scope, command.subject, command.scope, command.scope_id, pool, "")
     live = queries.live_rules(await queries.campaign_of(pool, campaign_id))
     rows, moves = await queries.what_if(pool, campaign_id, phase_id, live, command.scoring,
                                         command.subject, command.scope, command.scope_id)

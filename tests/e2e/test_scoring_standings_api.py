@@ -103,7 +103,7 @@ async def test_a_district_official_sees_the_city_ranks_of_their_own_units_only(c
         f"{phase}/standings?scope=district&scope_id={DONGDA}",
         headers=bearer("upper_official", unit=WARD_NGHIADO))
     assert outside.status_code == 404
-    assert outside.json()["errors"][0]["field"] == "scope_id"
+    assert outside.json()["errors"][0]["field"] == "query.scope_id"
 
 
 async def test_the_breakdown_lists_every_fact_with_its_rule_and_points(clients, phase):
@@ -134,11 +134,11 @@ async def test_what_if_answers_the_diff_and_honours_an_idempotency_key(clients, 
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"scoring": {}, "extra": 1}, "body.extra"),
-    ({"scoring": {"participation_points": "1e9"}}, "body.scoring.participation_points"),
-    ({"scoring": {"unit_score_basis": "loudest"}}, "body.scoring.unit_score_basis"),
+    ({"scoring": {}, "extra": 1}, "extra"),
+    ({"scoring": {"participation_points": "1e9"}}, "scoring.participation_points"),
+    ({"scoring": {"unit_score_basis": "loudest"}}, "scoring.unit_score_basis"),
     ({"scoring": {}, "scope": "district"}, "scope_id"),
-    ({"scoring": {}, "scope_id": "u-\x00x", "scope": "district"}, "body.scope_id"),
+    ({"scoring": {}, "scope_id": "u-\x00x", "scope": "district"}, "scope_id"),
     ({"scoring": {}, "subject": "member", "scope": "cluster", "scope_id": "c-1"}, "scope"),
 ])
 async def test_odd_what_if_requests_are_refused_naming_the_field(clients, phase, body, field):
@@ -148,8 +148,9 @@ async def test_odd_what_if_requests_are_refused_naming_the_field(clients, phase,
 
 
 async def test_odd_standings_queries_are_refused_naming_the_field(clients, phase):
-    for query, field in (("scope=sector&scope_id=mining", "scope_id"),
-                         ("scope=city&scope_id=u-x", "scope_id"),
+    for query, field in (("scope=sector&scope_id=mining", "query.scope_id"),
+                         ("scope=city&scope_id=u-x", "query.scope_id"),
+                         ("subject=member&scope=sector&scope_id=health", "query.scope"),
                          ("limit=100000", "query.limit"), ("after=-1", "query.after")):
         answer = await clients["scoring"].get(f"{phase}/standings?{query}")
         assert answer.status_code == 422, (query, answer.text)
