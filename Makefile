@@ -42,6 +42,9 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.flow_latency
 	$(BIN)/python -m benchmarks.directory_checks
 	$(BIN)/python -m benchmarks.directory_import
+	$(BIN)/python -m benchmarks.scoring_throughput
+	$(BIN)/python -m benchmarks.scoring_latency
+	$(BIN)/python -m benchmarks.scoring_phase_close
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate

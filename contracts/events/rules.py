@@ -7,9 +7,9 @@ ones; consumers apply the rules of the campaign an event belongs to, never globa
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from contracts.events.common import Grade, Level, Points, SubjectKind, Title
 
@@ -25,24 +25,48 @@ class _Rules(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+MAX_RULE_POINTS = Decimal(1_000_000)
+
+
+def _within_bounds(points: Decimal) -> Decimal:
+    if abs(points) > MAX_RULE_POINTS:
+        raise ValueError(f"points must lie within ±{MAX_RULE_POINTS}")
+    return points
+
+
+# A price in a rule set: a million points either way is far beyond any real rule.
+RulePoints = Annotated[Points, AfterValidator(_within_bounds)]
+
+
 class ScoringRules(_Rules):
-    initiative_points: dict[Level, dict[Grade, Points]] = Field(
+    initiative_points: dict[Level, dict[Grade, RulePoints]] = Field(
         default_factory=_initiative_points,
         description="Points for an accepted initiative by recognition level and grade.",
     )
-    pledge_target_met_points: Points = Field(
+    pledge_target_met_points: RulePoints = Field(
         Decimal(5), description="Points for each pledge target reported as met."
     )
-    plaqued_work_points: Points = Field(
+    plaqued_work_points: RulePoints = Field(
         Decimal(15), description="Points for each work registered for a plaque."
     )
-    participation_points: Points = Field(
+    participation_points: RulePoints = Field(
         Decimal(2), description="Points for registering for emulation (participation)."
     )
-    unit_score_basis: Literal["total", "per_100_members"] = Field(
+    unit_score_basis: Literal["total", "per_100_members", "shrunk_per_100_members",
+                              "beat_pledge"] = Field(
         "per_100_members",
-        description="How units are ranked: raw totals, or points per 100 members so that "
-        "small collectives compete fairly with large ones.",
+        description="How units are ranked: raw totals; points per 100 members so that "
+        "small collectives compete fairly with large ones; `shrunk_per_100_members`, points "
+        "per 100 members pulled towards the phase's mean rate by `shrinkage_members` "
+        "imaginary average members, 100 × (points + k × mean) / (members + k), so a 5-member "
+        "unit cannot top the city with one initiative; or `beat_pledge`, units that met every "
+        "target they pledged first, by accepted initiatives (the \"one million initiatives\" "
+        "programme's measure).",
+    )
+    shrinkage_members: int = Field(
+        100, ge=0, le=1_000_000,
+        description="k of `shrunk_per_100_members`: how many members' worth of the phase's "
+        "mean rate every unit starts with (0 is plain per 100 members).",
     )
 
 

@@ -190,6 +190,7 @@ class EventConsumer:
         ctx = Context(conn, self._repository(conn), self._envelopes, emissions, self._clock)
         for event_type, run in runs_by_type(fresh):
             await self._run(self._handlers.get(event_type), ctx, run)
+        await emissions.run_at_end()
         await outbox.enqueue(conn, emissions.drain())
         return fresh, duplicates
 

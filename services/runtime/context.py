@@ -8,7 +8,7 @@ outbox in one statement, in the batch's transaction, just before it commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -75,6 +75,20 @@ class Emissions:
         self._envelopes = envelopes
         self._entries: list[CloudEvent | _Staged] = []
         self._slot_of: dict[Hashable, int] = {}
+        self._at_end: dict[Hashable, Callable[[], Awaitable[None]]] = {}
+
+    def at_end(self, key: Hashable, fn: Callable[[], Awaitable[None]]) -> None:
+        self._at_end.setdefault(key, fn)
+
+    async def run_at_end(self) -> None:
+        """Run what handlers left for the end of the batch, in order, each once (including
+        what those leave in turn)."""
+        done: set[Hashable] = set()
+        while pending := [k for k in self._at_end if k not in done]:
+            for key in pending:
+                done.add(key)
+                await self._at_end[key]()
+        self._at_end.clear()
 
     def add(self, event: CloudEvent) -> None:
         self._entries.append(event)
@@ -161,6 +175,14 @@ class Context(Generic[RepoT]):
         built when the batch drains, caused by the last cause given for the key.
         """
         self._emissions.coalesce(key, _Staged(self._cause(cause), data, subject, district), merge)
+
+    def at_batch_end(self, key: Hashable, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run `fn` once, after every handler of the batch has run, in the batch's transaction
+        and before what the batch emitted is written (a later call with the same key changes
+        nothing). A batch of mixed types reaches its handlers as many runs of one type each;
+        a service whose derivation does not depend on the order of types within a batch
+        records what each run brings and derives once, set-based, at the end."""
+        self._emissions.at_end(key, fn)
 
     def _cause(self, cause: CloudEvent | None) -> CloudEvent:
         cause = cause or self.event

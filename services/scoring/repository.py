@@ -1,129 +1,294 @@
-"""All of scoring's SQL, run inside the consumer's batch transaction: one statement per step."""
+"""Scoring's writes, run inside the consumer's batch transaction: one statement per step.
+
+Events become facts (`facts.py`); `reprice` then derives, for the facts a batch touched, what
+each earns each subject under its campaign's rules (`points.py`), compares it with what they
+earned before, and writes the differences as ledger lines and into the subjects' totals, all
+in one statement. The phase barrier's statements are in `barrier.py`.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
 
-from contracts.events.rules import ScoringRules
+from .barrier import PhaseBarrier
+from .batch_work import BatchWork
+from .facts import Fact, Review, Submission
+from .points import DEFAULTS_JSON, campaign_rules_of, points_of, prices
 
-from .domain import Credit, Recorded, SubjectKey, running_totals
+
+@dataclass(frozen=True)
+class SubjectChange:
+    """A subject whose total a batch changed: summed delta, new total and version, and the
+    rule and event of its last ledger line."""
+
+    campaign_id: str
+    phase_id: str
+    subject_kind: str
+    subject_id: str
+    unit_id: str
+    points_delta: Decimal
+    total_points: Decimal
+    version: int
+    reason: str
+    source_event_id: str
+
+
+_FACT_COLUMNS = ("fact_id", "rule", "campaign_id", "phase_id", "unit_id", "district",
+                 "credit_unit", "member_ids", "level", "grade", "benefit_vnd", "target_value",
+                 "achieved_value", "source_event_id", "occurred_at")
+_FACT_TYPES = ("text", "text", "text", "text", "text", "text", "boolean", "text", "text",
+               "text", "bigint", "numeric", "numeric", "text", "timestamptz")
+
+# A pledged target (`pledge_target_pending`) only sets the target value of a fact a result
+# report reached first; any other state replaces an older one.
+_PLEDGED = "(EXCLUDED.rule = 'pledge_target_pending')"
+UPSERT_FACTS = f"""
+    INSERT INTO facts AS f ({", ".join(_FACT_COLUMNS)})
+    SELECT i.fact_id, i.rule, i.campaign_id, i.phase_id, i.unit_id, i.district, i.credit_unit,
+           -- unnest flattens arrays of arrays, so each fact's members travel as a JSON array
+           ARRAY(SELECT jsonb_array_elements_text(i.member_ids::jsonb)),
+           i.level, i.grade, i.benefit_vnd, i.target_value, i.achieved_value,
+           i.source_event_id, i.occurred_at
+    FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FACT_TYPES, start=1))})
+         AS i({", ".join(_FACT_COLUMNS)})
+    ON CONFLICT (fact_id) DO UPDATE SET
+        rule = CASE WHEN {_PLEDGED} THEN f.rule ELSE EXCLUDED.rule END,
+        target_value = coalesce(EXCLUDED.target_value, f.target_value),
+        achieved_value = CASE WHEN {_PLEDGED} THEN f.achieved_value
+                              ELSE EXCLUDED.achieved_value END,
+        source_event_id = CASE WHEN {_PLEDGED} THEN f.source_event_id
+                               ELSE EXCLUDED.source_event_id END,
+        occurred_at = CASE WHEN {_PLEDGED} THEN f.occurred_at ELSE EXCLUDED.occurred_at END,
+        district = EXCLUDED.district, member_ids = EXCLUDED.member_ids,
+        level = EXCLUDED.level, grade = EXCLUDED.grade, benefit_vnd = EXCLUDED.benefit_vnd
+    WHERE {_PLEDGED} OR f.rule = 'pledge_target_pending' OR EXCLUDED.occurred_at >= f.occurred_at
+"""
+
+# The fact of an initiative's review: the accepted decision of the highest level (a district
+# acceptance replaces the grassroots one's points), else the latest rejection; credited to
+# its unit and to every author of its submission (none until the submission is seen).
+REFRESH_INITIATIVE_FACTS = """
+    INSERT INTO facts AS f (fact_id, rule, campaign_id, phase_id, unit_id, district, credit_unit,
+                            member_ids, level, grade, benefit_vnd, source_event_id, occurred_at)
+    SELECT 'initiative:' || r.initiative_id,
+           CASE WHEN r.outcome = 'accepted' THEN 'initiative_accepted'
+                ELSE 'initiative_rejected' END,
+           r.campaign_id, r.phase_id, r.unit_id, r.district, true,
+           coalesce(i.author_ids, '{}'), r.level, r.grade, r.recognised_benefit_vnd,
+           r.source_event_id, r.reviewed_at
+    FROM (SELECT DISTINCT ON (initiative_id) *
+          FROM initiative_reviews WHERE initiative_id = ANY($1::text[])
+          ORDER BY initiative_id, outcome = 'accepted' DESC, level_rank DESC,
+                   reviewed_at DESC) AS r
+    LEFT JOIN initiatives AS i USING (initiative_id)
+    ON CONFLICT (fact_id) DO UPDATE SET
+        rule = EXCLUDED.rule, campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id,
+        district = EXCLUDED.district, member_ids = EXCLUDED.member_ids,
+        level = EXCLUDED.level, grade = EXCLUDED.grade, benefit_vnd = EXCLUDED.benefit_vnd,
+        source_event_id = EXCLUDED.source_event_id, occurred_at = EXCLUDED.occurred_at
+    WHERE (f.rule, f.member_ids, f.level, f.grade, f.benefit_vnd, f.source_event_id)
+          IS DISTINCT FROM (EXCLUDED.rule, EXCLUDED.member_ids, EXCLUDED.level, EXCLUDED.grade,
+                            EXCLUDED.benefit_vnd, EXCLUDED.source_event_id)
+"""
+
+# What the touched facts earn now against what they earned: the differences become ledger
+# lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and
+# are added to the subjects' totals, each subject's version going up by its lines.
+REPRICE = f"""
+WITH touched AS (
+    SELECT f.*, o.n AS fact_order
+    FROM unnest($1::text[]) WITH ORDINALITY AS o(fact_id, n) JOIN facts AS f USING (fact_id)
+), priced AS MATERIALIZED (  -- each touched campaign's prices, once
+    SELECT c.campaign_id, {prices(campaign_rules_of("cr", "$2"))}
+    FROM (SELECT DISTINCT campaign_id FROM touched) AS c
+    LEFT JOIN campaign_rules AS cr USING (campaign_id)
+), fresh AS (
+    SELECT t.fact_id, c.subject_kind, c.subject_id, t.campaign_id, t.phase_id, t.unit_id,
+           t.district, t.rule, t.source_event_id, t.fact_order, c.position,
+           {points_of("t", "pr")} AS points
+    FROM touched AS t
+    JOIN priced AS pr USING (campaign_id)
+    CROSS JOIN LATERAL (SELECT 'unit', t.unit_id, 0::bigint WHERE t.credit_unit
+                        UNION ALL
+                        SELECT 'member', m, n FROM unnest(t.member_ids) WITH ORDINALITY AS a(m, n))
+         AS c(subject_kind, subject_id, position)
+), known AS (
+    SELECT p.* FROM fact_points AS p WHERE p.fact_id = ANY($1::text[])
+), diff AS (
+    SELECT n.fact_id, n.subject_kind, n.subject_id, n.campaign_id, n.phase_id, n.unit_id,
+           n.district, n.rule, n.source_event_id, n.points, n.fact_order, n.position,
+           n.points - coalesce(k.points, 0) AS delta,
+           k.fact_id IS NULL OR k.rule <> n.rule OR k.points <> n.points AS changed
+    FROM fresh AS n
+    LEFT JOIN known AS k USING (fact_id, subject_kind, subject_id)
+), kept AS (
+    INSERT INTO fact_points AS p (fact_id, subject_kind, subject_id, campaign_id, phase_id,
+                                  rule, points)
+    SELECT fact_id, subject_kind, subject_id, campaign_id, phase_id, rule, points
+    FROM diff WHERE changed
+    ON CONFLICT (fact_id, subject_kind, subject_id) DO UPDATE
+       SET rule = EXCLUDED.rule, points = EXCLUDED.points,
+           campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id
+), lines AS (
+    INSERT INTO score_entries (campaign_id, phase_id, subject_kind, subject_id, points, reason,
+                               source_event_id, fact_id)
+    SELECT campaign_id, phase_id, subject_kind, subject_id, delta, rule,
+           coalesce($3::text, source_event_id), fact_id
+    FROM diff WHERE delta <> 0
+    ORDER BY fact_order, position
+    RETURNING entry_id, campaign_id, phase_id, subject_kind, subject_id, points, reason,
+              source_event_id, fact_id
+), per_subject AS (
+    SELECT l.campaign_id, l.phase_id, l.subject_kind, l.subject_id,
+           sum(l.points) AS delta, count(*) AS changes, min(l.entry_id) AS first_entry,
+           (array_agg(d.unit_id ORDER BY l.entry_id DESC))[1] AS unit_id,
+           (array_agg(d.district ORDER BY l.entry_id DESC))[1] AS district,
+           (array_agg(l.reason ORDER BY l.entry_id DESC))[1] AS reason,
+           (array_agg(l.source_event_id ORDER BY l.entry_id DESC))[1] AS source_event_id
+    FROM lines AS l
+    JOIN diff AS d USING (fact_id, subject_kind, subject_id)
+    GROUP BY l.campaign_id, l.phase_id, l.subject_kind, l.subject_id
+), totals AS (
+    INSERT INTO scores AS s (campaign_id, phase_id, subject_kind, subject_id, unit_id, district,
+                             total_points, version)
+    SELECT campaign_id, phase_id, subject_kind, subject_id, unit_id, district, delta, changes
+    FROM per_subject
+    ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
+       SET total_points = s.total_points + EXCLUDED.total_points,
+           version = s.version + EXCLUDED.version,
+           unit_id = EXCLUDED.unit_id, district = EXCLUDED.district, updated_at = now()
+    RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points, version
+)
+SELECT t.campaign_id, t.phase_id, t.subject_kind, t.subject_id, p.unit_id,
+       p.delta AS points_delta, t.total_points, t.version, p.reason, p.source_event_id
+FROM totals AS t JOIN per_subject AS p USING (campaign_id, phase_id, subject_kind, subject_id)
+ORDER BY p.first_entry
+"""
 
 
 class ScoringRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
+        self.barrier = PhaseBarrier(conn)
+        # What this batch brings (the repository lives for one batch attempt).
+        self.work = BatchWork()
 
-    async def keep_campaign_rules(self, campaigns: Sequence[tuple[str, str, str, object]]) -> None:
+    async def keep_campaign_rules(
+        self, campaigns: Sequence[tuple[str, str, str, object, str, int]]
+    ) -> None:
         """Keep each campaign's scoring rules and phases (campaign id, rules JSON, phases JSON,
-        launched at), one upsert for the batch; a later launch of a campaign replaces an
-        earlier one, a redelivered or older one changes nothing."""
+        launched at, organizer, year), one upsert for the batch; a later launch of a campaign
+        replaces an earlier one, a redelivered or older one changes nothing."""
         if not campaigns:
             return
         await self._conn.execute(
-            """INSERT INTO campaign_rules (campaign_id, scoring, phases, launched_at)
-               SELECT DISTINCT ON (c) c, s::jsonb, p::jsonb, l
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS t(c, s, p, l)
+            """INSERT INTO campaign_rules (campaign_id, scoring, phases, launched_at,
+                                           organizer_unit_id, year)
+               SELECT DISTINCT ON (c) c, s::jsonb, p::jsonb, l, o, y
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+                           $6::integer[]) AS t(c, s, p, l, o, y)
                ORDER BY c, l DESC
                ON CONFLICT (campaign_id) DO UPDATE
                  SET scoring = EXCLUDED.scoring, phases = EXCLUDED.phases,
-                     launched_at = EXCLUDED.launched_at, updated_at = now()
+                     launched_at = EXCLUDED.launched_at, updated_at = now(),
+                     organizer_unit_id = EXCLUDED.organizer_unit_id, year = EXCLUDED.year
                  WHERE campaign_rules.launched_at <= EXCLUDED.launched_at""",
-            [c[0] for c in campaigns], [c[1] for c in campaigns], [c[2] for c in campaigns],
-            [c[3] for c in campaigns],
+            *(list(column) for column in zip(*campaigns, strict=True)),
         )
 
-    async def rules_of(self, campaign_ids: Sequence[str]) -> dict[str, ScoringRules]:
-        """The scoring rules of those campaigns whose launch scoring has seen."""
+    async def open_facts_of(self, campaign_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """The facts (id, campaign, phase) of those campaigns in phases not finalized: what a
+        rule change reprices."""
         rows = await self._conn.fetch(
-            "SELECT campaign_id, scoring::text FROM campaign_rules WHERE campaign_id = ANY($1)",
+            """SELECT f.fact_id, f.campaign_id, f.phase_id FROM facts AS f
+               LEFT JOIN phases AS p USING (campaign_id, phase_id)
+               WHERE f.campaign_id = ANY($1::text[]) AND p.finalized_at IS NULL""",
             sorted(set(campaign_ids)),
         )
-        return {r[0]: ScoringRules.model_validate_json(r[1]) for r in rows}
+        return [(r[0], r[1], r[2]) for r in rows]
 
-    async def record_points(self, credits: Sequence[Credit]) -> list[Recorded]:
-        """Add the ledger lines not recorded before; return each new line with its subject's
-        total and version right after it. Lines already in the ledger change nothing.
+    async def record_facts(self, facts: Sequence[Fact]) -> None:
+        if not facts:
+            return
+        await self._conn.execute(
+            UPSERT_FACTS,
+            [f.fact_id for f in facts], [f.rule for f in facts], [f.campaign_id for f in facts],
+            [f.phase_id for f in facts], [f.unit_id for f in facts], [f.district for f in facts],
+            [f.credit_unit for f in facts], [json.dumps(list(f.member_ids)) for f in facts],
+            [f.level for f in facts], [f.grade for f in facts], [f.benefit_vnd for f in facts],
+            [f.target_value for f in facts], [f.achieved_value for f in facts],
+            [f.source_event_id for f in facts], [f.occurred_at for f in facts],
+        )
 
-        Each new line is one change of its subject: the subject's version goes up by one per
-        line, in the same upsert that adds the points, and the batch's lines of one subject take
-        the versions in order, the last one the stored version."""
-        if not credits:
+    async def record_submissions(self, submissions: Sequence[Submission]) -> None:
+        """Keep each submission's authors and claimed benefit (a redelivery changes nothing)."""
+        if not submissions:
+            return
+        await self._conn.execute(
+            """INSERT INTO initiatives (initiative_id, campaign_id, phase_id, unit_id, author_ids,
+                                        claimed_benefit_vnd, source_event_id, submitted_at)
+               SELECT i, c, p, u, ARRAY(SELECT jsonb_array_elements_text(a::jsonb)), b, e, s
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                           $6::bigint[], $7::text[], $8::timestamptz[])
+                    AS t(i, c, p, u, a, b, e, s)
+               ON CONFLICT (initiative_id) DO NOTHING""",
+            [s.initiative_id for s in submissions], [s.campaign_id for s in submissions],
+            [s.phase_id for s in submissions], [s.unit_id for s in submissions],
+            [json.dumps(list(s.author_ids)) for s in submissions],
+            [s.claimed_benefit_vnd for s in submissions],
+            [s.source_event_id for s in submissions], [s.submitted_at for s in submissions],
+        )
+
+    async def record_reviews(self, reviews: Sequence[Review]) -> None:
+        """Keep each council's latest decision per initiative and level."""
+        if not reviews:
+            return
+        latest: dict[tuple[str, str], Review] = {}
+        for r in reviews:
+            held = latest.get((r.initiative_id, r.level))
+            if held is None or r.reviewed_at >= held.reviewed_at:
+                latest[(r.initiative_id, r.level)] = r
+        rows = list(latest.values())
+        await self._conn.execute(
+            """INSERT INTO initiative_reviews AS r (
+                   initiative_id, level, level_rank, outcome, grade, recognised_benefit_vnd,
+                   campaign_id, phase_id, unit_id, district, source_event_id, reviewed_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[],
+                                    $5::text[], $6::bigint[], $7::text[], $8::text[],
+                                    $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+               ON CONFLICT (initiative_id, level) DO UPDATE
+                  SET outcome = EXCLUDED.outcome, grade = EXCLUDED.grade,
+                      recognised_benefit_vnd = EXCLUDED.recognised_benefit_vnd,
+                      campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id,
+                      district = EXCLUDED.district, source_event_id = EXCLUDED.source_event_id,
+                      reviewed_at = EXCLUDED.reviewed_at
+                  WHERE EXCLUDED.reviewed_at >= r.reviewed_at""",
+            [r.initiative_id for r in rows], [r.level for r in rows],
+            [r.level_rank for r in rows], [r.outcome for r in rows], [r.grade for r in rows],
+            [r.recognised_benefit_vnd for r in rows], [r.campaign_id for r in rows],
+            [r.phase_id for r in rows], [r.unit_id for r in rows], [r.district for r in rows],
+            [r.source_event_id for r in rows], [r.reviewed_at for r in rows],
+        )
+
+    async def refresh_initiative_facts(self, initiative_ids: Sequence[str]) -> list[str]:
+        """Rebuild the review facts of those initiatives that have a review; their fact ids."""
+        ids = sorted(set(initiative_ids))
+        if not ids:
             return []
-        rows = await self._conn.fetch(
-            """INSERT INTO score_entries (campaign_id, phase_id, subject_kind, subject_id, points,
-                                          reason, source_event_id)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                    $5::numeric[], $6::text[], $7::text[])
-               ON CONFLICT DO NOTHING
-               RETURNING source_event_id, subject_kind, subject_id, reason""",
-            [c.campaign_id for c in credits], [c.phase_id for c in credits],
-            [c.awarded.subject_kind for c in credits], [c.awarded.subject_id for c in credits],
-            [c.awarded.points for c in credits], [c.awarded.reason for c in credits],
-            [c.source_event_id for c in credits],
-        )
-        inserted = {tuple(r.values()) for r in rows}
-        new = []
-        for c in credits:
-            line = (c.source_event_id, c.awarded.subject_kind, c.awarded.subject_id,
-                    c.awarded.reason)
-            if line in inserted:
-                # A line credited twice (an author listed twice) is one ledger line: count it once.
-                inserted.discard(line)
-                new.append(c)
-        after = await self._add_to_totals(new)
-        return running_totals(new, after)
+        await self._conn.execute(REFRESH_INITIATIVE_FACTS, ids)
+        return [f"initiative:{i}" for i in ids]
 
-    async def _add_to_totals(
-        self, credits: Sequence[Credit]
-    ) -> dict[SubjectKey, tuple[Decimal, int]]:
-        """One upsert for the batch: each subject's total and version after all its lines."""
-        increments: dict[SubjectKey, tuple[Decimal, int, Credit]] = {}
-        for c in credits:
-            points, changes, _ = increments.get(c.subject_key, (Decimal(0), 0, c))
-            # latest unit wins
-            increments[c.subject_key] = (points + c.awarded.points, changes + 1, c)
-        if not increments:
-            return {}
-        keys = list(increments)
-        rows = await self._conn.fetch(
-            """INSERT INTO scores (campaign_id, phase_id, subject_kind, subject_id, unit_id,
-                                   district, total_points, version)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::text[], $7::numeric[], $8::bigint[])
-               ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
-                 SET total_points = scores.total_points + EXCLUDED.total_points,
-                     version = scores.version + EXCLUDED.version,
-                     unit_id = EXCLUDED.unit_id, district = EXCLUDED.district,
-                     updated_at = now()
-               RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points, version""",
-            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-            [k[3] for k in keys], [increments[k][2].unit_id for k in keys],
-            [increments[k][2].district for k in keys], [increments[k][0] for k in keys],
-            [increments[k][1] for k in keys],
-        )
-        return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
-
-
-async def scores_of_unit(pool: asyncpg.Pool, unit_id: str) -> list[dict]:
-    rows = await pool.fetch(
-        """SELECT campaign_id, phase_id, subject_kind, subject_id, total_points
-           FROM scores WHERE unit_id = $1 ORDER BY campaign_id, phase_id, subject_kind, subject_id""",
-        unit_id,
-    )
-    return [dict(r) for r in rows]
-
-
-async def entries_of(pool: asyncpg.Pool, subject_kind: str, subject_id: str, after: int,
-                     limit: int) -> list[dict]:
-    """The ledger lines behind a subject's totals, oldest first, from after the cursor on."""
-    rows = await pool.fetch(
-        """SELECT entry_id, campaign_id, phase_id, points, reason, source_event_id, recorded_at
-           FROM score_entries
-           WHERE subject_kind = $1 AND subject_id = $2 AND entry_id > $3
-           ORDER BY entry_id LIMIT $4""",
-        subject_kind, subject_id, after, limit,
-    )
-    return [dict(r) for r in rows]
+    async def reprice(self, fact_ids: Sequence[str],
+                      cause_event_id: str | None = None) -> list[SubjectChange]:
+        """Price the facts under their campaigns' rules; write what changed; return each subject
+        whose total changed, in the order the facts (then their subjects) first credit them."""
+        if not fact_ids:
+            return []
+        rows = await self._conn.fetch(REPRICE, list(dict.fromkeys(fact_ids)), DEFAULTS_JSON,
+                                      cause_event_id)
+        return [SubjectChange(**dict(r)) for r in rows]

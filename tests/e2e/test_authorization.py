@@ -107,10 +107,16 @@ def _integrator_subject() -> str:
 
 
 # Lists filtered by the caller's scope: elsewhere they answer, without what lies here.
-FILTERED_LISTS = {("notify", "get", "/webhooks"), ("registration", "get", "/imports"),
-                  ("registration", "get", "/exports/units"),
-                  ("registration", "get", "/exports/members"),
-                  ("registration", "get", "/exports/initiatives")}
+FILTERED_LISTS = {
+    ("notify", "get", "/webhooks"),
+    ("registration", "get", "/imports"),
+    ("registration", "get", "/exports/units"),
+    ("registration", "get", "/exports/members"),
+    ("registration", "get", "/exports/initiatives"),
+    ("scoring", "get", "/campaigns/{campaign_id}/phases/{phase_id}/standings"),
+    ("scoring", "post", "/campaigns/{campaign_id}/phases/{phase_id}/what-if"),
+    ("scoring", "get", "/initiative-totals"),
+}
 # Uploads whose rows are checked one by one: elsewhere the job is accepted and each row of
 # another subtree refused in its report (tests/e2e/test_directory_import.py).
 UPLOADS = {("post", "/imports/units"): "unit_id,name,kind,parent_id,effective_from\r\n",
@@ -133,7 +139,9 @@ def _path_values(here_initiative: str) -> dict[str, str]:
     """A value, here, for every path parameter any route has; a new parameter fails below."""
     return {"unit_id": SCHOOL, "member_id": CHAIR, "initiative_id": here_initiative,
             "subject_kind": "member", "subject_id": CHAIR, "webhook_id": HERE_WEBHOOK,
-            "delivery_id": HERE_DELIVERY, "job_id": HERE_IMPORT}
+            "delivery_id": HERE_DELIVERY, "job_id": HERE_IMPORT,
+            "campaign_id": DEMO_INITIATIVE["campaign_id"],
+            "phase_id": DEMO_INITIATIVE["phase_id"]}
 
 
 _changes = itertools.count(1)
@@ -174,6 +182,8 @@ BODIES = {
                                     "event_types": ["thidua.award.eligibility_changed.v1"],
                                     "unit_id": WARD_LANG},
     ("post", "/webhooks/{webhook_id}/secrets"): lambda: None,
+    ("post", "/campaigns/{campaign_id}/phases/{phase_id}/what-if"): lambda: {
+        "scoring": {"unit_score_basis": "total"}},
     ("delete", "/webhooks/{webhook_id}"): lambda: None,
     ("post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): lambda: None,
 }

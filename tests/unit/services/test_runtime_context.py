@@ -132,3 +132,26 @@ def test_now_reads_the_contexts_clock():
     ctx, _ = batch_context()
     assert ctx.now() == NOW
     assert ctx.for_event(initiative_submitted()).now() == NOW
+
+
+async def test_work_left_for_the_batch_end_runs_once_per_key_after_every_run_and_may_emit():
+    ctx, emissions = batch_context()
+    cause = initiative_submitted()
+    ran: list[str] = []
+
+    async def settle() -> None:
+        ran.append("settle")
+        ctx.emit(score(), cause=cause)
+
+        async def after() -> None:
+            ran.append("after")
+        ctx.at_batch_end("after", after)
+
+    for _ in range(3):  # three runs of the batch leave the same work
+        ctx.at_batch_end("settle", settle)
+    assert ran == []
+    await emissions.run_at_end()
+    assert ran == ["settle", "after"]
+    assert [e.data.subject_id for e in emissions.drain()] == ["m-1"]
+    await emissions.run_at_end()  # nothing left: a batch's work does not leak into the next
+    assert ran == ["settle", "after"]

@@ -1,0 +1,108 @@
+"""What the scoring benchmarks share: one private topic carrying a realistic scoring stream
+(every event type scoring consumes; the handlers dispatch on type, not topic), a scoring worker
+consuming it into its own schema, and the figures printed."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from contracts import CloudEvent, encode_event
+from services.devstack.topics import ensure_topics
+from services.runtime.db import open_schema
+from services.runtime.subscription import start_consumer
+from services.scoring.app import definition as scoring_definition
+from services.scoring.repository import ScoringRepository
+from services.scoring.settings import ScoringSettings
+
+
+async def private_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    await ensure_topics(bootstrap, [(topic, partitions), (f"{topic}.dlq", partitions)])
+
+
+async def produce(bootstrap: str, topic: str, events: Sequence[CloudEvent]) -> int:
+    """Publish the events (keyed as registration keys them); return the mean record size."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                max_batch_size=64 * 1024)
+    await producer.start()
+    futures, size = [], 0
+    for event in events:
+        value = encode_event(event)
+        size += len(value)
+        futures.append(await producer.send(topic, value, key=event.partition_key().encode()))
+    await asyncio.gather(*futures)
+    await producer.stop()
+    return size // max(1, len(events))
+
+
+async def consume_ceiling(bootstrap: str, topic: str, count: int, batch: int) -> float:
+    """Records/s aiokafka alone fetches from the topic (no decoding, no database)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    seen, started = 0, None
+    while seen < count:
+        got = await consumer.getmany(timeout_ms=500, max_records=batch)
+        if got and started is None:
+            started = time.perf_counter()
+        seen += sum(len(records) for records in got.values())
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    await consumer.stop()
+    return seen / elapsed if elapsed else float("inf")
+
+
+class ScoringWorker:
+    """scoring's real handlers and repository on a schema of their own, reading `topic`."""
+
+    def __init__(self, bootstrap: str, database_url: str, run_id: str, name: str,
+                 batch: int) -> None:
+        settings = ScoringSettings(
+            kafka_bootstrap_servers=bootstrap, database_url=database_url,
+            consumer_group=f"bench-scoring-{name}-{run_id}", consumer_max_records=batch,
+            consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=500,
+            db_schema=f"bench_scoring_{name}_{run_id}")
+        self.definition = scoring_definition(settings)
+
+    async def open(self) -> ScoringWorker:
+        d = self.definition
+        self.pool = await open_schema(d.settings.database_url, d.schema,
+                                      (d.name, d.migrations_dir), max_size=6)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.definition.settings.kafka_bootstrap_servers)
+        await self.producer.start()
+        return self
+
+    async def start(self, topic: str) -> None:
+        self.broker, self.consumer = await start_consumer(
+            self.definition.settings, self.pool, self.producer, self.definition.handlers,
+            repository=ScoringRepository, topics=[topic])
+
+    async def applied(self, count: int) -> float:
+        """Wait until `count` events are applied; events/s from the first applied batch."""
+        while self.consumer.stats.applied == 0:
+            await asyncio.sleep(0.005)
+        first = time.perf_counter()
+        while self.consumer.stats.applied + self.consumer.stats.duplicates < count:
+            await asyncio.sleep(0.01)
+        return self.consumer.stats.applied / (time.perf_counter() - first)
+
+    async def close(self) -> None:
+        await self.broker.stop()
+        await self.producer.stop()
+        await self.pool.close()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(delays_ms: Sequence[float]) -> str:
+    return (f"p50 {percentile(delays_ms, 0.5):.1f} ms, p99 {percentile(delays_ms, 0.99):.1f} ms, "
+            f"max {max(delays_ms):.1f} ms, mean {statistics.fmean(delays_ms):.1f} ms "
+            f"over {len(delays_ms):,} events")
