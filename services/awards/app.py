@@ -8,6 +8,7 @@ from services.runtime.service import ServiceDefinition
 
 from .api import router
 from .handlers import handlers
+from .proposals_api import router as proposals_router
 from .repository import AwardsRepository
 from .settings import AwardsSettings
 
@@ -19,5 +20,5 @@ def definition(settings: AwardsSettings | None = None) -> ServiceDefinition:
         migrations_dir=Path(__file__).parent / "migrations",
         handlers=handlers,
         repository=AwardsRepository,
-        routers=[router],
+        routers=[router, proposals_router],
     )

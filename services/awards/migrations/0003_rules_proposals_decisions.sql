@@ -93,7 +93,7 @@ CREATE TABLE decision_counters (
 );
 CREATE TABLE decisions (
     decision_id     text PRIMARY KEY,
-    decision_number text NOT NULL UNIQUE,
+    decision_number text NOT NULL,
     issuer_unit_id  text NOT NULL,
     issuer_name     text NOT NULL,
     district_id     text,
@@ -103,8 +103,10 @@ CREATE TABLE decisions (
     recipient_count integer NOT NULL,
     total_cash_vnd  bigint NOT NULL,
     recorded_by     jsonb NOT NULL,
-    recorded_at     timestamptz NOT NULL
+    recorded_at     timestamptz NOT NULL,
+    UNIQUE (issuer_unit_id, decision_number)
 );
+CREATE INDEX decisions_year ON decisions (year, issuer_unit_id);
 
 -- Each recipient of a decision: one award per proposal, whatever the retries.
 CREATE TABLE awards_granted (
@@ -125,6 +127,8 @@ CREATE TABLE awards_granted (
     cash_amount_vnd bigint NOT NULL,
     granted_at      timestamptz NOT NULL
 );
+CREATE INDEX awards_granted_decision ON awards_granted (decision_id);
+CREATE INDEX awards_granted_year ON awards_granted (year, district_id, title, level);
 
 -- One achievement, one award: an initiative a decision rested on is consumed once.
 CREATE TABLE consumed_initiatives (
