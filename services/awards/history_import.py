@@ -40,6 +40,7 @@ class HistoryRow:
 class Parsed:
     rows: list[HistoryRow] = field(default_factory=list)
     errors: list[dict[str, object]] = field(default_factory=list)  # {line, field, message}
+    lines: list[int] = field(default_factory=list)  # each row's line in the file
 
 
 def _text(row: dict[str, str], name: str, line: int, errors: list) -> str:
@@ -77,6 +78,7 @@ def validate(rows: Iterable[dict[str, str]]) -> Parsed:
             out.errors += errors
             continue
         out.rows.append(HistoryRow(**(values | {"year": year})))
+        out.lines.append(line)
     return out
 
 
