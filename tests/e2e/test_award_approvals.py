@@ -159,7 +159,7 @@ async def test_officials_approve_level_by_level_into_numbered_decisions(
     assert second.status_code == 201, second.text
 
     [event] = await granted(infrastructure, grassroots["proposal_id"])
-    assert event.data.cash_amount_vnd == 702_000  # 0.3 × 2,340,000
+    assert event.data.cash_amount_vnd == 702_000  # 0.3 times 2,340,000
     assert (event.data.issuer_unit_id, event.data.issuer_name) == (
         SCHOOL, "Công đoàn Trường THCS Láng Thượng")
     assert event.data.decision_number == first.json()["decision_number"]
