@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from openpyxl import Workbook, load_workbook
 
@@ -23,6 +24,8 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
     return str(value).strip()
 
 
@@ -50,6 +53,13 @@ def rows_of(content: bytes, media_type: str) -> Iterator[dict[str, str]]:
             yield dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=False))
 
 
+def _xlsx_value(value: object) -> object:
+    # Excel has no time zones: an instant is written as RFC 3339 text, as in the CSV.
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat()
+    return value
+
+
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -63,7 +73,7 @@ def xlsx_bytes(sheet: str, header: Sequence[str], rows: Iterable[Sequence[object
     ws = book.create_sheet(sheet)
     ws.append(list(header))
     for row in rows:
-        ws.append(list(row))
+        ws.append([_xlsx_value(v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
