@@ -16,8 +16,8 @@ from contracts.events.rules import AwardRules, TitleRule
 from contracts.events.scores import ScoreChanged
 
 SubjectKey = tuple[str, str, str, str]  # campaign, phase, subject kind, subject id
-# Campaign rule sets arrive with thidua.campaign.launched.v1; until awards keeps them, the
-# published defaults (contracts/events/rules.py, citing DOMAIN-RULES.md) apply.
+# A campaign whose thidua.campaign.launched.v1 awards has not seen is evaluated under the
+# published defaults (contracts/events/rules.py, citing DOMAIN-RULES.md).
 DEFAULT_RULES = AwardRules()
 
 

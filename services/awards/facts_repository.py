@@ -9,6 +9,7 @@ import asyncpg
 
 from contracts.events.campaigns import CampaignLaunched
 from contracts.events.initiatives import InitiativeReviewed, InitiativeSubmitted
+from contracts.events.rules import AwardRules
 
 from .candidates import LEVEL_RANK
 
@@ -26,6 +27,14 @@ async def record_campaigns(conn: asyncpg.Connection, launched: Sequence[Campaign
                  awards = EXCLUDED.awards, unit_score_basis = EXCLUDED.unit_score_basis""",
         [c.campaign_id for c in cs], [c.organizer_unit_id for c in cs], [c.year for c in cs],
         [c.awards.model_dump_json() for c in cs], [c.scoring.unit_score_basis for c in cs])
+
+
+async def rule_sets(conn: asyncpg.Connection | asyncpg.Pool, campaign_ids: set[str]) -> dict[str, AwardRules]:
+    """The award rule sets of these campaigns, as launched (absent: launch not seen yet)."""
+    rows = await conn.fetch(
+        "SELECT campaign_id, awards::text FROM campaigns WHERE campaign_id = ANY($1::text[])",
+        list(campaign_ids))
+    return {r[0]: AwardRules.model_validate_json(r[1]) for r in rows}
 
 
 async def record_authors(conn: asyncpg.Connection, submitted: Sequence[InitiativeSubmitted]) -> None:

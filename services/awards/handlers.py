@@ -32,11 +32,13 @@ async def on_score_changed(
     standings = await ctx.repo.update_standings(updates)
     announced = await ctx.repo.announced(list(standings))
     causes = {event.id: event for event in events}
+    rule_sets = await facts.rule_sets(ctx.conn, {u.subject[0] for u in updates})
     evaluations: list[tuple[domain.SubjectKey, str, domain.Eligibility]] = []
     changes: list[tuple[domain.StandingUpdate, domain.Standing, domain.Eligibility]] = []
     for update in updates:
         standing = standings[update.subject]
-        evaluated = domain.evaluate(standing, domain.DEFAULT_RULES)
+        evaluated = domain.evaluate(
+            standing, rule_sets.get(update.subject[0], domain.DEFAULT_RULES))
         evaluations += [(update.subject, standing.unit_id, e) for e in evaluated]
         changes += [(update, standing, c) for c in domain.changed(
             announced.get(update.subject, {}), evaluated)]

@@ -263,3 +263,12 @@ async def test_a_title_resting_on_an_initiative_names_it_and_skips_consumed_ones
     stored = await awards.pool.fetchval(
         "SELECT initiative_ids FROM proposals WHERE subject_id = 'm-1'")
     assert stored == [submitted[0].data.initiative_id]
+
+
+async def test_provisional_eligibility_follows_the_campaigns_own_rule_set(awards):
+    strict = GOOD_WORKER.model_copy(update={"min_points": Decimal(50)})
+    await awards.apply(campaign(only(strict)))
+    await awards.apply(score("m-1", 30, "u-g1"))
+    [verdict] = await awards.emitted("thidua.award.eligibility_changed.v1")
+    assert (verdict.data.title, verdict.data.eligible, verdict.data.reason) == (
+        "good_worker", False, "min_points_not_reached")
