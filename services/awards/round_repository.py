@@ -5,14 +5,15 @@ Each step is one set-based statement inside the consumer's batch transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
+from contracts import CloudEvent
 from contracts.events.rules import AwardRules
+from contracts.topics import AWARDS
 
 from .candidates import Candidate, Initiative
 from .proposal_round import Placement
@@ -24,14 +25,8 @@ ISSUER_KINDS = {
     "city": ("city_federation",),
     "national": ("confederation",),
 }
-_PROPOSAL_NS = uuid.UUID("6f1c9a3e-2b57-4c1e-9d0a-5e8f7b2a4c11")
-
-
-def proposal_id(campaign_id: str, phase_id: str, title: str, level: str, kind: str,
-                subject_id: str) -> str:
-    """Deterministic, so a round computed twice names its proposals the same."""
-    return "prop-" + str(uuid.uuid5(
-        _PROPOSAL_NS, "\x1f".join((campaign_id, phase_id, title, level, kind, subject_id))))
+# Awards' CloudEvents source (`/thidua/<service>`), for the events the round writes in SQL.
+SOURCE = "/thidua/awards"
 
 
 async def count_applied(conn: asyncpg.Connection, counts: dict[tuple[str, str], int]) -> list[tuple[str, str]]:
@@ -94,7 +89,7 @@ SELECT s.subject_kind, s.subject_id, s.unit_id, s.total_points, s.accepted_initi
        coalesce(m.gender = 'female', false) AS woman,
        coalesce(m.direct_worker, false) AS direct_worker,
        coalesce(m.union_officer, false) AS officer,
-       coalesce(u.member_count, 0) AS unit_members, u.district_id
+       coalesce(u.member_count, 0) AS unit_members
 FROM subject_standings s
 LEFT JOIN directory_members m
        ON s.subject_kind = 'member' AND m.member_id = s.subject_id AND m.valid @> $3::date
@@ -119,9 +114,8 @@ SELECT origin, unit_id, kind FROM up ORDER BY origin, depth"""
 
 
 async def candidates(conn: asyncpg.Connection, campaign_id: str, phase_id: str, year: int,
-                     on: date, unit_basis: str) -> tuple[list[Candidate], dict[str, str | None]]:
-    """Every subject scored in the phase with the facts its titles look at; and each unit's
-    district (for the events' `district`)."""
+                     on: date, unit_basis: str) -> list[Candidate]:
+    """Every subject scored in the phase with the facts its titles look at."""
     standings = await conn.fetch(_STANDINGS, campaign_id, phase_id, on)
     initiatives: dict[str, list[Initiative]] = {}
     for r in await conn.fetch(_INITIATIVES, campaign_id):
@@ -146,13 +140,12 @@ async def candidates(conn: asyncpg.Connection, campaign_id: str, phase_id: str, 
                ORDER BY cluster_id""", year):
         for unit in r[1]:
             clusters.setdefault(unit, []).append(r[0])
-    out, districts = [], {}
+    out = []
     for s in standings:
         kind, sid, unit = s["subject_kind"], s["subject_id"], s["unit_id"]
         points = s["total_points"]
         if kind == "unit" and unit_basis == "per_100_members" and s["unit_members"]:
             points = (points * 100 / Decimal(s["unit_members"])).quantize(Decimal("0.0001"))
-        districts[unit] = s["district_id"]
         out.append(Candidate(
             kind, sid, s["name"], unit, points, s["accepted_initiatives"], s["direct_worker"],
             s["woman"], s["officer"], s["unit_members"], s["updated_at"],
@@ -160,43 +153,85 @@ async def candidates(conn: asyncpg.Connection, campaign_id: str, phase_id: str, 
             tuple(exclusions.get(sid, ())) if kind == "member" else (),
             frozenset(history.get((kind, sid), ())), issuers.get(unit, {}),
             tuple(clusters.get(sid, ())) if kind == "unit" else ()))
-    return out, districts
+    return out
 
 
-async def store_placements(conn: asyncpg.Connection, campaign_id: str, phase_id: str, year: int,
-                           placements: Sequence[Placement], now: datetime,
-                           disclosure: timedelta) -> list[str]:
-    """Insert every placement once; give the ids of those inserted now (a replayed round
-    inserts nothing)."""
+_COPY_COLUMNS = ("title", "level", "subject_kind", "subject_id", "subject_name", "unit_id",
+                 "issuer_unit_id", "cluster_id", "points", "rank", "quota", "candidate_count",
+                 "tie_break", "standing", "direct_worker", "initiative_ids", "status")
+
+# Placements land in a temporary table by COPY (binary, far cheaper than parameters for a
+# million rows); one statement then stores the new ones and, for those within quota, writes
+# their `thidua.award.proposed.v1` straight into the outbox: the envelope and payload built by
+# PostgreSQL, in the round's transaction, with the relay woken at commit.
+_STAGE = """CREATE TEMP TABLE IF NOT EXISTS round_placements (
+    title text, level text, subject_kind text, subject_id text, subject_name text,
+    unit_id text, issuer_unit_id text, cluster_id text, points numeric, rank int, quota int,
+    candidate_count int, tie_break text, standing text, direct_worker bool,
+    initiative_ids text[], status text) ON COMMIT DELETE ROWS"""
+
+_STORE_AND_ANNOUNCE = """
+WITH stored AS (
+    INSERT INTO proposals (proposal_id, campaign_id, phase_id, year, title, level, subject_kind,
+        subject_id, subject_name, unit_id, issuer_unit_id, cluster_id, points, rank, quota,
+        candidate_count, tie_break, standing, direct_worker, initiative_ids, status,
+        proposed_at, disclosure_ends_at)
+    SELECT 'prop-' || md5(concat_ws(chr(31), $1::text, $2::text, r.title, r.level,
+                                    r.subject_kind, r.subject_id))::uuid,
+           $1, $2, $3::int, r.title, r.level, r.subject_kind, r.subject_id, r.subject_name,
+           r.unit_id, r.issuer_unit_id, r.cluster_id, r.points, r.rank, r.quota,
+           r.candidate_count, r.tie_break, r.standing, r.direct_worker, r.initiative_ids,
+           r.status, $4::timestamptz, $4::timestamptz + $5::interval
+    FROM round_placements r
+    ON CONFLICT DO NOTHING
+    RETURNING *),
+announced AS (
+    INSERT INTO outbox (event_id, event_type, topic, partition_key, value, correlation_id)
+    SELECT p.event_id, 'thidua.award.proposed.v1', $6::text, convert_to(p.unit_id, 'UTF8'),
+           -- a null `district` is left out of the envelope, as the contracts say
+           convert_to(CASE WHEN u.district_id IS NULL THEN x.j
+                           ELSE '{"district":' || to_json(u.district_id)::text || ','
+                                || substr(x.j, 2) END, 'UTF8'),
+           $8::text
+    FROM (SELECT *, gen_random_uuid()::text AS event_id FROM stored) p
+    CROSS JOIN LATERAL (SELECT json_build_object(
+                   'specversion', '1.0', 'id', p.event_id, 'source', $7::text,
+                   'type', 'thidua.award.proposed.v1', 'time', $4::timestamptz,
+                   'subject', p.subject_id, 'datacontenttype', 'application/json',
+                   'correlationid', $8::text, 'causationid', $9::text,
+                   'data', json_build_object(
+                       'actor', NULL, 'unit_id', p.unit_id, 'campaign_id', p.campaign_id,
+                       'subject_kind', p.subject_kind, 'subject_id', p.subject_id,
+                       'title', p.title, 'level', p.level, 'proposal_id', p.proposal_id,
+                       'phase_id', p.phase_id, 'subject_name', p.subject_name,
+                       'issuer_unit_id', p.issuer_unit_id, 'points', p.points::text,
+                       'quota', p.quota, 'quota_rank', p.rank, 'tie_break', p.tie_break,
+                       'proposed_at', p.proposed_at, 'candidate_count', p.candidate_count,
+                       'cluster_id', p.cluster_id,
+                       'disclosure_ends_at', p.disclosure_ends_at))::text AS j) x
+    LEFT JOIN directory_units u ON u.unit_id = p.unit_id AND u.valid @> $10::date
+    WHERE p.status = 'proposed'
+    ORDER BY array_position(ARRAY['grassroots', 'district', 'city', 'national'], p.level),
+             p.title, p.issuer_unit_id, p.cluster_id, p.rank
+    RETURNING 1)
+SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM announced),
+       (SELECT pg_notify(current_schema() || '_outbox', '') FROM announced LIMIT 1)"""
+
+
+async def store_and_announce(conn: asyncpg.Connection, campaign_id: str, phase_id: str,
+                             year: int, placements: Sequence[Placement], now: datetime,
+                             disclosure: timedelta, cause: CloudEvent, on: date) -> tuple[int, int]:
+    """Store every placement once and announce the new ones within quota; give (stored,
+    announced). A replayed round stores and announces nothing."""
     if not placements:
-        return []
-    ids = [proposal_id(campaign_id, phase_id, p.title, p.level, p.candidate.subject_kind,
-                       p.candidate.subject_id) for p in placements]
-    rows = await conn.fetch(
-        """INSERT INTO proposals (proposal_id, campaign_id, phase_id, year, title, level,
-               subject_kind, subject_id, subject_name, unit_id, issuer_unit_id, cluster_id,
-               points, rank, quota, candidate_count, tie_break, standing, direct_worker,
-               initiative_ids, status, proposed_at, disclosure_ends_at)
-           SELECT u.id, $2::text, $3::text, $4::int, u.title, u.level, u.kind, u.subject, u.name, u.unit,
-                  u.issuer, u.cluster, u.points, u.rank, u.quota, u.count, u.tie, u.standing,
-                  u.direct, string_to_array(u.initiatives, ' ', ''), u.status, $1::timestamptz,
-                  $1::timestamptz + $5::interval
-           FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                       $12::text[], $13::text[], $14::text[], $15::numeric[], $16::int[],
-                       $17::int[], $18::int[], $19::text[], $20::text[], $21::bool[],
-                       $22::text[], $23::text[])
-                AS u(id, title, level, kind, subject, name, unit, issuer, cluster, points,
-                     rank, quota, count, tie, standing, direct, initiatives, status)
-           ON CONFLICT DO NOTHING
-           RETURNING proposal_id""",
-        now, campaign_id, phase_id, year, disclosure, ids,
-        [p.title for p in placements], [p.level for p in placements],
-        [p.candidate.subject_kind for p in placements],
-        [p.candidate.subject_id for p in placements], [p.candidate.name for p in placements],
-        [p.candidate.unit_id for p in placements], [p.issuer_unit_id for p in placements],
-        [p.cluster_id for p in placements], [p.candidate.points for p in placements],
-        [p.rank for p in placements], [p.quota for p in placements],
-        [p.candidate_count for p in placements], [p.tie_break for p in placements],
-        [p.standing for p in placements], [p.candidate.direct_worker for p in placements],
-        [" ".join(p.initiative_ids) for p in placements], [p.status for p in placements])
-    return [r[0] for r in rows]
+        return 0, 0
+    await conn.execute(_STAGE)
+    await conn.copy_records_to_table("round_placements", columns=_COPY_COLUMNS, records=[
+        (p.title, p.level, p.candidate.subject_kind, p.candidate.subject_id, p.candidate.name,
+         p.candidate.unit_id, p.issuer_unit_id, p.cluster_id, p.candidate.points, p.rank,
+         p.quota, p.candidate_count, p.tie_break, p.standing, p.candidate.direct_worker,
+         list(p.initiative_ids), p.status) for p in placements])
+    row = await conn.fetchrow(
+        _STORE_AND_ANNOUNCE, campaign_id, phase_id, year, now, disclosure, AWARDS.name, SOURCE,
+        cause.correlationid, cause.id, on)
+    return row[0], row[1]

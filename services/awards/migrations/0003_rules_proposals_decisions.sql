@@ -64,11 +64,12 @@ CREATE TABLE proposals (
     decided_at         timestamptz,
     decided_by         jsonb,
     decision_reason    text,
-    decision_id        text,
-    UNIQUE (campaign_id, phase_id, title, level, subject_kind, subject_id)
+    decision_id        text
 );
+-- proposal_id is derived from (campaign, phase, title, level, subject kind, subject id), so its
+-- primary key is what keeps a placement from being stored twice.
 CREATE INDEX proposals_issuer ON proposals (issuer_unit_id, status, proposal_id);
-CREATE INDEX proposals_subject ON proposals (subject_kind, subject_id);
+CREATE INDEX proposals_subject ON proposals (subject_kind, subject_id, campaign_id, phase_id);
 
 -- Objections raised during a proposal's disclosure period, and their answers.
 CREATE TABLE objections (

@@ -10,7 +10,7 @@ them, members under those; all from 2020. Score changes make standings; the phas
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -122,6 +122,10 @@ async def test_the_round_waits_until_every_score_change_of_the_phase_is_applied(
         ("m-0", "grassroots"), ("m-1", "grassroots"), ("m-2", "grassroots"),
         ("m-0", "district"), ("m-1", "district"), ("m-0", "city")]
     before = await awards.emitted()
+    first = next(e for e in before if e.type == "thidua.award.proposed.v1")
+    assert (first.district, first.source, first.subject) == ("u-d1", "/thidua/awards", "m-0")
+    assert (first.data.quota, first.data.quota_rank, first.data.candidate_count) == (3, 1, 3)
+    assert first.data.disclosure_ends_at - first.data.proposed_at == timedelta(days=7)
     await awards.apply(finalized(3))  # redelivered under another id, or repeated
     await awards.apply(score("m-0", 40, "u-g1"))  # a late change after the round
     assert await awards.emitted("thidua.award.proposed.v1") == [
