@@ -9,9 +9,9 @@ members, and the phase's barrier count. Then, in the same run:
 1. the round: `thidua.phase.standings_finalized.v1` (scope `phase`) through the real consumer
    (no Kafka) under the default rule set, timed from the event's handling to the commit of its
    transaction — every placement stored and every `thidua.award.proposed.v1` in the outbox;
-2. the ceiling: PostgreSQL alone writing the same rows — as many proposal rows (one
-   INSERT … SELECT ranking the standings with a window function) and as many outbox rows of the
-   same size, in one transaction.
+2. the ceiling: PostgreSQL alone writing the same rows, in one transaction, into tables like
+   the real ones (logged, with the same indexes): the proposal rows (one INSERT ... SELECT
+   ranking them with a window function) and the outbox rows.
 
     python -m benchmarks.award_proposals [--members 1000000] [--units 10000]
 
@@ -89,11 +89,11 @@ GROUP BY district, n / 10;
 INSERT INTO phase_progress (campaign_id, phase_id, applied_score_changes)
 VALUES ($3, $4, $1 + $2)"""
 
-# PostgreSQL alone: the same number of proposal rows, ranked by a window function, and of
-# outbox rows of the same size, written in one transaction.
+# PostgreSQL alone: the same proposal rows, ranked by a window function, and the same outbox
+# rows, written in one transaction into tables like the real ones (logged, same indexes).
 _CEILING = """
-CREATE TEMP TABLE ceiling_proposals (LIKE proposals INCLUDING DEFAULTS) ON COMMIT DROP;
-CREATE TEMP TABLE ceiling_outbox (LIKE outbox INCLUDING DEFAULTS) ON COMMIT DROP;
+CREATE TABLE ceiling_proposals (LIKE proposals INCLUDING ALL);
+CREATE TABLE ceiling_outbox (LIKE outbox INCLUDING ALL);
 INSERT INTO ceiling_proposals
 SELECT 'p-' || p.proposal_id, p.campaign_id, p.phase_id, p.year, p.title, p.level, p.subject_kind,
        p.subject_id, p.subject_name, p.unit_id, p.issuer_unit_id, p.cluster_id, p.points,
@@ -106,6 +106,7 @@ INSERT INTO ceiling_outbox (seq, event_id, event_type, topic, partition_key, val
 SELECT -seq, 'x' || event_id, event_type, topic, partition_key, value, correlation_id
 FROM outbox;
 """
+_CEILING_DROP = "DROP TABLE ceiling_proposals, ceiling_outbox"
 
 
 async def build(pool: asyncpg.Pool, units: int, members: int) -> float:
@@ -148,6 +149,7 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             async with conn.transaction():
                 await conn.execute(_CEILING)
             ceiling_seconds = time.perf_counter() - started
+            await conn.execute(_CEILING_DROP)
         print(f"round: {placements:,} placements, {proposed:,} award.proposed committed in "
               f"{round_seconds:.2f} s ({proposed / round_seconds:,.0f} events/s)")
         print(f"ceiling: PostgreSQL writing the same {placements:,} proposal and {proposed:,} "
