@@ -61,7 +61,7 @@ def _place_level(rule: TitleRule, level: str, pool: Sequence[Candidate], rules: 
     out = []
     for (issuer, cluster), group in sorted(_groups(rule, level, pool).items(),
                                            key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        order = ranking.ranked(group, rules)
+        order, keys = ranking.ranked(group, rules)
         of = [cap.of_title for cap in rules.ratio_caps
               if cap.enabled and cap.title == rule.title and cap.level == level]
         cap = None
@@ -75,7 +75,7 @@ def _place_level(rule: TitleRule, level: str, pool: Sequence[Candidate], rules: 
             status = PROPOSED if quota is None or rank <= quota else BEYOND_QUOTA
             out.append(Placement(
                 rule.title, level, c, status, issuer, cluster, rank, quota, len(order),
-                ranking.deciding_breaker(order, i, rules),
+                ranking.deciding_breaker(order, i, rules, keys),
                 ranking.standing_text(rank, len(order), quota, where),
                 rests_on.get(c.subject_id, ())))
     return out

@@ -36,19 +36,23 @@ def sort_key(c: Candidate, rules: AwardRules) -> tuple:
     return tuple(parts)
 
 
-def ranked(candidates: Sequence[Candidate], rules: AwardRules) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: sort_key(c, rules))
+def ranked(candidates: Sequence[Candidate], rules: AwardRules) -> tuple[list[Candidate], list[tuple]]:
+    """The candidates in order, with their sort keys."""
+    pairs = sorted(((sort_key(c, rules), c) for c in candidates), key=lambda kc: kc[0])
+    return [c for _, c in pairs], [k for k, _ in pairs]
 
 
-def deciding_breaker(order: Sequence[Candidate], i: int, rules: AwardRules) -> str | None:
+def deciding_breaker(order: Sequence[Candidate], i: int, rules: AwardRules,
+                     keys: Sequence[tuple] | None = None) -> str | None:
     """Which tie-breaker placed the i-th candidate against a neighbour with the same points:
-    the first key that differs (`subject_id` when all are equal); None when points decided."""
+    the first key that differs (`subject_id` when all are equal); None when points decided.
+    `keys`: the candidates' sort keys, when already computed."""
     names = [*rules.tie_breakers, "subject_id"]
-    mine = sort_key(order[i], rules)
+    mine = keys[i] if keys is not None else sort_key(order[i], rules)
     for j in (i - 1, i + 1):
         if not 0 <= j < len(order) or order[j].points != order[i].points:
             continue
-        theirs = sort_key(order[j], rules)
+        theirs = keys[j] if keys is not None else sort_key(order[j], rules)
         for name, a, b in zip(names, mine, theirs, strict=True):
             if name != "points" and a != b:
                 return name
