@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scoring_throughput
 	$(BIN)/python -m benchmarks.scoring_latency
 	$(BIN)/python -m benchmarks.scoring_phase_close
+	$(BIN)/python -m benchmarks.award_proposals
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate

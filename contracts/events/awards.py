@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime, Field
 
 from contracts.events.base import CommandEventData, EventData
-from contracts.events.common import Level, Points, SubjectKind, Title
+from contracts.events.common import Level, Points, SubjectKind, Title, Vnd
 from contracts.topics import AWARDS
 
 
@@ -54,6 +54,12 @@ class AwardProposed(_AwardSubject, CommandEventData):
         None, description="Tie-breaker that decided, e.g. `direct_worker`, `small_collective`."
     )
     proposed_at: AwareDatetime = Field(description="When the proposal was made.")
+    candidate_count: int | None = Field(
+        None, ge=0, description="Candidates competing for the same quota (issuer or cluster).")
+    cluster_id: str | None = Field(None, description="Cluster whose quota it counts against.")
+    disclosure_ends_at: AwareDatetime | None = Field(
+        None, description="End of the public disclosure period: objections are taken until "
+        "then, and the proposal cannot be approved before.")
 
 
 class AwardGranted(_AwardSubject, CommandEventData):
@@ -78,3 +84,12 @@ class AwardGranted(_AwardSubject, CommandEventData):
     issuer_unit_id: str = Field(min_length=1, description="Unit issuing the decision.")
     issuer_name: str = Field(min_length=1, description="Issuer, e.g. `LĐLĐ quận Đống Đa`.")
     granted_at: AwareDatetime = Field(description="When the decision was recorded.")
+    decision_id: str | None = Field(None, description="Id of the decision (several recipients "
+                                    "may share one decision).")
+    signatory: str | None = Field(None, description="Who signed the decision.")
+    cash_amount_vnd: Vnd | None = Field(
+        None, description="Cash reward to this recipient: the rule set's multiple of the base "
+        "salary for the title and level.")
+    consumed_initiative_ids: list[str] = Field(
+        default_factory=list, description="Accepted initiatives this award rests on: they count "
+        "for no other award (one achievement, one award).")

@@ -20,6 +20,12 @@ SubjectKind = Literal["unit", "member"]
 
 Title = Literal[
     "good_worker",
+    "advanced_labourer",
+    "grassroots_emulation_fighter",
+    "provincial_emulation_fighter",
+    "national_emulation_fighter",
+    "advanced_collective",
+    "excellent_collective",
     "creative_labour",
     "good_at_work_and_home",
     "good_deeds",

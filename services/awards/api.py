@@ -14,7 +14,7 @@ from services.runtime.access import ALL_ROLES, Rule, Scope
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import domain, repository
+from . import domain, facts_repository, repository
 
 router = APIRouter(tags=["eligibility"])
 
@@ -96,8 +96,15 @@ async def path_to_titles(
     member_id: Identifier, request: Request,
     scope: Annotated[Scope, Depends(PATH_READERS)],
 ) -> list[TitlePath]:
-    """For each campaign phase the member has a score in, each member title: what remains."""
+    """For each campaign phase the member has a score in, each member title of the campaign's
+    rule set: what remains."""
     await scope.require_member(member_id)
-    rows = await repository.eligibility_of(request.app.state.runtime.pool, "member", member_id)
-    return [TitlePath.model_validate(asdict(path))
-            for path in domain.path_to_titles(rows, "member", domain.DEFAULT_RULES)]
+    pool = request.app.state.runtime.pool
+    rows = await repository.eligibility_of(pool, "member", member_id)
+    rule_sets = await facts_repository.rule_sets(pool, {r["campaign_id"] for r in rows})
+    paths = []
+    for campaign_id in dict.fromkeys(r["campaign_id"] for r in rows):
+        mine = [r for r in rows if r["campaign_id"] == campaign_id]
+        paths += domain.path_to_titles(mine, "member",
+                                       rule_sets.get(campaign_id, domain.DEFAULT_RULES))
+    return [TitlePath.model_validate(asdict(path)) for path in paths]

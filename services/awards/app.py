@@ -7,7 +7,10 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
+from .decisions_api import router as decisions_router
 from .handlers import handlers
+from .proposals_api import router as proposals_router
+from .records_api import router as records_router
 from .repository import AwardsRepository
 from .settings import AwardsSettings
 
@@ -19,5 +22,5 @@ def definition(settings: AwardsSettings | None = None) -> ServiceDefinition:
         migrations_dir=Path(__file__).parent / "migrations",
         handlers=handlers,
         repository=AwardsRepository,
-        routers=[router],
+        routers=[router, proposals_router, decisions_router, records_router],
     )

@@ -16,8 +16,8 @@ from contracts.events.rules import AwardRules, TitleRule
 from contracts.events.scores import ScoreChanged
 
 SubjectKey = tuple[str, str, str, str]  # campaign, phase, subject kind, subject id
-# Campaign rule sets arrive with thidua.campaign.launched.v1; until awards keeps them, the
-# published defaults (contracts/events/rules.py, citing DOMAIN-RULES.md) apply.
+# A campaign whose thidua.campaign.launched.v1 awards has not seen is evaluated under the
+# published defaults (contracts/events/rules.py, citing DOMAIN-RULES.md).
 DEFAULT_RULES = AwardRules()
 
 
@@ -109,12 +109,28 @@ def standing_updates(changes: Sequence[tuple[str, ScoreChanged]]) -> list[Standi
 
 
 def is_computed(rule: TitleRule) -> bool:
+    """Whether the title is evaluated provisionally from scores during the phase: it has score
+    criteria and no reservation to a kind of member (other criteria — initiatives' level and
+    benefit, prerequisites, member shares, exclusions — are checked in the proposal round)."""
     has_criteria = rule.min_points > 0 or rule.min_accepted_initiatives > 0
-    return has_criteria and not (rule.women_only or rule.officers_only)
+    return has_criteria and not (rule.women_only or rule.officers_only
+                                 or rule.direct_workers_only)
 
 
 def not_computed_because(rule: TitleRule) -> str:
     """Why a title is not decided from scores, in words, for a member's path to it."""
+    if rule.computed and not rule.women_only and not rule.officers_only:
+        needs = []
+        if rule.min_initiative_level:
+            needs.append(f"an initiative accepted at {rule.min_initiative_level} level")
+        if rule.min_recognised_benefit_vnd:
+            needs.append(f"{rule.min_recognised_benefit_vnd:,} VND of recognised benefit")
+        needs += [f"{r.title} at {r.level} level" + (
+            f" {r.consecutive_years} consecutive years" if r.consecutive_years > 1 else "")
+            for r in rule.requires]
+        if rule.direct_workers_only:
+            needs.append("being a direct-production worker")
+        return "decided in the proposal round at the phase's end: needs " + ", ".join(needs)
     if rule.women_only:
         return "reserved to women members: decided on nomination (bình xét)"
     if rule.officers_only:

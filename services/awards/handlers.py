@@ -1,4 +1,6 @@
-"""Awards' event handlers: score changes re-evaluate their subjects' eligibility."""
+"""Awards' event handlers: score changes re-evaluate their subjects' eligibility and count
+towards the phase barrier; campaigns bring their rule sets, initiatives their facts; a phase's
+final standings, once every score change of the phase is applied, start its proposal round."""
 
 from __future__ import annotations
 
@@ -6,12 +8,17 @@ import structlog
 
 from contracts import CloudEvent
 from contracts.events.awards import AwardEligibilityChanged
-from contracts.events.scores import ScoreChanged
+from contracts.events.campaigns import CampaignLaunched
+from contracts.events.initiatives import InitiativeReviewed, InitiativeSubmitted
+from contracts.events.scores import PhaseStandingsFinalized, ScoreChanged
 from services.runtime.context import Context
 from services.runtime.handlers import Handlers
 
 from . import domain
+from . import facts_repository as facts
+from . import round_repository as rounds
 from .repository import AwardsRepository
+from .round_runner import run_round
 
 log = structlog.get_logger()
 handlers = Handlers()
@@ -25,11 +32,13 @@ async def on_score_changed(
     standings = await ctx.repo.update_standings(updates)
     announced = await ctx.repo.announced(list(standings))
     causes = {event.id: event for event in events}
+    rule_sets = await facts.rule_sets(ctx.conn, {u.subject[0] for u in updates})
     evaluations: list[tuple[domain.SubjectKey, str, domain.Eligibility]] = []
     changes: list[tuple[domain.StandingUpdate, domain.Standing, domain.Eligibility]] = []
     for update in updates:
         standing = standings[update.subject]
-        evaluated = domain.evaluate(standing, domain.DEFAULT_RULES)
+        evaluated = domain.evaluate(
+            standing, rule_sets.get(update.subject[0], domain.DEFAULT_RULES))
         evaluations += [(update.subject, standing.unit_id, e) for e in evaluated]
         changes += [(update, standing, c) for c in domain.changed(
             announced.get(update.subject, {}), evaluated)]
@@ -46,3 +55,50 @@ async def on_score_changed(
         )
     if changes:
         log.info("eligibility_changed", events=len(events), changes=len(changes))
+    per_phase: dict[tuple[str, str], int] = {}
+    last: dict[tuple[str, str], CloudEvent] = {}
+    for event in events:
+        key = (event.data.campaign_id, event.data.phase_id)
+        per_phase[key] = per_phase.get(key, 0) + 1
+        last[key] = event
+    for campaign_id, phase_id in await rounds.count_applied(ctx.conn, per_phase):
+        await run_round(ctx, campaign_id, phase_id, last[(campaign_id, phase_id)])
+
+
+@handlers.on
+async def on_standings_finalized(
+    ctx: Context[AwardsRepository], event: CloudEvent[PhaseStandingsFinalized]
+) -> None:
+    """Only the phase-wide event starts a round; a round waits (parked in `phase_progress`)
+    until awards has applied as many score changes of the phase as it announces."""
+    data = event.data
+    if data.scope_kind != "phase":
+        return
+    expected = data.score_changed_count or 0
+    if await rounds.record_finalized(ctx.conn, data.campaign_id, data.phase_id, expected,
+                                     event.id, data.finalized_at):
+        await run_round(ctx, data.campaign_id, data.phase_id, event)
+    else:
+        log.info("proposal_round_waiting", campaign_id=data.campaign_id,
+                 phase_id=data.phase_id, expected_score_changes=expected)
+
+
+@handlers.batch
+async def on_campaign_launched(
+    ctx: Context[AwardsRepository], events: list[CloudEvent[CampaignLaunched]]
+) -> None:
+    await facts.record_campaigns(ctx.conn, [e.data for e in events])
+
+
+@handlers.batch
+async def on_initiative_submitted(
+    ctx: Context[AwardsRepository], events: list[CloudEvent[InitiativeSubmitted]]
+) -> None:
+    await facts.record_authors(ctx.conn, [e.data for e in events])
+
+
+@handlers.batch
+async def on_initiative_reviewed(
+    ctx: Context[AwardsRepository], events: list[CloudEvent[InitiativeReviewed]]
+) -> None:
+    await facts.record_reviews(ctx.conn, [e.data for e in events if e.data.outcome == "accepted"])

@@ -122,3 +122,4 @@ async def eligibility_of(pool: asyncpg.Pool, subject_kind: str, subject_id: str)
         subject_kind, subject_id,
     )
     return [dict(r) | {"criteria": json.loads(r["criteria"])} for r in rows]
+

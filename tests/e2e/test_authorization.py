@@ -116,6 +116,10 @@ FILTERED_LISTS = {
     ("scoring", "get", "/campaigns/{campaign_id}/phases/{phase_id}/standings"),
     ("scoring", "post", "/campaigns/{campaign_id}/phases/{phase_id}/what-if"),
     ("scoring", "get", "/initiative-totals"),
+    ("awards", "get", "/proposals"),
+    ("awards", "get", "/decisions"),
+    ("awards", "get", "/decisions/export"),
+    ("awards", "get", "/statistics/awards"),
 }
 # Uploads whose rows are checked one by one: elsewhere the job is accepted and each row of
 # another subtree refused in its report (tests/e2e/test_directory_import.py).
@@ -135,13 +139,94 @@ async def here_import(system, directory_seeded) -> str:
     return HERE_IMPORT
 
 
+# Bulk commands answer each item: elsewhere they answer, every item refused.
+ITEM_REPORTS = {("awards", "post", "/proposals/approvals")}
+
+HERE_PROPOSAL = "prop-authorization-here"
+HERE_OBJECTION = "obj-authorization-here"
+HERE_DECISION = "dec-authorization-here"
+
+
+async def _insert_proposal(pool, proposal_id: str, issuer: str, *, published: bool = False,
+                           objection: str | None = None) -> None:
+    """A proposal of the school's chair, issued by `issuer`, its disclosure period over (or
+    still running when `published`), with an open objection when asked."""
+    await pool.execute(
+        """INSERT INTO proposals (proposal_id, campaign_id, phase_id, year, title, level,
+               subject_kind, subject_id, subject_name, unit_id, issuer_unit_id, points,
+               rank, candidate_count, standing, direct_worker, status, proposed_at,
+               disclosure_ends_at)
+           VALUES ($1, 'c-' || $1, 'p-' || $1, 2025, 'good_worker',
+                   'grassroots', 'member', $2, 'Trần Văn Minh', $3, $4, 30, 1, 1,
+                   'rank 1 of 1', false, 'proposed', now(),
+                   now() + CASE WHEN $5 THEN interval '7 days' ELSE interval '-1 second' END)
+           ON CONFLICT DO NOTHING""", proposal_id, CHAIR, SCHOOL, issuer, published)
+    if objection:
+        await pool.execute(
+            """INSERT INTO objections (objection_id, proposal_id, text, raised_by, raised_at)
+               VALUES ($1, $2, 'Chưa đủ ngày công', '{}', now()) ON CONFLICT DO NOTHING""",
+            objection, proposal_id)
+
+
+@pytest.fixture(scope="module")
+async def here_awards(system, directory_seeded):
+    """A proposal, an objection to it and a decision of the school."""
+    pool = system["awards"].state.runtime.pool
+    await _insert_proposal(pool, HERE_PROPOSAL, SCHOOL, published=True, objection=HERE_OBJECTION)
+    await pool.execute(
+        """INSERT INTO decisions (decision_id, decision_number, issuer_unit_id, issuer_name,
+               year, decision_date, signatory, recipient_count, total_cash_vnd, recorded_by,
+               recorded_at)
+           VALUES ($1, 'authorization/2025/QĐ-KT', $2, 'Công đoàn Trường THCS Láng Thượng', 2025,
+                   '2025-12-20', 'Trần Văn Minh', 0, 0, '{}', now())
+           ON CONFLICT DO NOTHING""", HERE_DECISION, SCHOOL)
+    return pool
+
+
+# Commands on a proposal decide it once: each call gets a new one of the school's chair, issued
+# by the caller's own unit when it lies here (by the school otherwise, so it lies elsewhere for
+# a caller from elsewhere).
+AWARD_COMMANDS = {"/proposals/{proposal_id}/approval", "/proposals/{proposal_id}/rejection",
+                  "/proposals/{proposal_id}/objections",
+                  "/proposals/{proposal_id}/objections/{objection_id}/answer",
+                  "/proposals/approvals"}
+
+
+async def award_target(pool, path: str, claims: dict) -> tuple[str, dict]:
+    issuer = claims.get("unit") if claims.get("unit") in (SCHOOL, WARD_LANG) else SCHOOL
+    proposal_id = f"prop-auth-{uuid.uuid4().hex[:12]}"
+    objection_id = f"obj-auth-{uuid.uuid4().hex[:12]}"
+    await _insert_proposal(pool, proposal_id, issuer, published=path.endswith("/objections"),
+                           objection=objection_id if path.endswith("/answer") else None)
+    return path.format(proposal_id=proposal_id, objection_id=objection_id), {
+        "/proposals/approvals": {"signatory": "Chủ tịch", "proposal_ids": [proposal_id]},
+        "/proposals/{proposal_id}/approval": {"signatory": "Chủ tịch"},
+        "/proposals/{proposal_id}/rejection": {"reason": "Chưa đủ tiêu chuẩn"},
+        "/proposals/{proposal_id}/objections": {"text": "Chưa đủ ngày công"},
+        "/proposals/{proposal_id}/objections/{objection_id}/answer": {
+            "answer": "Đã đối chiếu", "upheld": False},
+    }[path]
+
+
+# Files the import routes take: one row of the school's chair or the school.
+IMPORT_FILES = {
+    "/exclusions/imports": lambda: (
+        "member_id,year,kind,source\n"
+        f"{CHAIR},{1975 + next(_changes) % 100},disciplined,quyết định kỷ luật\n"),
+    "/title-history/imports": lambda: (
+        "subject_kind,subject_id,title,level,year,decision_number,issuer_name,unit_id\n"
+        f"member,{CHAIR},good_worker,grassroots,2023,5/QĐ-CĐ,CĐ THCS Láng Thượng,{SCHOOL}\n"),
+}
+
+
 def _path_values(here_initiative: str) -> dict[str, str]:
     """A value, here, for every path parameter any route has; a new parameter fails below."""
     return {"unit_id": SCHOOL, "member_id": CHAIR, "initiative_id": here_initiative,
             "subject_kind": "member", "subject_id": CHAIR, "webhook_id": HERE_WEBHOOK,
             "delivery_id": HERE_DELIVERY, "job_id": HERE_IMPORT,
             "campaign_id": DEMO_INITIATIVE["campaign_id"],
-            "phase_id": DEMO_INITIATIVE["phase_id"]}
+            "phase_id": DEMO_INITIATIVE["phase_id"], "proposal_id": HERE_PROPOSAL,
+            "objection_id": HERE_OBJECTION, "decision_id": HERE_DECISION}
 
 
 _changes = itertools.count(1)
@@ -186,6 +271,9 @@ BODIES = {
         "scoring": {"unit_score_basis": "total"}},
     ("delete", "/webhooks/{webhook_id}"): lambda: None,
     ("post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): lambda: None,
+    ("post", "/members/{member_id}/exclusions"): lambda: {
+        "year": 1975 + next(_changes) % 120, "kind": "absent_40_days",
+        "source": "bảng chấm công"},
 }
 
 
@@ -223,7 +311,15 @@ async def review_target(clients, claims: dict) -> tuple[str, dict]:
     return body["initiative_id"], review
 
 
-async def call(clients, service, method, path, values, headers, claims=None):
+async def call(clients, service, method, path, values, headers, claims=None, awards_pool=None):
+    if service == "awards" and path in AWARD_COMMANDS:
+        assert awards_pool is not None, "award commands need the here_awards fixture"
+        url, body = await award_target(awards_pool, path, claims or {})
+        return await clients[service].post(url, json=body, headers=headers)
+    if service == "awards" and path in IMPORT_FILES:
+        return await clients[service].post(
+            path, content=IMPORT_FILES[path]().encode(),
+            headers=headers | {"Content-Type": "text/csv"})
     if (method, path) == ("post", "/initiatives/{initiative_id}/reviews"):
         initiative_id, body = await review_target(clients, claims or {})
         return await clients[service].post(path.format(initiative_id=initiative_id),
@@ -299,26 +395,28 @@ async def test_public_routes_answer_without_a_token(system, clients):
 
 
 async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here_initiative,
-                                                            here_webhook, here_import):
+                                                            here_webhook, here_import,
+                                                            here_awards):
     values = _path_values(here_initiative)
     bad = bad_tokens()
     for service, method, path, operation in operations(system):
         if operation["x-thidua-access"]["rule"] == "public":
             continue
-        missing = await call(clients, service, method, path, values, {"Authorization": ""})
+        missing = await call(clients, service, method, path, values, {"Authorization": ""},
+                             awards_pool=here_awards)
         assert missing.status_code == 401, (service, path, missing.text)
         assert missing.headers["www-authenticate"] == 'Bearer realm="thidua"'
         assert missing.json()["errors"][0]["code"] == "token_missing"
         for name, token in bad.items():
-            answer = await call(clients, service, method, path, values, _auth(token))
+            answer = await call(clients, service, method, path, values, _auth(token),
+                                awards_pool=here_awards)
             assert answer.status_code == 401, (service, path, name, answer.text)
             assert answer.headers["content-type"] == "application/problem+json"
             assert 'error="invalid_token"' in answer.headers["www-authenticate"], name
 
 
 async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_listed(
-        system, clients, here_initiative, here_webhook,
-        here_import):
+        system, clients, here_initiative, here_webhook, here_import, here_awards):
     values = _path_values(here_initiative)
     for service, method, path, operation in operations(system):
         access = operation["x-thidua-access"]
@@ -327,7 +425,7 @@ async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_li
         admitted = set(access["roles"])
         for role, claims in HERE.items():
             answer = await call(clients, service, method, path, values,
-                                _auth(mint(role, **claims)), claims)
+                                _auth(mint(role, **claims)), claims, awards_pool=here_awards)
             where = (service, method, path, role, answer.text)
             if role in admitted:
                 assert 200 <= answer.status_code < 300, where
@@ -338,9 +436,13 @@ async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_li
             if role not in admitted:
                 continue
             answer = await call(clients, service, method, path, values,
-                                _auth(mint(role, **claims)), claims)
+                                _auth(mint(role, **claims)), claims, awards_pool=here_awards)
             if (method, path) in UPLOADS:
                 assert answer.status_code == 202, (service, path, role, answer.text)
+                continue
+            if (service, method, path) in ITEM_REPORTS:
+                assert answer.status_code == 200, (service, path, role, answer.text)
+                assert answer.json()["approved"] == 0, (service, path, role, answer.text)
                 continue
             if (service, method, path) in FILTERED_LISTS:
                 assert answer.status_code == 200, (service, path, role, answer.text)

@@ -50,16 +50,18 @@ async def test_an_initiative_reaches_its_authors_inbox_with_one_correlation_id(c
     eligibility = (await clients["awards"].get(f"/eligibility/member/{member_id}",
                                                headers=author)).json()
     assert {(e["title"], e["eligible"]) for e in eligibility} == {
-        ("good_worker", False), ("creative_labour", False)
+        ("advanced_labourer", True), ("good_worker", False), ("creative_labour", False)
     }
     assert {e["title"]: ([c["text"] for c in e["criteria"]], e["provisional"])
             for e in eligibility} == {
+        "advanced_labourer": (["points reached (2 of 2)"], True),
         "good_worker": (["18 points short (2 of 20)"], True),
         "creative_labour": (["needs 1 more accepted initiative (0 of 1)"], True),
     }
     path = (await clients["awards"].get(f"/members/{member_id}/path-to-titles",
                                         headers=author)).json()
     remaining = {p["title"]: p["remaining"] for p in path}
+    assert remaining["advanced_labourer"] == []
     assert remaining["good_worker"] == ["18 points short (2 of 20)"]
     assert remaining["creative_labour"] == ["needs 1 more accepted initiative (0 of 1)"]
     assert remaining["good_deeds"] == [

@@ -101,6 +101,7 @@ async def test_a_lower_total_after_a_higher_one_in_the_same_batch_keeps_the_high
 async def test_a_members_first_score_announces_where_it_stands_for_each_computed_title(awards):
     await awards.apply(score_changed("m-1", 8))
     assert decisions(await awards.emitted()) == [
+        ("m-1", "advanced_labourer", "grassroots", True, "criteria_met"),
         ("m-1", "good_worker", "grassroots", False, "min_points_not_reached"),
         ("m-1", "creative_labour", "grassroots", False, "accepted_initiatives_missing"),
     ]
@@ -115,6 +116,7 @@ async def test_a_member_reaching_twenty_points_becomes_eligible_as_a_good_worker
     rows = await awards.pool.fetch(
         "SELECT title, eligible, reason FROM eligibility WHERE subject_id = 'm-1' ORDER BY title")
     assert [tuple(r.values()) for r in rows] == [
+        ("advanced_labourer", True, "criteria_met"),
         ("creative_labour", False, "accepted_initiatives_missing"),
         ("good_worker", True, "criteria_met")]
 
@@ -132,10 +134,11 @@ async def test_a_second_identical_score_change_announces_nothing(awards):
     assert await awards.emitted() == announced
 
 
-async def test_a_units_score_evaluates_no_title(awards):
+async def test_a_units_score_evaluates_only_the_emulation_flag_of_the_default_unit_titles(awards):
     await awards.apply(score_changed("u-det-8-3", 500, kind="unit"))
     assert (await standing(awards, "u-det-8-3"))[0] == Decimal(500)
-    assert await awards.emitted() == []
+    assert decisions(await awards.emitted()) == [
+        ("u-det-8-3", "emulation_flag", "district", True, "criteria_met")]
 
 
 async def test_several_changes_of_one_subject_in_a_batch_are_evaluated_once(awards):
@@ -143,6 +146,7 @@ async def test_several_changes_of_one_subject_in_a_batch_are_evaluated_once(awar
     await awards.apply(*batch)
     emitted = await awards.emitted()
     assert decisions(emitted) == [
+        ("m-1", "advanced_labourer", "grassroots", True, "criteria_met"),
         ("m-1", "good_worker", "grassroots", True, "criteria_met"),
         ("m-1", "creative_labour", "grassroots", False, "accepted_initiatives_missing"),
     ]
@@ -284,7 +288,7 @@ async def test_the_criteria_follow_the_latest_standing_while_the_verdict_stays(a
         "short_by": "6", "text": None}
     assert (rows["good_worker"]["eligible"], rows["good_worker"]["reason"]) == (
         False, "min_points_not_reached")
-    assert len(await awards.emitted()) == 2  # the first verdicts only
+    assert len(await awards.emitted()) == 3  # the first verdicts only
     await awards.apply(score_changed("m-1", 22, delta=8, version=3))
     rows = {r["title"]: r for r in await eligibility_of(awards.pool, "member", "m-1")}
     assert (rows["good_worker"]["eligible"], rows["good_worker"]["reason"],

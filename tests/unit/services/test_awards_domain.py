@@ -49,7 +49,7 @@ def test_points_are_checked_before_accepted_initiatives():
 
 def test_only_titles_with_computable_criteria_are_evaluated_for_members():
     titles = set(by_title(evaluate(member(1000, accepted=10), RULES)))
-    assert titles == {"good_worker", "creative_labour"}
+    assert titles == {"advanced_labourer", "good_worker", "creative_labour"}
 
 
 def test_titles_reserved_to_women_or_officers_are_left_to_the_approval_workflow():
@@ -66,8 +66,9 @@ def test_titles_without_criteria_are_nominated_by_peers_not_computed():
     assert not is_computed(deeds)
 
 
-def test_unit_titles_of_the_default_rules_are_not_computed_from_scores():
-    assert evaluate(Standing("unit", Decimal(10_000), 50), RULES) == []
+def test_of_the_default_unit_titles_only_the_emulation_flag_is_computed_from_scores():
+    assert [(e.title, e.level, e.eligible) for e in evaluate(
+        Standing("unit", Decimal(10_000), 50), RULES)] == [("emulation_flag", "district", True)]
 
 
 def test_eligibility_is_evaluated_at_the_titles_lowest_level():
@@ -89,7 +90,8 @@ def test_unchanged_eligibility_produces_no_change():
 
 
 def test_a_change_is_reported_only_for_the_titles_that_flipped():
-    announced = {("good_worker", "grassroots"): False, ("creative_labour", "grassroots"): False}
+    announced = {("good_worker", "grassroots"): False, ("creative_labour", "grassroots"): False,
+                 ("advanced_labourer", "grassroots"): True}
     flipped = changed(announced, evaluate(member(25), RULES))
     assert flipped == [Eligibility("good_worker", "grassroots", True, "criteria_met")]
 
@@ -178,6 +180,11 @@ def test_the_path_to_titles_lists_what_remains_for_each_member_title_of_each_pha
         None, ("reserved to union officers: decided on nomination (bình xét)",))
     assert remaining[("p1", "good_deeds")] == (
         None, ("no score criteria: decided on nomination by peers (bình xét)",))
+    assert remaining[("p1", "grassroots_emulation_fighter")] == (None, (
+        "decided in the proposal round at the phase's end: needs an initiative accepted at "
+        "grassroots level, advanced_labourer at grassroots level",))
     assert [p.title for p in paths if p.phase_id == "p1"] == [
-        "good_worker", "creative_labour", "good_at_work_and_home", "good_deeds",
+        "advanced_labourer", "grassroots_emulation_fighter", "provincial_emulation_fighter",
+        "national_emulation_fighter", "good_worker", "creative_labour", "good_at_work_and_home",
+        "good_deeds",
         "outstanding_officer", "exemplary_family"]  # the rules' order, members' titles only

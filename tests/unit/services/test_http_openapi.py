@@ -39,11 +39,18 @@ def is_typed(schema: dict) -> bool:
     return schema.get("type") == "array" and "$ref" in schema.get("items", {})
 
 
+FILE_TYPES = {"text/csv",
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
 @pytest.mark.parametrize("name", DEFINITIONS)
-def test_every_successful_answer_is_a_named_model(name):
+def test_every_successful_answer_is_a_named_model_or_a_file(name):
     for path, method, operation in operations(openapi_of(name)):
         for status, response in operation["responses"].items():
             if not status.startswith("2") or path == "/metrics":
+                continue
+            if FILE_TYPES & set(response["content"]):  # a download: CSV or .xlsx
+                assert set(response["content"]) <= FILE_TYPES | {"application/json"}, path
                 continue
             schema = response["content"]["application/json"]["schema"]
             assert is_typed(schema), f"{method.upper()} {path} answers {schema}"
