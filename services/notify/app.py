@@ -7,12 +7,12 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
+from .email_channel import run_email_sender
 from .handlers import handlers
 from .repository import NotifyRepository
-from .sender import run_email_sender
 from .settings import NotifySettings
 from .webhook_api import router as webhook_router
-from .webhooks import run_webhook_sender
+from .webhook_channel import run_webhook_sender
 
 
 def definition(settings: NotifySettings | None = None) -> ServiceDefinition:

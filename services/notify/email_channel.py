@@ -1,13 +1,10 @@
-"""The e-mail sender: claims due rows of `deliveries`, hands them to the SMTP relay, records the
-outcome and announces it through the outbox.
+"""The e-mail channel of the queue worker (`queue.py`): rows of `deliveries` handed to the SMTP
+relay, each outcome recorded and announced through the outbox.
 
 Each step is a short transaction of its own; no transaction is open while a message travels.
 
-1. **Claim** (one statement): due `pending` rows, oldest first, `FOR UPDATE SKIP LOCKED`, so
-   several replicas claim disjoint rows; each claimed row's `attempts` grows by one and its
-   `next_attempt_at` moves a lease ahead (`NOTIFY_EMAIL_CLAIM_LEASE_S`), so a sender that dies
-   mid-send leaves the row due again later, not lost.
-2. **Send** at most `NOTIFY_EMAIL_MAX_CONCURRENCY` messages at once (a semaphore).
+1. **Claim**: due `pending` rows, leased for `NOTIFY_EMAIL_CLAIM_LEASE_S`.
+2. **Send** paced by `NOTIFY_EMAIL_RATE_PER_S` and `NOTIFY_EMAIL_MAX_CONCURRENCY`.
 3. **Record**: `sent` with `thidua.notification.delivered.v1`, or a new `next_attempt_at`
    (backoff doubling from `NOTIFY_EMAIL_RETRY_BACKOFF_S`), or — after
    `NOTIFY_EMAIL_MAX_ATTEMPTS`, on a permanent refusal (5xx) or with no address left —
@@ -33,6 +30,7 @@ from services.runtime import outbox
 from services.runtime.context import Clock, Envelopes
 
 from . import mail
+from .queue import Outcome, Pacing, QueueWorker
 from .settings import NotifySettings
 
 log = structlog.get_logger()
@@ -76,7 +74,11 @@ def is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
 
 
-class EmailSender:
+class EmailChannel:
+    """The `deliveries` table and the SMTP relay, for `QueueWorker`."""
+
+    name = "email"
+
     def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, envelopes: Envelopes,
                  clock: Clock, transport: Transport | None = None) -> None:
         self.pool = pool
@@ -85,24 +87,20 @@ class EmailSender:
         self.clock = clock
         self.transport = transport or smtp_transport(settings)
         self.domain = settings.email_message_id_domain or mail.domain_of(settings.smtp_sender)
-        self._slots = asyncio.Semaphore(settings.email_max_concurrency)
+        s = settings
+        self.pacing = Pacing(
+            rate_per_s=s.email_rate_per_s, concurrency=s.email_max_concurrency,
+            per_endpoint=s.email_max_concurrency, batch_size=s.email_batch_size,
+            poll_interval_s=s.email_poll_interval_ms / 1000, max_attempts=s.email_max_attempts,
+            backoff_s=s.email_retry_backoff_s, backoff_max_s=s.email_retry_backoff_max_s,
+            breaker_failures=s.email_breaker_failures, breaker_open_s=s.email_breaker_open_s)
 
-    async def run(self) -> None:
-        """Send forever: at once while rows are due, else every poll interval."""
-        idle = self.settings.email_poll_interval_ms / 1000
-        while True:
-            try:
-                handled = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("email_sender_error", error=type(exc).__name__)
-                handled = 0
-            if not handled:
-                await asyncio.sleep(idle)
+    def endpoint(self, row: dict) -> str:
+        return "relay"  # one relay: its pacing is the channel's
 
-    async def run_once(self) -> int:
-        """Claim one batch of due rows and send them; returns how many were claimed."""
+    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+        if "relay" in excluded:
+            return []
         rows = await self.pool.fetch(
             """WITH due AS (
                    SELECT notification_id FROM deliveries
@@ -114,20 +112,11 @@ class EmailSender:
                FROM due WHERE d.notification_id = due.notification_id
                RETURNING d.*, (SELECT c.email FROM member_contacts c
                                WHERE c.member_id = d.recipient_id) AS email""",
-            self.settings.email_batch_size, self.settings.email_claim_lease_s,
+            limit, self.settings.email_claim_lease_s,
         )
-        outcomes = await asyncio.gather(*(self._deliver(dict(row)) for row in rows),
-                                        return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
-            if isinstance(outcome, Exception):
-                # Not recorded (the database failed): the row is due again when its lease
-                # runs out, and a resent copy carries the same Message-ID.
-                log.warning("email_outcome_not_recorded", error=type(outcome).__name__)
-        return len(rows)
+        return [dict(row) for row in rows]
 
-    async def _deliver(self, row: dict) -> None:
+    async def send(self, row: dict) -> Outcome:
         try:
             if not row["email"]:
                 raise PermanentFailure("no e-mail address on record")
@@ -137,14 +126,15 @@ class EmailSender:
                 notification_id=row["notification_id"], domain=self.domain,
                 language=row["language"], sent_at=self.clock(),
             )
-            async with self._slots:
-                await self.transport(message)
+            await self.transport(message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._record_failure(row, exc)
-        else:
-            await self._record_sent(row)
+            return Outcome(describe(exc), permanent=is_permanent(exc))
+        return Outcome()
+
+    async def close(self) -> None:
+        return None
 
     def _announce(self, row: dict, data) -> object:
         return self.envelopes.for_command(
@@ -158,7 +148,7 @@ class EmailSender:
                 "template": row["template"], "subject": row["subject"],
                 "source_event_id": row["source_event_id"], "attempts": row["attempts"]}
 
-    async def _record_sent(self, row: dict) -> None:
+    async def delivered(self, row: dict) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             done = await conn.fetchval(
                 """UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL
@@ -169,31 +159,34 @@ class EmailSender:
                     **self._common(row), delivered_at=self.clock()))])
         log.info("email_sent", notification_id=row["notification_id"], attempts=row["attempts"])
 
-    async def _record_failure(self, row: dict, exc: BaseException) -> None:
-        error = describe(exc)
-        s = self.settings
-        final = is_permanent(exc) or row["attempts"] >= s.email_max_attempts
+    async def retry(self, row: dict, error: str, delay_s: float) -> None:
+        await self.pool.execute(
+            """UPDATE deliveries SET last_error = $2,
+                   next_attempt_at = now() + make_interval(secs => $3)
+               WHERE notification_id = $1 AND status = 'pending'""",
+            row["notification_id"], error, float(delay_s))
+        log.warning("email_retry", notification_id=row["notification_id"],
+                    attempts=row["attempts"], error=error)
+
+    async def give_up(self, row: dict, error: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            if not final:
-                delay = min(s.email_retry_backoff_s * 2 ** (row["attempts"] - 1),
-                            s.email_retry_backoff_max_s)
-                await conn.execute(
-                    """UPDATE deliveries SET last_error = $2,
-                           next_attempt_at = now() + make_interval(secs => $3)
-                       WHERE notification_id = $1 AND status = 'pending'""",
-                    row["notification_id"], error, float(delay))
-            else:
-                done = await conn.fetchval(
-                    """UPDATE deliveries SET status = 'failed', last_error = $2,
-                           finished_at = now()
-                       WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
-                    row["notification_id"], error)
-                if done:
-                    await outbox.enqueue(conn, [self._announce(row, NotificationFailed(
-                        **self._common(row), error=error, failed_at=self.clock()))])
-        log.warning("email_failed" if final else "email_retry",
-                    notification_id=row["notification_id"], attempts=row["attempts"],
-                    error=error)
+            done = await conn.fetchval(
+                """UPDATE deliveries SET status = 'failed', last_error = $2, finished_at = now()
+                   WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
+                row["notification_id"], error)
+            if done:
+                await outbox.enqueue(conn, [self._announce(row, NotificationFailed(
+                    **self._common(row), error=error, failed_at=self.clock()))])
+        log.warning("email_failed", notification_id=row["notification_id"],
+                    attempts=row["attempts"], error=error)
+
+
+class EmailSender(QueueWorker):
+    """The e-mail queue worker."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, envelopes: Envelopes,
+                 clock: Clock, transport: Transport | None = None) -> None:
+        super().__init__(EmailChannel(pool, settings, envelopes, clock, transport))
 
 
 async def run_email_sender(runtime) -> None:
