@@ -37,6 +37,24 @@ def vnd(amount: int | float | Decimal | str) -> str:
     return f"{sign}{grouped}\u00a0₫"
 
 
+def vietnam_date(moment: datetime) -> date:
+    """The calendar day in Vietnam at that moment."""
+    return moment.astimezone(VIETNAM).date()
+
+
+def number(value: int | float | Decimal | str) -> str:
+    """`1234.5` → `1.234,5`: Vietnamese digit grouping, trailing zeros dropped."""
+    value = Decimal(str(value))
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    whole = int(value)
+    grouped = f"{whole:,}".replace(",", ".")
+    fraction = value - whole
+    if fraction:
+        grouped += "," + f"{fraction:f}"[2:].rstrip("0")
+    return sign + grouped
+
+
 def vn_date(moment: date | datetime | str) -> str:
     """A date as written in Vietnam, dd/mm/yyyy; a moment is taken on Vietnamese time."""
     if isinstance(moment, str):
@@ -57,6 +75,7 @@ def _environment() -> Environment:
     )
     env.filters["vnd"] = vnd
     env.filters["vn_date"] = vn_date
+    env.filters["number"] = number
     return env
 
 

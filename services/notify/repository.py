@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
 
 from contracts import CloudEvent
 from contracts.codec import encode_event
+from services.runtime.directory.queries import MAX_DEPTH
 
-from .domain import Outgoing, Reach, webhook_delivery_id
+from .domain import Outgoing, webhook_delivery_id
+from .mail import vietnam_date
+from .triggers import Audience, Campaign, Names
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,30 @@ class EmailDelivery:
     language: str
     text_body: str
     html_body: str
+    district: str | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A member of an audience (by the audience's index) and how they may be reached."""
+
+    audience: int
+    member_id: str
+    language: str
+    in_app: bool
+    by_email: bool
+    digest: bool  # e-mails wait for the daily digest
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    notification_id: str
+    recipient_id: str
+    template: str
+    subject: str
+    language: str
+    source_event_id: str
+    correlation_id: str
     district: str | None
 
 
@@ -48,33 +77,136 @@ class NotifyRepository:
         new = {r["notification_id"] for r in rows}
         return [o for o in outgoing if o.message.notification_id in new]
 
-    async def reach_of(self, member_ids: Sequence[str]) -> dict[str, Reach]:
-        """How each member may be reached; members notify knows nothing of get the defaults."""
+    async def recipients(self, audiences: Sequence[Audience]) -> list[Recipient]:
+        """Every member of each audience (by its index), with how they may be reached, in one
+        query: named members; the union officers of listed units and of every unit under a
+        root, as the directory stood on the audience's date."""
+        if not audiences:
+            return []
+        roots = [(i, a.officials_below, a.on) for i, a in enumerate(audiences)
+                 if a.officials_below]
+        units = [(i, u, a.on) for i, a in enumerate(audiences) for u in a.officials_of]
+        named = [(i, m) for i, a in enumerate(audiences) for m in a.members]
         rows = await self._conn.fetch(
-            """SELECT m.id AS member_id, c.email IS NOT NULL AS has_email,
-                      coalesce(p.email_enabled, true) AS email_enabled,
-                      coalesce(p.in_app_enabled, true) AS in_app_enabled,
-                      coalesce(p.language, 'vi') AS language
-               FROM unnest($1::text[]) AS m(id)
-               LEFT JOIN member_contacts c ON c.member_id = m.id
-               LEFT JOIN member_preferences p ON p.member_id = m.id""",
-            list(dict.fromkeys(member_ids)),
-        )
-        return {r["member_id"]: Reach(r["has_email"], r["email_enabled"], r["in_app_enabled"],
-                                      r["language"]) for r in rows}
+            f"""WITH RECURSIVE down (idx, unit_id, on_day, depth) AS (
+                    SELECT idx, unit_id, on_day, 0
+                    FROM unnest($1::int[], $2::text[], $3::date[]) AS r (idx, unit_id, on_day)
+                    UNION ALL
+                    SELECT down.idx, c.unit_id, down.on_day, down.depth + 1
+                    FROM down JOIN directory_units AS c
+                         ON c.parent_id = down.unit_id AND c.valid @> down.on_day
+                    WHERE down.depth < {MAX_DEPTH}),
+                units AS (
+                    SELECT idx, unit_id, on_day FROM down
+                    UNION
+                    SELECT * FROM unnest($4::int[], $5::text[], $6::date[])),
+                targets AS (
+                    SELECT u.idx, m.member_id
+                    FROM units u JOIN directory_members m
+                         ON m.unit_id = u.unit_id AND m.valid @> u.on_day
+                    WHERE m.union_officer AND m.status = 'active'
+                    UNION
+                    SELECT * FROM unnest($7::int[], $8::text[]))
+                SELECT t.idx, t.member_id, coalesce(p.language, 'vi') AS language,
+                       coalesce(p.in_app_enabled, true) AS in_app,
+                       c.email IS NOT NULL AND coalesce(p.email_enabled, true) AS by_email,
+                       coalesce(p.email_digest, 'off') = 'daily' AS digest
+                FROM targets t
+                LEFT JOIN member_preferences p ON p.member_id = t.member_id
+                LEFT JOIN member_contacts c ON c.member_id = t.member_id
+                ORDER BY t.idx, t.member_id""",
+            *_columns(roots, 3), *_columns(units, 3), *_columns(named, 2))
+        return [Recipient(*r.values()) for r in rows]
+
+    async def record_campaigns(self, launched: Sequence[tuple]) -> None:
+        """(campaign id, organizer, theme, year, {phase id: name}, recorded at); a later
+        record of one campaign replaces the earlier."""
+        if not launched:
+            return
+        await self._conn.execute(
+            """INSERT INTO campaigns (campaign_id, organizer_unit_id, theme, year, phases,
+                   recorded_at)
+               SELECT c, o, t, y, p::jsonb, r FROM unnest($1::text[], $2::text[], $3::text[],
+                   $4::int[], $5::text[], $6::timestamptz[]) AS x (c, o, t, y, p, r)
+               ON CONFLICT (campaign_id) DO UPDATE SET
+                   organizer_unit_id = excluded.organizer_unit_id, theme = excluded.theme,
+                   year = excluded.year, phases = excluded.phases,
+                   recorded_at = excluded.recorded_at
+               WHERE campaigns.recorded_at <= excluded.recorded_at""",
+            *_columns([(c, o, t, y, json.dumps(p), r) for c, o, t, y, p, r in launched], 6))
+
+    async def record_initiatives(self, submitted: Sequence[tuple]) -> None:
+        """(initiative id, unit, title, author ids, submitted at); the first record stays."""
+        if not submitted:
+            return
+        await self._conn.execute(
+            """INSERT INTO initiatives (initiative_id, unit_id, title, author_ids, submitted_at)
+               SELECT i, u, t, string_to_array(a, '|'), s
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                           $5::timestamptz[]) AS x (i, u, t, a, s)
+               ON CONFLICT (initiative_id) DO NOTHING""",
+            *_columns([(i, u, t, "|".join(a), at) for i, u, t, a, at in submitted], 5))
+
+    async def names(self, unit_ids: Sequence[str], campaign_ids: Sequence[str],
+                    initiative_ids: Sequence[str]) -> Names:
+        """Units' latest names, campaigns and initiatives as kept, in three queries."""
+        units = await self._conn.fetch(
+            """SELECT DISTINCT ON (unit_id) unit_id, name FROM directory_units
+               WHERE unit_id = ANY($1::text[]) ORDER BY unit_id, effective_from DESC""",
+            list(set(unit_ids)))
+        campaigns = await self._conn.fetch(
+            """SELECT campaign_id, organizer_unit_id, theme, phases FROM campaigns
+               WHERE campaign_id = ANY($1::text[])""", list(set(campaign_ids)))
+        initiatives = await self._conn.fetch(
+            """SELECT initiative_id, title, author_ids FROM initiatives
+               WHERE initiative_id = ANY($1::text[])""", list(set(initiative_ids)))
+        return Names(
+            units={r["unit_id"]: r["name"] for r in units},
+            campaigns={r["campaign_id"]: Campaign(r["organizer_unit_id"], r["theme"],
+                                                  json.loads(r["phases"]))
+                       for r in campaigns},
+            initiatives={r["initiative_id"]: (r["title"], tuple(r["author_ids"]))
+                         for r in initiatives})
+
+    async def parents(self, units_on: Sequence[tuple[str, date]]) -> dict[tuple[str, date], str]:
+        """Each (unit, date)'s parent on that date, where it has one."""
+        rows = await self._conn.fetch(
+            """SELECT x.unit_id, x.on_day, u.parent_id
+               FROM unnest($1::text[], $2::date[]) AS x (unit_id, on_day)
+               JOIN directory_units u ON u.unit_id = x.unit_id AND u.valid @> x.on_day
+               WHERE u.parent_id IS NOT NULL""", *_columns(list(set(units_on)), 2))
+        return {(r["unit_id"], r["on_day"]): r["parent_id"] for r in rows}
+
+    async def queue_digest_items(self, items: Sequence[DigestItem]) -> int:
+        """E-mails of members in digest mode, held for their next digest; one already held
+        for its notification id is left as it is. Returns how many were new."""
+        if not items:
+            return 0
+        rows = await self._conn.fetch(
+            """INSERT INTO digest_items (notification_id, recipient_id, template, subject,
+                   language, source_event_id, correlation_id, district)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                    $5::text[], $6::text[], $7::text[], $8::text[])
+               ON CONFLICT DO NOTHING RETURNING 1""",
+            *_columns([(i.notification_id, i.recipient_id, i.template, i.subject, i.language,
+                        i.source_event_id, i.correlation_id, i.district) for i in items], 8))
+        return len(rows)
 
     async def queue_emails(self, deliveries: Sequence[EmailDelivery]) -> int:
-        """Queue e-mails for the sender; one already queued for its notification id is left
-        as it is (a redelivered event sends nothing more). Returns how many were new."""
+        """Queue e-mails for the sender, each due at once or at the end of its recipient's quiet
+        hours; one already queued for its notification id is left as it is (a redelivered
+        event sends nothing more). Returns how many were new."""
         if not deliveries:
             return 0
         rows = await self._conn.fetch(
             """INSERT INTO deliveries (notification_id, recipient_id, recipient_kind, channel,
                    template, language, subject, text_body, html_body, source_event_id,
-                   correlation_id, district)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                                    $11::text[], $12::text[])
+                   correlation_id, district, next_attempt_at)
+               SELECT u.*, quiet_until(now(), p.quiet_start, p.quiet_end)
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                           $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                           $11::text[], $12::text[]) AS u (id, recipient_id)
+               LEFT JOIN member_preferences p ON p.member_id = u.recipient_id
                ON CONFLICT DO NOTHING RETURNING 1""",
             [d.outgoing.message.notification_id for d in deliveries],
             [d.outgoing.message.recipient_id for d in deliveries],
@@ -91,29 +223,60 @@ class NotifyRepository:
         return len(rows)
 
     async def queue_webhooks(self, events: Sequence[CloudEvent]) -> int:
-        """One delivery per (event, live subscription of its type and district); one already
-        queued is left as it is. Returns how many were new."""
-        events = [e for e in events if e.district]
+        """One delivery per (event, live subscription of its type whose unit is the event's
+        district, or its unit or any unit above that on the event's date); one already queued
+        is left as it is. Returns how many were new."""
         if not events:
             return 0
-        subscriptions = await self._conn.fetch(
-            """SELECT webhook_id, event_types, district FROM webhooks
-               WHERE deleted_at IS NULL AND district = ANY($1::text[])
-                 AND event_types && $2::text[]""",
-            list({e.district for e in events}), list({e.type for e in events}))
-        rows = [(webhook_delivery_id(e.id, s["webhook_id"]), s["webhook_id"], e.id, e.type,
-                 encode_event(e).decode())
-                for e in events for s in subscriptions
-                if e.district == s["district"] and e.type in s["event_types"]]
+        origins = [(i, anchor_unit(e), vietnam_date(e.time)) for i, e in enumerate(events)]
+        matches = await self._conn.fetch(
+            f"""WITH RECURSIVE up (idx, unit_id, parent_id, on_day, depth) AS (
+                    SELECT o.idx, s.unit_id, s.parent_id, o.on_day, 0
+                    FROM unnest($1::int[], $2::text[], $3::date[]) AS o (idx, unit_id, on_day)
+                    JOIN directory_units s ON s.unit_id = o.unit_id AND s.valid @> o.on_day
+                    UNION ALL
+                    SELECT up.idx, s.unit_id, s.parent_id, up.on_day, up.depth + 1
+                    FROM up JOIN directory_units s
+                         ON s.unit_id = up.parent_id AND s.valid @> up.on_day
+                    WHERE up.depth < {MAX_DEPTH}),
+                scopes (idx, unit_id) AS (
+                    SELECT idx, unit_id FROM up
+                    UNION SELECT * FROM unnest($1::int[], $2::text[])
+                    UNION SELECT * FROM unnest($1::int[], $4::text[]))
+                SELECT DISTINCT s.idx, w.webhook_id
+                FROM scopes s JOIN webhooks w ON w.district = s.unit_id
+                WHERE w.deleted_at IS NULL AND ($5::text[])[s.idx + 1] = ANY(w.event_types)
+                ORDER BY s.idx, w.webhook_id""",
+            [i for i, _, _ in origins], [u for _, u, _ in origins], [d for _, _, d in origins],
+            [e.district for e in events], [e.type for e in events])
+        rows = []
+        for m in matches:
+            e = events[m["idx"]]
+            rows.append((webhook_delivery_id(e.id, m["webhook_id"]), m["webhook_id"], e.id,
+                         e.type, encode_event(e).decode()))
         if not rows:
             return 0
         new = await self._conn.fetch(
             """INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_id, event_type,
                    body)
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-               ON CONFLICT DO NOTHING RETURNING 1""",
-            *[list(column) for column in zip(*rows, strict=True)])
+               ON CONFLICT DO NOTHING RETURNING 1""", *_columns(rows, 5))
         return len(new)
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+    """Rows as the column arrays `unnest` takes (empty columns when there are no rows)."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def anchor_unit(event: CloudEvent) -> str | None:
+    """The unit an event is about, for matching subscriptions' district scope."""
+    data = event.data
+    for name in ("unit_id", "closed_by_unit_id", "organizer_unit_id"):
+        value = getattr(data, name, None)
+        if value:
+            return value
+    return None
 
 
 async def notifications_of(pool: asyncpg.Pool, recipient_id: str, limit: int) -> list[dict]:
