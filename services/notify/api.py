@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
@@ -99,6 +106,25 @@ class Contacts(BaseModel):
     updated_at: datetime | None
 
 
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class QuietHours(BaseModel):
+    """E-mails falling in this period (Vietnam time) wait until its end; an end before the
+    start spans midnight (`22:00` to `06:30`)."""
+
+    model_config = STRICT
+
+    start: ClockTime = Field(description="`HH:MM`, e.g. `22:00`.")
+    end: ClockTime = Field(description="`HH:MM`, e.g. `06:30`; not equal to `start`.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
+
+
 class PreferencesIn(BaseModel):
     """The body of `PUT /members/{member_id}/preferences`: the whole set."""
 
@@ -107,6 +133,9 @@ class PreferencesIn(BaseModel):
     language: Literal["vi", "en"] = Field("vi", description="Language of e-mails.")
     email: bool = Field(True, description="E-mail notifications (false: opted out).")
     in_app: bool = Field(True, description="In-app inbox notifications (false: opted out).")
+    quiet_hours: QuietHours | None = Field(None, description="No e-mail in this period.")
+    email_digest: Literal["off", "daily"] = Field(
+        "off", description="`daily`: one e-mail a day gathering the day's notifications.")
 
 
 class Preferences(BaseModel):
@@ -114,14 +143,24 @@ class Preferences(BaseModel):
     language: Literal["vi", "en"]
     email: bool
     in_app: bool
+    quiet_hours: QuietHours | None
+    email_digest: Literal["off", "daily"]
     updated_at: datetime | None
+
+
+def _clock(value: time) -> str:
+    return value.strftime("%H:%M")
 
 
 def _preferences(member_id: str, row: dict | None) -> Preferences:
     row = row or {"language": "vi", "email_enabled": True, "in_app_enabled": True,
+                  "quiet_start": None, "quiet_end": None, "email_digest": "off",
                   "updated_at": None}
+    quiet = (QuietHours(start=_clock(row["quiet_start"]), end=_clock(row["quiet_end"]))
+             if row["quiet_start"] is not None else None)
     return Preferences(member_id=member_id, language=row["language"],
                        email=row["email_enabled"], in_app=row["in_app_enabled"],
+                       quiet_hours=quiet, email_digest=row["email_digest"],
                        updated_at=row["updated_at"])
 
 
@@ -173,9 +212,13 @@ async def put_member_preferences(
     member_id: Identifier, body: PreferencesIn, request: Request,
     scope: Annotated[Scope, Depends(CONTACT_KEEPERS)],
 ) -> Preferences:
-    """Replace the member's preferences: language and an opt-out per channel."""
+    """Replace the member's preferences: language, an opt-out per channel, quiet hours and the
+    daily e-mail digest."""
     await scope.require_member(member_id)
-    row = await repository.put_preferences(request.app.state.runtime.pool, member_id,
-                                           body.language, body.email, body.in_app,
-                                           scope.caller.subject)
+    quiet = body.quiet_hours
+    row = await repository.put_preferences(
+        request.app.state.runtime.pool, member_id, body.language, body.email, body.in_app,
+        scope.caller.subject,
+        quiet=(time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)) if quiet else None,
+        email_digest=body.email_digest)
     return _preferences(member_id, row)

@@ -1,4 +1,5 @@
-"""Composition root of notify: consumes award events, fills members' inboxes, emits outcomes."""
+"""Composition root of notify: consumes the triggering events, tells members in-app, by e-mail
+(now or in a daily digest) and integrators by webhook, and announces each outcome."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
+from .digest import run_digests
 from .email_channel import run_email_sender
 from .handlers import handlers
 from .repository import NotifyRepository
@@ -23,5 +25,5 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         handlers=handlers,
         repository=NotifyRepository,
         routers=[router, webhook_router],
-        workers=[run_email_sender, run_webhook_sender],
+        workers=[run_email_sender, run_webhook_sender, run_digests],
     )

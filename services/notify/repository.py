@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 import asyncpg
 
@@ -313,22 +313,29 @@ async def put_contacts(pool: asyncpg.Pool, member_id: str, email: str | None,
 
 async def preferences_of(pool: asyncpg.Pool, member_id: str) -> dict | None:
     row = await pool.fetchrow(
-        """SELECT language, email_enabled, in_app_enabled, updated_at
+        """SELECT language, email_enabled, in_app_enabled, quiet_start, quiet_end,
+                  email_digest, updated_at
            FROM member_preferences WHERE member_id = $1""", member_id)
     return dict(row) if row else None
 
 
 async def put_preferences(pool: asyncpg.Pool, member_id: str, language: str,
-                          email_enabled: bool, in_app_enabled: bool, by: str) -> dict:
+                          email_enabled: bool, in_app_enabled: bool, by: str, *,
+                          quiet: tuple[time, time] | None = None,
+                          email_digest: str = "off") -> dict:
     row = await pool.fetchrow(
         """INSERT INTO member_preferences (member_id, language, email_enabled, in_app_enabled,
-               updated_by)
-           VALUES ($1, $2, $3, $4, $5)
+               updated_by, quiet_start, quiet_end, email_digest)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (member_id) DO UPDATE SET language = excluded.language,
                email_enabled = excluded.email_enabled, in_app_enabled = excluded.in_app_enabled,
+               quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end,
+               email_digest = excluded.email_digest,
                updated_at = now(), updated_by = excluded.updated_by
-           RETURNING language, email_enabled, in_app_enabled, updated_at""",
-        member_id, language, email_enabled, in_app_enabled, by,
+           RETURNING language, email_enabled, in_app_enabled, quiet_start, quiet_end,
+                     email_digest, updated_at""",
+        member_id, language, email_enabled, in_app_enabled, by, *(quiet or (None, None)),
+        email_digest,
     )
     return dict(row)
 

@@ -66,3 +66,14 @@ class NotifySettings(ServiceSettings):
     webhook_claim_lease_s: float = Field(120.0, gt=0)
     # After a secret rotation the old secret keeps signing this long beside the new one.
     webhook_secret_overlap_s: float = Field(86400.0, ge=0)
+
+    # The daily e-mail digest: at this hour, Vietnam time, each member in digest mode gets one
+    # e-mail gathering what was held for them; at most `digest_max_items` lines (repeated
+    # subjects grouped, counted), then a link to the inbox for the rest. Built for
+    # `digest_batch_size` members per transaction with a pause between batches, so a run for a
+    # million members is a steady trickle, not a flood.
+    digest_hour: int = Field(7, ge=0, le=23)
+    digest_max_items: int = Field(20, ge=1)
+    digest_batch_size: int = Field(1000, ge=1)
+    digest_batch_pause_ms: int = Field(50, ge=0)
+    inbox_url: str = "https://thidua.local/thong-bao"
