@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time
 from typing import Annotated, Literal
 
@@ -21,7 +20,7 @@ from services.runtime.caller import Role
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import repository
+from . import contact_points, repository
 
 router = APIRouter(tags=["inbox"])
 
@@ -73,20 +72,9 @@ CONTACT_KEEPERS = Rule(
             "Anyone else gets 404, as for an unknown member.",
 )
 STRICT = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                    r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-
-
-def _valid_email(value: str) -> str:
-    local, _, domain = value.rpartition("@")
-    if not _EMAIL.match(value) or len(local) > 64 or ".." in local or local.startswith(".") \
-            or local.endswith("."):
-        raise ValueError("not an e-mail address (name@domain.tld)")
-    return f"{local}@{domain.lower()}"
-
-
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_valid_email)]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 .-]{5,19}$")]
+Email = Annotated[str, StringConstraints(max_length=254),
+                  AfterValidator(contact_points.valid_email)]
+Phone = Annotated[str, StringConstraints(pattern=contact_points.PHONE_PATTERN)]
 
 
 class ContactsIn(BaseModel):

@@ -11,6 +11,7 @@ from .api import router
 from .digest import run_digests
 from .email_channel import run_email_sender
 from .handlers import handlers
+from .import_api import router as import_router
 from .repository import NotifyRepository
 from .settings import NotifySettings
 from .webhook_api import router as webhook_router
@@ -24,6 +25,6 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         migrations_dir=Path(__file__).parent / "migrations",
         handlers=handlers,
         repository=NotifyRepository,
-        routers=[router, webhook_router],
+        routers=[router, import_router, webhook_router],
         workers=[run_email_sender, run_webhook_sender, run_digests],
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, time
 
@@ -12,6 +12,7 @@ import asyncpg
 from contracts import CloudEvent
 from contracts.codec import encode_event
 from services.runtime.directory.queries import MAX_DEPTH
+from services.runtime.idempotency import RETENTION, KeptAnswer
 
 from .domain import Outgoing, webhook_delivery_id
 from .mail import vietnam_date
@@ -424,3 +425,83 @@ async def webhook_delivery(pool: asyncpg.Pool, webhook_id: str, delivery_id: str
            FROM webhook_deliveries WHERE webhook_id = $1 AND delivery_id = $2""",
         webhook_id, delivery_id)
     return dict(row) if row else None
+
+
+# Officials' imports of contact points.
+
+async def members_inside(conn: asyncpg.Connection, unit_id: str, member_ids: Sequence[str],
+                         on: date) -> set[str]:
+    """Those of the members whose unit on the date is the unit or one below it."""
+    rows = await conn.fetch(
+        f"""WITH RECURSIVE down (unit_id, depth) AS (
+                SELECT $1::text, 0
+                UNION ALL
+                SELECT c.unit_id, down.depth + 1
+                FROM down JOIN directory_units c
+                     ON c.parent_id = down.unit_id AND c.valid @> $3::date
+                WHERE down.depth < {MAX_DEPTH})
+            SELECT m.member_id FROM directory_members m
+            WHERE m.member_id = ANY($2::text[]) AND m.valid @> $3::date AND m.status = 'active'
+              AND m.unit_id IN (SELECT unit_id FROM down)""",
+        unit_id, list(member_ids), on)
+    return {r[0] for r in rows}
+
+
+async def import_contacts(conn: asyncpg.Connection,
+                          contacts: Sequence[tuple[str, str | None, str | None]],
+                          by: str) -> int:
+    """Set each member's given contact points (None leaves one as kept) in one statement;
+    returns how many rows changed."""
+    if not contacts:
+        return 0
+    rows = await conn.fetch(
+        """INSERT INTO member_contacts (member_id, email, phone, updated_by)
+           SELECT m, e, p, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS x (m, e, p)
+           ON CONFLICT (member_id) DO UPDATE SET
+               email = coalesce(excluded.email, member_contacts.email),
+               phone = coalesce(excluded.phone, member_contacts.phone),
+               updated_at = now(), updated_by = excluded.updated_by
+           WHERE (member_contacts.email, member_contacts.phone) IS DISTINCT FROM
+                 (coalesce(excluded.email, member_contacts.email),
+                  coalesce(excluded.phone, member_contacts.phone))
+           RETURNING 1""",
+        *_columns(contacts, 3), by)
+    return len(rows)
+
+
+_KEPT_ANSWER = """SELECT fingerprint, status_code, response FROM idempotency_keys
+                  WHERE idempotency_key = $1 AND expires_at > now()"""
+_CLAIM_KEY = """
+    INSERT INTO idempotency_keys (idempotency_key, fingerprint, status_code, response, expires_at)
+    VALUES ($1, $2, $3, $4, now() + $5::interval)
+    ON CONFLICT (idempotency_key) DO UPDATE
+        SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code,
+            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE idempotency_keys.expires_at <= now()
+    RETURNING 1"""
+
+
+class _KeyTaken(Exception):
+    """Another request committed the same key first: undo this one and replay that answer."""
+
+
+async def run_command(pool: asyncpg.Pool, key: str | None, fingerprint: str, status_code: int,
+                      work: Callable[[asyncpg.Connection], Awaitable[bytes]],
+                      ) -> tuple[bytes, KeptAnswer | None]:
+    """`work(conn)` (writes, returns the answer's body) in one transaction with the answer kept
+    under `key`; (body, None), or (b"", the answer already kept under the key)."""
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            if key is not None and (kept := await conn.fetchrow(_KEPT_ANSWER, key)):
+                return b"", KeptAnswer(key, kept["fingerprint"], kept["status_code"],
+                                       kept["response"])
+            try:
+                async with conn.transaction():
+                    body = await work(conn)
+                    if key is not None and await conn.fetchval(
+                            _CLAIM_KEY, key, fingerprint, status_code, body, RETENTION) is None:
+                        raise _KeyTaken
+                return body, None
+            except _KeyTaken:
+                continue
+    raise RuntimeError(f"idempotency key {key!r} neither claimed nor found")

@@ -77,3 +77,7 @@ class NotifySettings(ServiceSettings):
     digest_batch_size: int = Field(1000, ge=1)
     digest_batch_pause_ms: int = Field(50, ge=0)
     inbox_url: str = "https://thidua.local/thong-bao"
+
+    # Officials' contact imports: rows one sheet may hold (the body is also bounded by
+    # `NOTIFY_HTTP_MAX_BODY_BYTES`).
+    contacts_import_max_rows: int = Field(20_000, ge=1)
