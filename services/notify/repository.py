@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, time
 
@@ -343,9 +344,20 @@ async def put_preferences(pool: asyncpg.Pool, member_id: str, language: str,
 
 # Webhook subscriptions (HTTP): secrets stay in notify and travel on no topic.
 
-async def create_webhook(pool: asyncpg.Pool, webhook_id: str, owner: str, url: str,
-                         event_types: list[str], district: str, secret: str) -> dict:
-    async with pool.acquire() as conn, conn.transaction():
+@asynccontextmanager
+async def _transaction(db: asyncpg.Pool | asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction on a pooled connection, or a savepoint within a command's transaction."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn, conn.transaction():
+            yield conn
+    else:
+        async with db.transaction():
+            yield db
+
+
+async def create_webhook(db: asyncpg.Pool | asyncpg.Connection, webhook_id: str, owner: str,
+                         url: str, event_types: list[str], district: str, secret: str) -> dict:
+    async with _transaction(db) as conn:
         row = await conn.fetchrow(
             """INSERT INTO webhooks (webhook_id, owner, url, event_types, district)
                VALUES ($1, $2, $3, $4, $5) RETURNING *""",
@@ -382,10 +394,10 @@ async def delete_webhook(pool: asyncpg.Pool, webhook_id: str) -> None:
             webhook_id)
 
 
-async def rotate_secret(pool: asyncpg.Pool, webhook_id: str, secret: str,
+async def rotate_secret(db: asyncpg.Pool | asyncpg.Connection, webhook_id: str, secret: str,
                         overlap_s: float) -> None:
     """A new secret signs from now on; the ones before keep signing for `overlap_s`."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(db) as conn:
         await conn.execute(
             """UPDATE webhook_secrets SET expires_at = now() + make_interval(secs => $2)
                WHERE webhook_id = $1 AND (expires_at IS NULL

@@ -158,6 +158,11 @@ BODIES = {
     ("delete", "/webhooks/{webhook_id}"): lambda: None,
     ("post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): lambda: None,
 }
+# Routes whose body is not JSON: (content type, bytes).
+RAW_BODIES = {
+    ("post", "/units/{unit_id}/contacts/import"): lambda: (
+        "text/csv", f"member_id,phone\n{CHAIR},+84 912 345 678\n".encode()),
+}
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -204,6 +209,10 @@ async def call(clients, service, method, path, values, headers, claims=None):
     except KeyError as missing:
         pytest.fail(f"{service} {method.upper()} {path}: no test value for path parameter "
                     f"{missing}; add one to _path_values")
+    if (method, path) in RAW_BODIES:
+        content_type, content = RAW_BODIES[(method, path)]()
+        return await clients[service].request(method.upper(), url, content=content,
+                                              headers=headers | {"content-type": content_type})
     body = BODIES[(method, path)]() if (method, path) in BODIES else None
     if method != "get" and (method, path) not in BODIES:
         pytest.fail(f"{service} {method.upper()} {path}: no test body; add one to BODIES")

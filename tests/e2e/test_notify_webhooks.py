@@ -60,3 +60,24 @@ async def test_a_unit_outside_the_scope_or_a_plain_http_url_is_refused(clients,
     loopback = await notify.post("/webhooks",
                                  json=subscription(url="http://127.0.0.1:9/hook"), headers=mine)
     assert loopback.status_code == 201, loopback.text
+
+
+async def test_a_retried_subscription_or_rotation_with_its_key_happens_once(clients,
+                                                                            directory_seeded):
+    notify = clients["notify"]
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-retry")
+    key = {"Idempotency-Key": "retry-subscribe-1"}
+    first = await notify.post("/webhooks", json=subscription(), headers=mine | key)
+    again = await notify.post("/webhooks", json=subscription(), headers=mine | key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert len((await notify.get("/webhooks", headers=mine)).json()) == 1
+    other_body = await notify.post("/webhooks", json=subscription(url="https://x.example.vn/h"),
+                                   headers=mine | key)
+    assert other_body.status_code == 422
+    assert other_body.json()["errors"][0]["code"] == "idempotency_key_reused"
+    webhook_id = first.json()["webhook_id"]
+    rotate = {"Idempotency-Key": "retry-rotate-1"}
+    one = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | rotate)
+    two = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | rotate)
+    assert one.json()["secret"] == two.json()["secret"]
