@@ -42,16 +42,58 @@ class PermanentFailure(Exception):
     """A message that no retry can deliver."""
 
 
-def smtp_transport(settings: NotifySettings) -> Transport:
-    async def send(message: EmailMessage) -> object:
-        return await aiosmtplib.send(
-            message, hostname=settings.smtp_host, port=settings.smtp_port,
-            start_tls=settings.smtp_starttls if not settings.smtp_tls else False,
-            use_tls=settings.smtp_tls, username=settings.smtp_username or None,
-            password=settings.smtp_password.get_secret_value() or None,
-            timeout=settings.smtp_timeout_s,
-        )
-    return send
+class SmtpRelay:
+    """Connections to the relay kept open and reused, at most one per message in flight: a
+    fan-out to thousands costs thousands of DATA exchanges, not thousands of handshakes. A
+    connection that failed in any way but a refusal of one message is dropped, not reused."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
+            start_tls=s.smtp_starttls if not s.smtp_tls else False,
+            username=s.smtp_username or None,
+            password=s.smtp_password.get_secret_value() or None, timeout=s.smtp_timeout_s)
+
+    async def __call__(self, message: EmailMessage) -> object:
+        client = None
+        while self._idle and client is None:
+            candidate = self._idle.pop()
+            client = candidate if candidate.is_connected else None
+        if client is None:
+            client = self._client()
+            await client.connect()
+        try:
+            answer = await client.send_message(message)
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPDataError,
+                aiosmtplib.SMTPSenderRefused) as exc:
+            # The relay refused this message and stays in the conversation: reset and reuse.
+            if getattr(exc, "code", 0) != 421 and client.is_connected:
+                try:
+                    await client.rset()
+                    self._idle.append(client)
+                except aiosmtplib.SMTPException:
+                    client.close()
+            else:
+                client.close()
+            raise
+        except BaseException:
+            client.close()
+            raise
+        self._idle.append(client)
+        return answer
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
 
 
 def describe(exc: BaseException) -> str:
@@ -85,7 +127,8 @@ class EmailChannel:
         self.settings = settings
         self.envelopes = envelopes
         self.clock = clock
-        self.transport = transport or smtp_transport(settings)
+        self.relay = SmtpRelay(settings)
+        self.transport = transport or self.relay
         self.domain = settings.email_message_id_domain or mail.domain_of(settings.smtp_sender)
         s = settings
         self.pacing = Pacing(
@@ -134,7 +177,7 @@ class EmailChannel:
         return Outcome()
 
     async def close(self) -> None:
-        return None
+        await self.relay.close()
 
     def _announce(self, row: dict, data) -> object:
         return self.envelopes.for_command(
@@ -148,16 +191,17 @@ class EmailChannel:
                 "template": row["template"], "subject": row["subject"],
                 "source_event_id": row["source_event_id"], "attempts": row["attempts"]}
 
-    async def delivered(self, row: dict) -> None:
+    async def delivered(self, rows: list[dict]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchval(
+            done = {r[0] for r in await conn.fetch(
                 """UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL
-                   WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
-                row["notification_id"])
-            if done:
-                await outbox.enqueue(conn, [self._announce(row, NotificationDelivered(
-                    **self._common(row), delivered_at=self.clock()))])
-        log.info("email_sent", notification_id=row["notification_id"], attempts=row["attempts"])
+                   WHERE notification_id = ANY($1::text[]) AND status = 'pending'
+                   RETURNING notification_id""", [r["notification_id"] for r in rows])}
+            now = self.clock()
+            await outbox.enqueue(conn, [
+                self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))
+                for r in rows if r["notification_id"] in done])
+        log.info("emails_sent", count=len(rows))
 
     async def retry(self, row: dict, error: str, delay_s: float) -> None:
         await self.pool.execute(

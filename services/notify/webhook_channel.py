@@ -115,16 +115,18 @@ class WebhookChannel:
                 "subject": row["event_type"], "source_event_id": row["event_id"],
                 "attempts": row["attempts"]}
 
-    async def delivered(self, row: dict) -> None:
+    async def delivered(self, rows: list[dict]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchval(
+            done = {r[0] for r in await conn.fetch(
                 """UPDATE webhook_deliveries SET status = 'delivered', last_error = NULL,
-                       finished_at = now() WHERE delivery_id = $1 AND status = 'pending'
-                   RETURNING 1""", row["delivery_id"])
-            if done:
-                await outbox.enqueue(conn, [self._announce(row, NotificationDelivered(
-                    **self._common(row), delivered_at=self.clock()))])
-        log.info("webhook_delivered", delivery_id=row["delivery_id"], attempts=row["attempts"])
+                       finished_at = now()
+                   WHERE delivery_id = ANY($1::text[]) AND status = 'pending'
+                   RETURNING delivery_id""", [r["delivery_id"] for r in rows])}
+            now = self.clock()
+            await outbox.enqueue(conn, [
+                self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))
+                for r in rows if r["delivery_id"] in done])
+        log.info("webhooks_delivered", count=len(rows))
 
     async def retry(self, row: dict, error: str, delay_s: float) -> None:
         await self.pool.execute(
