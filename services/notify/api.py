@@ -1,11 +1,13 @@
-"""Notify's HTTP routes: a member's in-app inbox, contact points and preferences."""
+"""Notify's HTTP routes: a member's in-app inbox (pages, filters, counts, read marks), contact
+points and preferences."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -15,14 +17,17 @@ from pydantic import (
     model_validator,
 )
 
+from services.runtime import idempotency
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
+from services.runtime.domain_errors import Invalid
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
 from . import contact_points, repository
 
 router = APIRouter(tags=["inbox"])
+STRICT = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
 
 # An inbox is personal: officials see the outcomes of their decisions elsewhere, not here.
 INBOX_READERS = Rule(
@@ -44,17 +49,110 @@ class InAppNotification(BaseModel):
     read_at: datetime | None
 
 
+INBOX_KEEPERS = Rule(
+    "keep-own-inbox", {Role.MEMBER}, writes=True,
+    summary="The member themself. Another member's inbox answers 404.",
+)
+
+
+class InvalidCursor(Invalid):
+    def __init__(self) -> None:
+        super().__init__("invalid_cursor", "not a cursor this list gave", field="cursor")
+
+
+def _cursor(row: dict) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['notification_id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, notification_id = raw.split("|", 1)
+        return datetime.fromisoformat(moment), notification_id
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidCursor() from None
+
+
 @router.get("/members/{member_id}/notifications",
             responses=problem_responses(401, 403, 404, 422, 503))
 async def member_notifications(
-    member_id: Identifier, request: Request,
+    member_id: Identifier, request: Request, response: Response,
     scope: Annotated[Scope, Depends(INBOX_READERS)],
     limit: int = Query(50, ge=1, le=500),
+    cursor: Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$",
+                                        description="From the `Link: rel=next` header of the "
+                                                    "previous page.")] = None,
+    unread: bool | None = Query(None, description="`true`: unread only; `false`: read only."),
+    template: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$",
+                                          description="e.g. `phase_closed`.")] = None,
 ) -> list[InAppNotification]:
-    """The member's notifications, newest first."""
+    """The member's notifications, newest first. When there is more, the `Link` header holds
+    the next page (`rel="next"`, with its `cursor`)."""
     await scope.require_member(member_id)
-    rows = await repository.notifications_of(request.app.state.runtime.pool, member_id, limit)
+    rows = await repository.notifications_of(
+        request.app.state.runtime.pool, member_id, limit + 1,
+        before=_after(cursor) if cursor else None, unread=unread, template=template)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        following = request.url.include_query_params(cursor=_cursor(rows[-1]))
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
     return [InAppNotification.model_validate(row) for row in rows]
+
+
+class InboxCounts(BaseModel):
+    member_id: str
+    total: int
+    unread: int
+
+
+@router.get("/members/{member_id}/notifications/counts",
+            responses=problem_responses(401, 403, 404, 422, 503))
+async def member_notification_counts(
+    member_id: Identifier, request: Request,
+    scope: Annotated[Scope, Depends(INBOX_READERS)],
+) -> InboxCounts:
+    """How many messages the member has, and how many are unread (the badge)."""
+    await scope.require_member(member_id)
+    counts = await repository.inbox_counts(request.app.state.runtime.pool, member_id)
+    return InboxCounts(member_id=member_id, **counts)
+
+
+class MarkRead(BaseModel):
+    """Either the messages to mark read, or `all`."""
+
+    model_config = STRICT
+
+    notification_ids: list[Identifier] | None = Field(
+        None, min_length=1, max_length=500, description="Messages of this inbox.")
+    all: bool = Field(False, description="`true`: every message of the inbox.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> MarkRead:
+        if (self.notification_ids is None) == (not self.all):
+            raise ValueError("give notification_ids or all: true, not both")
+        return self
+
+
+class Marked(InboxCounts):
+    marked: int = Field(description="Messages that were unread and are now read.")
+
+
+@router.post("/members/{member_id}/notifications/read",
+             responses=problem_responses(401, 403, 404, 413, 422, 503))
+async def mark_notifications_read(
+    member_id: Identifier, body: MarkRead, request: Request,
+    scope: Annotated[Scope, Depends(INBOX_KEEPERS)],
+    idempotency_key: idempotency.IdempotencyKey = None,
+) -> Marked:
+    """Mark messages read; one read already keeps when it was first read, so a repeat (with or
+    without its `Idempotency-Key`) changes nothing more. Ids of other inboxes are ignored."""
+    await scope.require_member(member_id)
+    pool = request.app.state.runtime.pool
+    marked = await repository.mark_read(pool, member_id,
+                                        None if body.all else body.notification_ids)
+    return Marked(member_id=member_id, marked=marked,
+                  **await repository.inbox_counts(pool, member_id))
 
 
 # Contacts and preferences: personal data, private to notify (never on any topic).
@@ -71,7 +169,6 @@ CONTACT_KEEPERS = Rule(
     summary="The member themself; officials of a unit whose subtree holds the member today. "
             "Anyone else gets 404, as for an unknown member.",
 )
-STRICT = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
 Email = Annotated[str, StringConstraints(max_length=254),
                   AfterValidator(contact_points.valid_email)]
 Phone = Annotated[str, StringConstraints(pattern=contact_points.PHONE_PATTERN)]

@@ -151,6 +151,7 @@ BODIES = {
                                                        "phone": "+84 912 345 678"},
     ("put", "/members/{member_id}/preferences"): lambda: {"language": "vi", "email": True,
                                                           "in_app": True},
+    ("post", "/members/{member_id}/notifications/read"): lambda: {"all": True},
     ("post", "/webhooks"): lambda: {"url": "https://hr.example.vn/thidua-hook",
                                     "event_types": ["thidua.award.eligibility_changed.v1"],
                                     "unit_id": WARD_LANG},
