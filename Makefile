@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.command_throughput
 	$(BIN)/python -m benchmarks.flow_latency
 	$(BIN)/python -m benchmarks.directory_checks
+	$(BIN)/python -m benchmarks.notify_fanout
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate
