@@ -19,6 +19,7 @@ from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
 from . import repository, signing
+from .handlers import handlers
 
 router = APIRouter(tags=["webhooks"])
 
@@ -39,6 +40,13 @@ def _valid_url(value: str) -> str:
     raise ValueError("an https:// URL (http:// only on 127.0.0.1, for tests)")
 
 
+def _deliverable(event_type: str) -> str:
+    if event_type not in handlers:
+        raise ValueError("not an event type notify delivers; one of: "
+                         + ", ".join(sorted(handlers.event_types)))
+    return event_type
+
+
 class WebhookIn(BaseModel):
     """The body of `POST /webhooks`."""
 
@@ -46,9 +54,10 @@ class WebhookIn(BaseModel):
 
     url: Annotated[str, Field(max_length=2000), AfterValidator(_valid_url)] = Field(
         description="Where events are POSTed, e.g. `https://hr.example.vn/thidua-hook`.")
-    event_types: list[Annotated[str, Field(pattern=r"^thidua\.[a-z_.]+\.v[0-9]+$")]] = Field(
+    event_types: list[Annotated[str, Field(pattern=r"^thidua\.[a-z_.]+\.v[0-9]+$"),
+                                AfterValidator(_deliverable)]] = Field(
         min_length=1, max_length=50,
-        description="CloudEvent types, e.g. `thidua.award.eligibility_changed.v1`.")
+        description="CloudEvent types notify consumes, e.g. `thidua.award.granted.v1`.")
     unit_id: Identifier = Field(description="The district (or ward) whose events are "
                                             "delivered; within the caller's scope.")
 

@@ -81,3 +81,15 @@ async def test_a_retried_subscription_or_rotation_with_its_key_happens_once(clie
     one = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | rotate)
     two = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | rotate)
     assert one.json()["secret"] == two.json()["secret"]
+
+
+async def test_an_event_type_notify_does_not_deliver_is_refused_naming_the_field(
+        clients, directory_seeded):
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-types")
+    answer = await clients["notify"].post(
+        "/webhooks", headers=mine,
+        json=subscription() | {"event_types": ["thidua.score.changed.v1"]})
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert error["field"].startswith("event_types")
+    assert "thidua.award.granted.v1" in error["message"]
