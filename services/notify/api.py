@@ -86,13 +86,17 @@ async def member_notifications(
     unread: bool | None = Query(None, description="`true`: unread only; `false`: read only."),
     template: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$",
                                           description="e.g. `phase_closed`.")] = None,
+    correlation_id: Annotated[str | None, Query(
+        max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The flow a message came from (as `X-Correlation-ID` named it).")] = None,
 ) -> list[InAppNotification]:
     """The member's notifications, newest first. When there is more, the `Link` header holds
     the next page (`rel="next"`, with its `cursor`)."""
     await scope.require_member(member_id)
     rows = await repository.notifications_of(
         request.app.state.runtime.pool, member_id, limit + 1,
-        before=_after(cursor) if cursor else None, unread=unread, template=template)
+        before=_after(cursor) if cursor else None, unread=unread, template=template,
+        correlation_id=correlation_id)
     if len(rows) > limit:
         rows = rows[:limit]
         following = request.url.include_query_params(cursor=_cursor(rows[-1]))

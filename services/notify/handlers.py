@@ -57,13 +57,15 @@ async def deliver(ctx: Context[NotifyRepository], notices: Sequence[Notice],
     event to the webhooks subscribed to it; each (event, member, channel) once, whatever is
     redelivered."""
     recipients = await ctx.repo.recipients([n.audience for n in notices])
-    rendered: dict[tuple[int, str], mail.Rendered] = {}
+    rendered: dict[tuple[int, str, str], mail.Rendered] = {}
 
-    def render(i: int, language: str) -> mail.Rendered:
-        if (i, language) not in rendered:
+    def render(i: int, language: str, channel: str = "email") -> mail.Rendered:
+        """Once per notice, language and channel (the in-app text has no e-mail footer)."""
+        if (i, language, channel) not in rendered:
             n = notices[i]
-            rendered[i, language] = mail.render(n.template, language, n.context(language))
-        return rendered[i, language]
+            rendered[i, language, channel] = mail.render(
+                n.template, language, n.context(language) | {"channel": channel})
+        return rendered[i, language, channel]
 
     seen: set[tuple[str, str]] = set()  # (event, member): the first notice of an event wins
     in_app: list[domain.Outgoing] = []
@@ -76,8 +78,8 @@ async def deliver(ctx: Context[NotifyRepository], notices: Sequence[Notice],
             continue
         seen.add((event.id, r.member_id))
         if r.in_app:
-            subject, body = n.in_app or (render(r.audience, "vi").subject,
-                                         render(r.audience, "vi").text)
+            subject, body = n.in_app or (render(r.audience, "vi", "in_app").subject,
+                                         render(r.audience, "vi", "in_app").text)
             in_app.append(domain.Outgoing(domain.Message(
                 domain.notification_id(event.id, r.member_id, "in_app"), r.member_id, "member",
                 "in_app", n.template, subject, body), event.id, event.correlationid))

@@ -283,8 +283,8 @@ def anchor_unit(event: CloudEvent) -> str | None:
 
 async def notifications_of(pool: asyncpg.Pool, recipient_id: str, limit: int, *,
                            before: tuple[datetime, str] | None = None,
-                           unread: bool | None = None,
-                           template: str | None = None) -> list[dict]:
+                           unread: bool | None = None, template: str | None = None,
+                           correlation_id: str | None = None) -> list[dict]:
     """Newest first, from after the cursor (the last row's `created_at`, `notification_id`)."""
     rows = await pool.fetch(
         """SELECT notification_id, template, subject, body, channel, source_event_id,
@@ -294,8 +294,9 @@ async def notifications_of(pool: asyncpg.Pool, recipient_id: str, limit: int, *,
              AND ($3::timestamptz IS NULL OR (created_at, notification_id) < ($3, $4))
              AND ($5::boolean IS NULL OR (read_at IS NULL) = $5)
              AND ($6::text IS NULL OR template = $6)
+             AND ($7::text IS NULL OR correlation_id = $7)
            ORDER BY created_at DESC, notification_id DESC LIMIT $2""",
-        recipient_id, limit, *(before or (None, None)), unread, template,
+        recipient_id, limit, *(before or (None, None)), unread, template, correlation_id,
     )
     return [dict(r) for r in rows]
 

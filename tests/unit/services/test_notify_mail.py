@@ -89,7 +89,7 @@ def test_every_template_renders_in_both_languages():
               "quota": None, "quota_rank": 1, "proposed_at": moment,
               "decision_number": "125/QĐ-LĐLĐ", "decision_date": date(2025, 7, 1),
               "issuer_name": "LĐLĐ quận Đống Đa", "day": date(2025, 7, 1), "items": [],
-              "more": 0, "total": 0, "inbox_url": "https://thidua.test"}
+              "more": 0, "total": 0, "inbox_url": "https://thidua.test", "channel": "email"}
     for template in ("initiative_submitted", "initiative_reviewed", "pledge_signed",
                      "phase_closed", "standings_finalized", "award_proposed", "award_granted",
                      "digest"):
@@ -99,3 +99,6 @@ def test_every_template_renders_in_both_languages():
             assert rendered.text.strip() and "<html" in rendered.html, (template, language)
     assert "120.000.000\u00a0₫" in render("initiative_submitted", "vi", common).text
     assert "01/07/2025" in render("phase_closed", "vi", common).text  # 20:00 UTC is 1 Jul
+    in_app = render("phase_closed", "vi", common | {"channel": "in_app"}).text
+    assert "gửi tự động" not in in_app and "gửi tự động" in render(
+        "phase_closed", "vi", common).text
