@@ -3,7 +3,6 @@ points and preferences."""
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime, time
 from typing import Annotated, Literal
 
@@ -20,11 +19,10 @@ from pydantic import (
 from services.runtime import idempotency
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
-from services.runtime.domain_errors import Invalid
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import contact_points, repository
+from . import contact_points, pages, repository
 
 router = APIRouter(tags=["inbox"])
 STRICT = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
@@ -55,34 +53,13 @@ INBOX_KEEPERS = Rule(
 )
 
 
-class InvalidCursor(Invalid):
-    def __init__(self) -> None:
-        super().__init__("invalid_cursor", "not a cursor this list gave", field="cursor")
-
-
-def _cursor(row: dict) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['notification_id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _after(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, notification_id = raw.split("|", 1)
-        return datetime.fromisoformat(moment), notification_id
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidCursor() from None
-
-
 @router.get("/members/{member_id}/notifications",
             responses=problem_responses(401, 403, 404, 422, 503))
 async def member_notifications(
     member_id: Identifier, request: Request, response: Response,
     scope: Annotated[Scope, Depends(INBOX_READERS)],
     limit: int = Query(50, ge=1, le=500),
-    cursor: Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$",
-                                        description="From the `Link: rel=next` header of the "
-                                                    "previous page.")] = None,
+    cursor: pages.Cursor = None,
     unread: bool | None = Query(None, description="`true`: unread only; `false`: read only."),
     template: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$",
                                           description="e.g. `phase_closed`.")] = None,
@@ -95,13 +72,10 @@ async def member_notifications(
     await scope.require_member(member_id)
     rows = await repository.notifications_of(
         request.app.state.runtime.pool, member_id, limit + 1,
-        before=_after(cursor) if cursor else None, unread=unread, template=template,
+        before=pages.after(cursor), unread=unread, template=template,
         correlation_id=correlation_id)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        following = request.url.include_query_params(cursor=_cursor(rows[-1]))
-        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
-    return [InAppNotification.model_validate(row) for row in rows]
+    return [InAppNotification.model_validate(row)
+            for row in pages.page(rows, limit, "notification_id", request, response)]
 
 
 class InboxCounts(BaseModel):

@@ -24,6 +24,7 @@ import structlog
 
 from . import domain, mail
 from .mail import VIETNAM
+from .queue import DIGESTS
 from .settings import NotifySettings
 
 log = structlog.get_logger()
@@ -80,7 +81,9 @@ class DigestBuilder:
                        ORDER BY recipient_id LIMIT $3""", cutoff, after, s.digest_batch_size)]
                 if not members:
                     break
-                queued += await self._batch(conn, members, cutoff)
+                made = await self._batch(conn, members, cutoff)
+            queued += made
+            DIGESTS.inc(made)
             after = members[-1]
             log.info("digest_batch_queued", members=len(members), through=after)
             await asyncio.sleep(s.digest_batch_pause_ms / 1000)

@@ -28,6 +28,7 @@ from services.runtime.handlers import Handlers
 
 from . import domain, mail, triggers
 from .mail import vietnam_date
+from .queue import QUEUED
 from .repository import DigestItem, EmailDelivery, NotifyRepository
 from .triggers import Names, Notice
 
@@ -110,6 +111,10 @@ async def deliver(ctx: Context[NotifyRepository], notices: Sequence[Notice],
     queued = await ctx.repo.queue_emails(emails)
     held = await ctx.repo.queue_digest_items(digests)
     hooked = await ctx.repo.queue_webhooks(events)
+    for channel, count in (("in_app", len(delivered)), ("email", queued), ("digest", held),
+                           ("webhook", hooked)):
+        if count:
+            QUEUED.labels(channel).inc(count)
     if delivered or queued or held or hooked:
         log.info("notifications_queued", in_app=len(delivered), email=queued, digest=held,
                  webhook=hooked, recipients=len(seen))

@@ -38,6 +38,10 @@ SENT = Counter("thidua_notify_sends_total",
                ["channel", "outcome"])
 IN_FLIGHT = Gauge("thidua_notify_in_flight", "Messages being sent right now, by channel.",
                   ["channel"])
+QUEUED = Counter("thidua_notify_queued_total",
+                 "Notifications written by the consumer, by channel: in_app (delivered at once), "
+                 "email, digest (held for the daily digest), webhook.", ["channel"])
+DIGESTS = Counter("thidua_notify_digests_total", "Daily digest e-mails queued.")
 OPEN_CIRCUITS = Gauge("thidua_notify_open_circuits",
                       "Endpoints whose circuit is open (paused after repeated failures).",
                       ["channel"])

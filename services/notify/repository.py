@@ -435,12 +435,17 @@ async def rotate_secret(db: asyncpg.Pool | asyncpg.Connection, webhook_id: str, 
 
 
 async def webhook_deliveries(pool: asyncpg.Pool, webhook_id: str, status: str | None,
-                             limit: int) -> list[dict]:
+                             limit: int, *, event_type: str | None = None,
+                             before: tuple[datetime, str] | None = None) -> list[dict]:
+    """Newest first, from after the cursor (the last row's `created_at`, `delivery_id`)."""
     rows = await pool.fetch(
         """SELECT delivery_id, webhook_id, event_id, event_type, status, attempts,
                   next_attempt_at, last_error, created_at, finished_at
            FROM webhook_deliveries WHERE webhook_id = $1 AND ($2::text IS NULL OR status = $2)
-           ORDER BY created_at DESC, delivery_id LIMIT $3""", webhook_id, status, limit)
+             AND ($4::text IS NULL OR event_type = $4)
+             AND ($5::timestamptz IS NULL OR (created_at, delivery_id) < ($5, $6))
+           ORDER BY created_at DESC, delivery_id DESC LIMIT $3""",
+        webhook_id, status, limit, event_type, *(before or (None, None)))
     return [dict(r) for r in rows]
 
 

@@ -18,7 +18,7 @@ from services.runtime.domain_errors import NotFound
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import repository, signing
+from . import pages, repository, signing
 from .handlers import handlers
 
 router = APIRouter(tags=["webhooks"])
@@ -206,16 +206,22 @@ async def rotate_webhook_secret(webhook_id: Identifier, request: Request,
 @router.get("/webhooks/{webhook_id}/deliveries",
             responses=problem_responses(401, 403, 404, 422, 503))
 async def list_deliveries(
-    webhook_id: Identifier, request: Request,
+    webhook_id: Identifier, request: Request, response: Response,
     scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)],
     status: Literal["pending", "delivered", "parked"] | None = None,
+    event_type: Annotated[str | None, Query(max_length=100,
+                                            pattern=r"^thidua\.[a-z_.]+\.v[0-9]+$")] = None,
     limit: int = Query(50, ge=1, le=500),
+    cursor: pages.Cursor = None,
 ) -> list[Delivery]:
-    """The subscription's deliveries, newest first; `?status=parked` for those given up."""
+    """The subscription's deliveries, newest first; `?status=parked` for those given up. When
+    there is more, the `Link` header holds the next page."""
     await _owned(request, scope, webhook_id)
     rows = await repository.webhook_deliveries(request.app.state.runtime.pool, webhook_id,
-                                               status, limit)
-    return [Delivery.model_validate(r) for r in rows]
+                                               status, limit + 1, event_type=event_type,
+                                               before=pages.after(cursor))
+    return [Delivery.model_validate(r)
+            for r in pages.page(rows, limit, "delivery_id", request, response)]
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
