@@ -231,3 +231,30 @@ async def test_a_dead_receiver_never_delays_the_others(notify, receiver):
         "SELECT status, attempts FROM webhook_deliveries WHERE webhook_id = 'wh-dead'")
     assert {r["status"] for r in dead} == {"pending"}  # waiting, not parked
     assert sum(r["attempts"] for r in dead) <= 2  # only the two slots were ever tried
+
+
+async def test_a_webhook_sender_stopped_mid_fan_out_resends_nothing_it_recorded(
+        notify, receiver):
+    await subscribe(notify, receiver)
+    await notify.apply(*(eligibility_changed(f"m-{i}") for i in range(30)))
+    first = sender(notify, webhook_claim_lease_s=0.5, webhook_poll_interval_ms=10,
+                   webhook_max_per_endpoint=2, webhook_batch_size=4)
+    task = asyncio.create_task(first.run())
+    while await notify.pool.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'") < 8:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    recorded = {r[0] for r in await notify.pool.fetch(
+        "SELECT delivery_id FROM webhook_deliveries WHERE status = 'delivered'")}
+    await asyncio.sleep(0.6)  # leases run out
+    second = sender(notify, webhook_max_per_endpoint=2)
+    while await second.run_once():
+        pass
+    await second.client.aclose()
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert set(ids) == {r[0] for r in await notify.pool.fetch(
+        "SELECT delivery_id FROM webhook_deliveries")}
+    twice = {i for i in ids if ids.count(i) > 1}
+    assert not recorded & twice  # only what was in flight, unrecorded, may come twice
+    assert len(twice) <= 2
