@@ -37,8 +37,8 @@ handlers = Handlers()
 
 
 async def _names(ctx: Context[NotifyRepository], events: Sequence[CloudEvent]) -> Names:
-    """Every unit, campaign and initiative the events name, looked up at once."""
-    units, campaigns, initiatives = [], [], []
+    """Every unit, campaign, initiative and cluster the events name, looked up at once."""
+    units, campaigns, initiatives, clusters = [], [], [], []
     for e in events:
         d = e.data
         for name in ("unit_id", "council_unit_id", "issuer_unit_id", "closed_by_unit_id"):
@@ -49,7 +49,9 @@ async def _names(ctx: Context[NotifyRepository], events: Sequence[CloudEvent]) -
             campaigns.append(d.campaign_id)
         if getattr(d, "initiative_id", None):
             initiatives.append(d.initiative_id)
-    return await ctx.repo.names(units, campaigns, initiatives)
+        if getattr(d, "cluster_id", None):
+            clusters.append(d.cluster_id)
+    return await ctx.repo.names(units, campaigns, initiatives, clusters)
 
 
 async def deliver(ctx: Context[NotifyRepository], notices: Sequence[Notice],

@@ -150,8 +150,8 @@ class NotifyRepository:
             *_columns([(i, u, t, "|".join(a), at) for i, u, t, a, at in submitted], 5))
 
     async def names(self, unit_ids: Sequence[str], campaign_ids: Sequence[str],
-                    initiative_ids: Sequence[str]) -> Names:
-        """Units' latest names, campaigns and initiatives as kept, in three queries."""
+                    initiative_ids: Sequence[str], cluster_ids: Sequence[str] = ()) -> Names:
+        """Units' latest names, campaigns, initiatives and clusters as kept, a query each."""
         units = await self._conn.fetch(
             """SELECT DISTINCT ON (unit_id) unit_id, name FROM directory_units
                WHERE unit_id = ANY($1::text[]) ORDER BY unit_id, effective_from DESC""",
@@ -162,7 +162,11 @@ class NotifyRepository:
         initiatives = await self._conn.fetch(
             """SELECT initiative_id, title, author_ids FROM initiatives
                WHERE initiative_id = ANY($1::text[])""", list(set(initiative_ids)))
+        clusters = await self._conn.fetch(
+            """SELECT cluster_id, name, organizer_unit_id FROM directory_clusters
+               WHERE cluster_id = ANY($1::text[])""", list(set(cluster_ids)))
         return Names(
+            clusters={r["cluster_id"]: (r["name"], r["organizer_unit_id"]) for r in clusters},
             units={r["unit_id"]: r["name"] for r in units},
             campaigns={r["campaign_id"]: Campaign(r["organizer_unit_id"], r["theme"],
                                                   json.loads(r["phases"]))

@@ -62,6 +62,7 @@ class Names:
     units: dict[str, str] = field(default_factory=dict)
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     initiatives: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    clusters: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (name, organizer)
 
     def unit(self, unit_id: str) -> str:
         return self.units.get(unit_id, unit_id)
@@ -140,17 +141,21 @@ def initiative_reviewed(event: CloudEvent[InitiativeReviewed], names: Names) -> 
 
 
 def pledge_signed(event: CloudEvent[PledgeSigned], names: Names) -> list[Notice]:
-    """The officers of the pledging unit and of each counterpart it pledged with."""
+    """The officers of the pledging unit, of each counterpart it pledged with and, for a pledge
+    signed within a cluster, of the cluster's organizing union."""
     p = event.data
+    cluster = names.clusters.get(p.cluster_id) if p.cluster_id else None
 
     def context(lang: str) -> dict:
         return {"audience": "official", "unit_name": names.unit(p.unit_id),
                 "counterparts": [names.unit(u) for u in p.counterpart_unit_ids],
                 "targets": [{"description": t.description, "value": t.target_value,
                              "unit": t.unit_of_measure} for t in p.targets],
+                "cluster": cluster[0] if cluster else None,
                 "campaign": names.campaign(p.campaign_id),
                 "phase": names.phase(p.campaign_id, p.phase_id), "signed_on": p.signed_on}
-    units = tuple(dict.fromkeys((p.unit_id, *p.counterpart_unit_ids)))
+    units = tuple(dict.fromkeys((p.unit_id, *p.counterpart_unit_ids,
+                                 *([cluster[1]] if cluster else []))))
     return [Notice(event, "pledge_signed", Audience(_day(event), officials_of=units), context)]
 
 

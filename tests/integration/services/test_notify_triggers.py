@@ -13,7 +13,7 @@ from contracts import new_event
 from contracts.events.awards import AwardGranted, AwardProposed
 from contracts.events.campaigns import CampaignLaunched, Phase, PhaseClosed
 from contracts.events.initiatives import InitiativeAuthor, InitiativeReviewed, InitiativeSubmitted
-from contracts.events.org import MemberRegistered, UnitRegistered
+from contracts.events.org import ClusterFormed, MemberRegistered, UnitRegistered
 from contracts.events.participation import PledgeSigned, PledgeTarget
 from contracts.events.scores import PhaseStandingsFinalized, ScoreChanged
 from services.notify.handlers import handlers
@@ -150,6 +150,25 @@ async def test_a_signed_pledge_reaches_the_officers_of_both_units(notify):
     assert set(got) == {"m-lt-chair", "m-dm-chair"}
     assert got["m-lt-chair"] == ("CĐCS Trường THCS Láng Thượng đã ký giao ước thi đua với "
                                  "CĐCS Công ty Dệt may 8/3")
+
+
+async def test_a_pledge_within_a_cluster_also_reaches_the_clusters_organizer(notify):
+    formed = ClusterFormed(cluster_id="cl-1", name="Cụm thi đua số 1", organizer_unit_id=CITY,
+                           member_unit_ids=[SCHOOL, FACTORY], year=2025,
+                           effective_from=date(2025, 1, 1), formed_at=HARNESS_NOW)
+    await notify.apply(event(formed))
+    pledge = PledgeSigned(
+        pledge_id="pl-2", campaign_id=CAMPAIGN, phase_id=PHASE, unit_id=SCHOOL,
+        cluster_id="cl-1", counterpart_unit_ids=[FACTORY],
+        targets=[PledgeTarget(target_id="t1", description="Sáng kiến được công nhận",
+                              target_value=Decimal(10), unit_of_measure="sáng kiến")],
+        signed_on=date(2025, 6, 1))
+    await notify.apply(event(pledge))
+    got = await heard(notify, "pledge_signed")
+    assert set(got) == {"m-lt-chair", "m-dm-chair", "m-city-chair"}
+    body = await notify.pool.fetchval(
+        "SELECT body FROM notifications WHERE recipient_id = 'm-city-chair'")
+    assert "với CĐCS Công ty Dệt may 8/3 trong Cụm thi đua số 1 ngày 01/06/2025" in body
 
 
 async def test_a_phase_close_fans_out_to_the_officers_of_every_unit_under_the_organizer(

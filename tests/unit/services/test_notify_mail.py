@@ -89,7 +89,8 @@ def test_every_template_renders_in_both_languages():
               "quota": None, "quota_rank": 1, "proposed_at": moment,
               "decision_number": "125/QĐ-LĐLĐ", "decision_date": date(2025, 7, 1),
               "issuer_name": "LĐLĐ quận Đống Đa", "day": date(2025, 7, 1), "items": [],
-              "more": 0, "total": 0, "inbox_url": "https://thidua.test", "channel": "email"}
+              "more": 0, "total": 0, "inbox_url": "https://thidua.test", "channel": "email",
+              "cluster": "Cụm thi đua số 1"}
     for template in ("initiative_submitted", "initiative_reviewed", "pledge_signed",
                      "phase_closed", "standings_finalized", "award_proposed", "award_granted",
                      "digest"):
