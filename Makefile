@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scoring_latency
 	$(BIN)/python -m benchmarks.scoring_phase_close
 	$(BIN)/python -m benchmarks.award_proposals
+	$(BIN)/python -m benchmarks.notify_fanout
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate

@@ -83,7 +83,8 @@ def _poll_notification(client: httpx.Client, notify_url: str, token: str, correl
     last = "nothing yet"
     while time.monotonic() < deadline:
         try:
-            response = client.get(url, headers={"Authorization": f"Bearer {token}"})
+            response = client.get(url, headers={"Authorization": f"Bearer {token}"},
+                                  params={"correlation_id": correlation_id})
             last = f"HTTP {response.status_code}"
             if response.status_code == 200:
                 for item in response.json():

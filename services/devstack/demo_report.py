@@ -18,7 +18,7 @@ from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.runtime.vietnamese import VIETNAM, grouped, vnd
+from services.runtime.vietnamese import VIETNAM, number, vnd
 
 _TEMPLATES = Path(__file__).parent / "templates" / "report"
 LEVEL_NAMES = {"grassroots": "Cơ sở", "district": "Quận/huyện", "city": "Thành phố",
@@ -88,16 +88,16 @@ def render_text(report: DemoReport) -> str:
         parts.append(_table(
             f"Bảng xếp hạng — Leaderboard: {scope[board.scope]} {board.name}",
             ("Hạng / Rank", "Đơn vị / Unit", "Điểm / Points", "Điểm xếp hạng / Ranking", "ĐV / Members"),
-            [(str(e.rank), e.name, grouped(e.total_points), grouped(e.ranking_points),
-              "" if e.members is None else grouped(e.members)) for e in board.entries],
+            [(str(e.rank), e.name, number(e.total_points), number(e.ranking_points),
+              "" if e.members is None else number(e.members)) for e in board.entries],
             right=(0, 2, 3, 4)))
     if report.initiatives:
-        rows = [(d.district, grouped(d.submitted), grouped(d.accepted), vnd(d.benefit_vnd))
+        rows = [(d.district, number(d.submitted), number(d.accepted), vnd(d.benefit_vnd))
                 for d in report.initiatives]
         total = (Decimal(sum(d.submitted for d in report.initiatives)),
                  Decimal(sum(d.accepted for d in report.initiatives)),
                  sum((d.benefit_vnd for d in report.initiatives), Decimal(0)))
-        rows.append(("Tổng cộng", grouped(total[0]), grouped(total[1]), vnd(total[2])))
+        rows.append(("Tổng cộng", number(total[0]), number(total[1]), vnd(total[2])))
         parts.append(_table(
             "Sáng kiến và giá trị làm lợi — Initiatives and benefit per district",
             ("Quận/huyện / District", "Đăng ký / Submitted", "Công nhận / Accepted",
@@ -106,13 +106,13 @@ def render_text(report: DemoReport) -> str:
         parts.append(_table(
             "Tháp khen thưởng — Award pyramid by title and level",
             ("Danh hiệu / Title", "Cấp / Level", "Số lượng / Count"),
-            [(s.title, LEVEL_NAMES.get(s.level, s.level), grouped(s.count))
+            [(s.title, LEVEL_NAMES.get(s.level, s.level), number(s.count))
              for s in _pyramid_order(report.pyramid)], right=(2,)))
     if report.notifications:
         parts.append(_table(
             "Thông báo theo kênh — Notifications per channel",
             ("Kênh / Channel", "Đã gửi / Delivered", "Lỗi / Failed"),
-            [(CHANNEL_NAMES.get(c.channel, c.channel), grouped(c.delivered), grouped(c.failed))
+            [(CHANNEL_NAMES.get(c.channel, c.channel), number(c.delivered), number(c.failed))
              for c in report.notifications], right=(1, 2)))
     parts.extend(report.notes)
     return "\n\n".join(parts) + "\n"
@@ -190,7 +190,7 @@ def charts_of(report: DemoReport) -> list[Chart]:
     for i, board in enumerate(report.leaderboards):
         charts.append(bar_chart(
             f"leaderboard-{i}", f"Xếp hạng {board.name} — Leaderboard",
-            [(f"{e.rank}. {e.name}", e.ranking_points, grouped(e.ranking_points))
+            [(f"{e.rank}. {e.name}", e.ranking_points, number(e.ranking_points))
              for e in board.entries[:15]]))
     if report.initiatives:
         charts.append(bar_chart(
@@ -201,7 +201,7 @@ def charts_of(report: DemoReport) -> list[Chart]:
         steps = {s.level: s.count for s in report.pyramid if s.title == title}
         charts.append(bar_chart(
             f"pyramid-{i}", f"Tháp khen thưởng: {title} — Award pyramid (log scale)",
-            [(LEVEL_NAMES.get(level, level), steps[level], grouped(steps[level]))
+            [(LEVEL_NAMES.get(level, level), steps[level], number(steps[level]))
              for level in LEVEL_ORDER if level in steps], log_scale=True, centred=True))
     return charts
 
@@ -210,7 +210,7 @@ def render_html(report: DemoReport) -> str:
     env = Environment(loader=FileSystemLoader(_TEMPLATES), undefined=StrictUndefined,
                       autoescape=select_autoescape(enabled_extensions=("html",)),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["grouped"] = grouped
+    env.filters["number"] = number
     env.filters["vnd"] = vnd
     env.globals["level_name"] = lambda level: LEVEL_NAMES.get(level, level)
     env.globals["channel_name"] = lambda channel: CHANNEL_NAMES.get(channel, channel)

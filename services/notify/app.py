@@ -1,4 +1,5 @@
-"""Composition root of notify: consumes award events, fills members' inboxes, emits outcomes."""
+"""Composition root of notify: consumes the triggering events, tells members in-app, by e-mail
+(now or in a daily digest) and integrators by webhook, and announces each outcome."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
+from .digest import run_digests
+from .email_channel import run_email_sender
 from .handlers import handlers
+from .import_api import router as import_router
 from .repository import NotifyRepository
-from .sender import run_email_sender
 from .settings import NotifySettings
 from .webhook_api import router as webhook_router
-from .webhooks import run_webhook_sender
+from .webhook_channel import run_webhook_sender
 
 
 def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
@@ -22,6 +25,6 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         migrations_dir=Path(__file__).parent / "migrations",
         handlers=handlers,
         repository=NotifyRepository,
-        routers=[router, webhook_router],
-        workers=[run_email_sender, run_webhook_sender],
+        routers=[router, import_router, webhook_router],
+        workers=[run_email_sender, run_webhook_sender, run_digests],
     )

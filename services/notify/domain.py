@@ -92,20 +92,6 @@ REASONS_EN = {
 }
 
 
-@dataclass(frozen=True)
-class Reach:
-    """How a member may be reached, as notify keeps it (contacts stay in notify)."""
-
-    has_email: bool = False
-    email_enabled: bool = True
-    in_app_enabled: bool = True
-    language: str = "vi"
-
-    @property
-    def by_email(self) -> bool:
-        return self.has_email and self.email_enabled
-
-
 def eligibility_email_context(change: AwardEligibilityChanged, changed_at: datetime,
                               language: str) -> dict:
     """What the `award_eligibility_changed` e-mail templates are filled with."""

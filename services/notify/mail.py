@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.runtime.vietnamese import vn_date, vnd
+from services.runtime.vietnamese import number, vn_date, vnd
 
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
@@ -32,6 +32,7 @@ def _environment() -> Environment:
     )
     env.filters["vnd"] = vnd
     env.filters["vn_date"] = vn_date
+    env.filters["number"] = number
     return env
 
 

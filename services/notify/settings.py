@@ -26,6 +26,11 @@ class NotifySettings(ServiceSettings):
     smtp_timeout_s: float = Field(30.0, gt=0)
     # Messages in flight to the relay at once, per replica, so a fan-out does not hammer it.
     email_max_concurrency: int = Field(8, ge=1)
+    # Messages handed to the relay per second, per replica (a token bucket, aiolimiter).
+    email_rate_per_s: float = Field(50.0, gt=0)
+    # Relay failures in a row that pause the channel, and for how long.
+    email_breaker_failures: int = Field(20, ge=1)
+    email_breaker_open_s: float = Field(30.0, ge=0)
     # Rows one claim takes; how often an idle sender looks for due rows.
     email_batch_size: int = Field(50, ge=1)
     email_poll_interval_ms: int = Field(1000, ge=10)
@@ -42,6 +47,13 @@ class NotifySettings(ServiceSettings):
     # Webhooks (Standard Webhooks signatures): requests in flight per endpoint at once, so one
     # slow receiver never holds up the others; rows one claim takes; poll interval; timeout.
     webhook_max_per_endpoint: int = Field(4, ge=1)
+    # Requests in flight and started per second over all endpoints, per replica.
+    webhook_max_concurrency: int = Field(64, ge=1)
+    webhook_rate_per_s: float = Field(200.0, gt=0)
+    # Failures in a row that open an endpoint's circuit (its rows wait, untried), and for how
+    # long before one trial request.
+    webhook_breaker_failures: int = Field(5, ge=1)
+    webhook_breaker_open_s: float = Field(60.0, ge=0)
     webhook_batch_size: int = Field(100, ge=1)
     webhook_poll_interval_ms: int = Field(1000, ge=10)
     webhook_timeout_s: float = Field(10.0, gt=0)
@@ -54,3 +66,18 @@ class NotifySettings(ServiceSettings):
     webhook_claim_lease_s: float = Field(120.0, gt=0)
     # After a secret rotation the old secret keeps signing this long beside the new one.
     webhook_secret_overlap_s: float = Field(86400.0, ge=0)
+
+    # The daily e-mail digest: at this hour, Vietnam time, each member in digest mode gets one
+    # e-mail gathering what was held for them; at most `digest_max_items` lines (repeated
+    # subjects grouped, counted), then a link to the inbox for the rest. Built for
+    # `digest_batch_size` members per transaction with a pause between batches, so a run for a
+    # million members is a steady trickle, not a flood.
+    digest_hour: int = Field(7, ge=0, le=23)
+    digest_max_items: int = Field(20, ge=1)
+    digest_batch_size: int = Field(1000, ge=1)
+    digest_batch_pause_ms: int = Field(50, ge=0)
+    inbox_url: str = "https://thidua.local/thong-bao"
+
+    # Officials' contact imports: rows one sheet may hold (the body is also bounded by
+    # `NOTIFY_HTTP_MAX_BODY_BYTES`).
+    contacts_import_max_rows: int = Field(20_000, ge=1)

@@ -8,16 +8,18 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from services.runtime import idempotency
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import NotFound
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import repository, signing
+from . import pages, repository, signing
+from .handlers import handlers
 
 router = APIRouter(tags=["webhooks"])
 
@@ -38,6 +40,13 @@ def _valid_url(value: str) -> str:
     raise ValueError("an https:// URL (http:// only on 127.0.0.1, for tests)")
 
 
+def _deliverable(event_type: str) -> str:
+    if event_type not in handlers:
+        raise ValueError("not an event type notify delivers; one of: "
+                         + ", ".join(sorted(handlers.event_types)))
+    return event_type
+
+
 class WebhookIn(BaseModel):
     """The body of `POST /webhooks`."""
 
@@ -45,9 +54,10 @@ class WebhookIn(BaseModel):
 
     url: Annotated[str, Field(max_length=2000), AfterValidator(_valid_url)] = Field(
         description="Where events are POSTed, e.g. `https://hr.example.vn/thidua-hook`.")
-    event_types: list[Annotated[str, Field(pattern=r"^thidua\.[a-z_.]+\.v[0-9]+$")]] = Field(
+    event_types: list[Annotated[str, Field(pattern=r"^thidua\.[a-z_.]+\.v[0-9]+$"),
+                                AfterValidator(_deliverable)]] = Field(
         min_length=1, max_length=50,
-        description="CloudEvent types, e.g. `thidua.award.eligibility_changed.v1`.")
+        description="CloudEvent types notify consumes, e.g. `thidua.award.granted.v1`.")
     unit_id: Identifier = Field(description="The district (or ward) whose events are "
                                             "delivered; within the caller's scope.")
 
@@ -71,6 +81,10 @@ class Secret(BaseModel):
     secret: str = Field(description="The new `whsec_…` secret, shown once.")
     previous_valid_for_s: float = Field(description="How long the former secrets keep "
                                                     "signing beside the new one.")
+
+
+class Rotation(BaseModel):
+    """A rotation carries no body: its fingerprint is the route and the caller."""
 
 
 class Delivery(BaseModel):
@@ -119,18 +133,36 @@ async def _owned(request: Request, scope: Scope, webhook_id: str) -> dict:
     return row
 
 
-@router.post("/webhooks", status_code=201,
+async def _once(request: Request, key: str | None, fingerprint: str, status_code: int,
+                work) -> Response:
+    """Run a command once per `Idempotency-Key`: a repeat answers the first answer."""
+    body, kept = await repository.run_command(request.app.state.runtime.pool, key,
+                                              fingerprint, status_code, work)
+    if kept is not None:
+        return idempotency.replay(kept, fingerprint)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookWithSecret,
              responses=problem_responses(401, 403, 404, 413, 422, 503))
 async def create_webhook(body: WebhookIn, request: Request,
-                         scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> WebhookWithSecret:
-    """Subscribe a URL to event types of a district; the answer holds the signing secret,
-    shown this once."""
+                         scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)],
+                         idempotency_key: idempotency.IdempotencyKey = None) -> Response:
+    """Subscribe a URL to event types of a district: events of the unit and of every unit
+    below it (on the event's date) are delivered. The answer holds the signing secret, shown
+    this once (a retry with the same `Idempotency-Key` shows the same one)."""
     await scope.require_unit(body.unit_id)
-    secret = signing.new_secret()
-    row = await repository.create_webhook(
-        request.app.state.runtime.pool, f"wh-{uuid.uuid4().hex}", scope.caller.subject,
-        body.url, list(dict.fromkeys(body.event_types)), body.unit_id, secret)
-    return WebhookWithSecret(**_webhook(row).model_dump(), secret=secret)
+
+    async def work(conn) -> bytes:
+        secret = signing.new_secret()
+        row = await repository.create_webhook(
+            conn, f"wh-{uuid.uuid4().hex}", scope.caller.subject, body.url,
+            list(dict.fromkeys(body.event_types)), body.unit_id, secret)
+        created = WebhookWithSecret(**_webhook(row).model_dump(), secret=secret)
+        return created.__pydantic_serializer__.to_json(created)
+
+    fingerprint = idempotency.fingerprint("POST", "/webhooks", body, scope.caller.subject)
+    return await _once(request, idempotency_key, fingerprint, 201, work)
 
 
 @router.get("/webhooks", responses=problem_responses(401, 403, 422, 503))
@@ -149,33 +181,47 @@ async def get_webhook(webhook_id: Identifier, request: Request,
     return _webhook(await _owned(request, scope, webhook_id))
 
 
-@router.post("/webhooks/{webhook_id}/secrets",
+@router.post("/webhooks/{webhook_id}/secrets", response_model=Secret,
              responses=problem_responses(401, 403, 404, 413, 422, 503))
 async def rotate_webhook_secret(webhook_id: Identifier, request: Request,
-                                scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> Secret:
+                                scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)],
+                                idempotency_key: idempotency.IdempotencyKey = None) -> Response:
     """A new secret, shown once; the former ones keep signing beside it for
-    `NOTIFY_WEBHOOK_SECRET_OVERLAP_S`, so the receiver can switch without a gap."""
+    `NOTIFY_WEBHOOK_SECRET_OVERLAP_S`, so the receiver can switch without a gap. A retry with
+    the same `Idempotency-Key` answers the same secret instead of rotating again."""
     await _owned(request, scope, webhook_id)
-    runtime = request.app.state.runtime
-    overlap = runtime.definition.settings.webhook_secret_overlap_s
-    secret = signing.new_secret()
-    await repository.rotate_secret(runtime.pool, webhook_id, secret, overlap)
-    return Secret(webhook_id=webhook_id, secret=secret, previous_valid_for_s=overlap)
+    overlap = request.app.state.runtime.definition.settings.webhook_secret_overlap_s
+
+    async def work(conn) -> bytes:
+        secret = signing.new_secret()
+        await repository.rotate_secret(conn, webhook_id, secret, overlap)
+        rotated = Secret(webhook_id=webhook_id, secret=secret, previous_valid_for_s=overlap)
+        return rotated.__pydantic_serializer__.to_json(rotated)
+
+    fingerprint = idempotency.fingerprint("POST", f"/webhooks/{webhook_id}/secrets",
+                                          Rotation(), scope.caller.subject)
+    return await _once(request, idempotency_key, fingerprint, 200, work)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries",
             responses=problem_responses(401, 403, 404, 422, 503))
 async def list_deliveries(
-    webhook_id: Identifier, request: Request,
+    webhook_id: Identifier, request: Request, response: Response,
     scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)],
     status: Literal["pending", "delivered", "parked"] | None = None,
+    event_type: Annotated[str | None, Query(max_length=100,
+                                            pattern=r"^thidua\.[a-z_.]+\.v[0-9]+$")] = None,
     limit: int = Query(50, ge=1, le=500),
+    cursor: pages.Cursor = None,
 ) -> list[Delivery]:
-    """The subscription's deliveries, newest first; `?status=parked` for those given up."""
+    """The subscription's deliveries, newest first; `?status=parked` for those given up. When
+    there is more, the `Link` header holds the next page."""
     await _owned(request, scope, webhook_id)
     rows = await repository.webhook_deliveries(request.app.state.runtime.pool, webhook_id,
-                                               status, limit)
-    return [Delivery.model_validate(r) for r in rows]
+                                               status, limit + 1, event_type=event_type,
+                                               before=pages.after(cursor))
+    return [Delivery.model_validate(r)
+            for r in pages.page(rows, limit, "delivery_id", request, response)]
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",

@@ -25,15 +25,22 @@ def vnd(amount: int | float | Decimal | str) -> str:
     return f"{sign}{grouped}\u00a0₫"
 
 
-def grouped(number: int | Decimal) -> str:
-    """A count or score with Vietnamese grouping: `60220` → `60.220`, `12.5` → `12,5`."""
-    value = Decimal(str(number))
-    whole = int(abs(value))
-    text = f"{whole:,}".replace(",", ".")
-    fraction = abs(value) - whole
+def number(value: int | float | Decimal | str) -> str:
+    """`1234.5` → `1.234,5`: Vietnamese digit grouping, trailing zeros dropped."""
+    value = Decimal(str(value))
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    whole = int(value)
+    grouped = f"{whole:,}".replace(",", ".")
+    fraction = value - whole
     if fraction:
-        text += "," + f"{fraction:.2f}"[2:].rstrip("0")
-    return ("-" if value < 0 else "") + text
+        grouped += "," + f"{fraction:f}"[2:].rstrip("0")
+    return sign + grouped
+
+
+def vietnam_date(moment: datetime) -> date:
+    """The calendar day in Vietnam at that moment."""
+    return moment.astimezone(VIETNAM).date()
 
 
 def vn_date(moment: date | datetime | str) -> str:

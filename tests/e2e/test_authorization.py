@@ -263,6 +263,7 @@ BODIES = {
                                                        "phone": "+84 912 345 678"},
     ("put", "/members/{member_id}/preferences"): lambda: {"language": "vi", "email": True,
                                                           "in_app": True},
+    ("post", "/members/{member_id}/notifications/read"): lambda: {"all": True},
     ("post", "/webhooks"): lambda: {"url": "https://hr.example.vn/thidua-hook",
                                     "event_types": ["thidua.award.eligibility_changed.v1"],
                                     "unit_id": WARD_LANG},
@@ -274,6 +275,11 @@ BODIES = {
     ("post", "/members/{member_id}/exclusions"): lambda: {
         "year": 1975 + next(_changes) % 120, "kind": "absent_40_days",
         "source": "bảng chấm công"},
+}
+# Routes whose body is not JSON: (content type, bytes).
+RAW_BODIES = {
+    ("post", "/units/{unit_id}/contacts/import"): lambda: (
+        "text/csv", f"member_id,phone\n{CHAIR},+84 912 345 678\n".encode()),
 }
 
 
@@ -332,6 +338,10 @@ async def call(clients, service, method, path, values, headers, claims=None, awa
     if (method, path) in UPLOADS:
         return await clients[service].post(url, content=UPLOADS[(method, path)].encode(),
                                            headers=headers | {"Content-Type": "text/csv"})
+    if (method, path) in RAW_BODIES:
+        content_type, content = RAW_BODIES[(method, path)]()
+        return await clients[service].request(method.upper(), url, content=content,
+                                              headers=headers | {"content-type": content_type})
     body = BODIES[(method, path)]() if (method, path) in BODIES else None
     if method != "get" and (method, path) not in BODIES:
         pytest.fail(f"{service} {method.upper()} {path}: no test body; add one to BODIES")

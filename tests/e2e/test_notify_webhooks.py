@@ -60,3 +60,69 @@ async def test_a_unit_outside_the_scope_or_a_plain_http_url_is_refused(clients,
     loopback = await notify.post("/webhooks",
                                  json=subscription(url="http://127.0.0.1:9/hook"), headers=mine)
     assert loopback.status_code == 201, loopback.text
+
+
+async def test_a_retried_subscription_or_rotation_with_its_key_happens_once(clients,
+                                                                            directory_seeded):
+    notify = clients["notify"]
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-retry")
+    key = {"Idempotency-Key": "retry-subscribe-1"}
+    first = await notify.post("/webhooks", json=subscription(), headers=mine | key)
+    again = await notify.post("/webhooks", json=subscription(), headers=mine | key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert len((await notify.get("/webhooks", headers=mine)).json()) == 1
+    other_body = await notify.post("/webhooks", json=subscription(url="https://x.example.vn/h"),
+                                   headers=mine | key)
+    assert other_body.status_code == 422
+    assert other_body.json()["errors"][0]["code"] == "idempotency_key_reused"
+    webhook_id = first.json()["webhook_id"]
+    rotate = {"Idempotency-Key": "retry-rotate-1"}
+    one = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | rotate)
+    two = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | rotate)
+    assert one.json()["secret"] == two.json()["secret"]
+
+
+async def test_an_event_type_notify_does_not_deliver_is_refused_naming_the_field(
+        clients, directory_seeded):
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-types")
+    answer = await clients["notify"].post(
+        "/webhooks", headers=mine,
+        json=subscription() | {"event_types": ["thidua.score.changed.v1"]})
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert error["field"].startswith("event_types")
+    assert "thidua.award.granted.v1" in error["message"]
+
+
+async def test_deliveries_page_with_a_cursor_and_filter_by_status_and_type(
+        clients, system, directory_seeded):
+    notify = clients["notify"]
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-pages")
+    created = await notify.post("/webhooks", json=subscription(), headers=mine)
+    webhook_id = created.json()["webhook_id"]
+    pool = system["notify"].state.runtime.pool
+    await pool.executemany(
+        """INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_id, event_type, body,
+               status, created_at)
+           VALUES ($1, $2, $1, $3, '{}', $4, now() - make_interval(secs => $5))""",
+        [(f"msg-page-{webhook_id}-{i}", webhook_id, ELIGIBILITY,
+          "parked" if i % 2 else "delivered", float(i)) for i in range(7)])
+    seen, url = [], f"/webhooks/{webhook_id}/deliveries?limit=3"
+    while url:
+        answer = await notify.get(url, headers=mine)
+        assert answer.status_code == 200, answer.text
+        seen += [d["delivery_id"] for d in answer.json()]
+        link = answer.headers.get("link")
+        url = link.split(">")[0].lstrip("<") if link else None
+    assert seen == [f"msg-page-{webhook_id}-{i}" for i in range(7)]
+    parked = (await notify.get(f"/webhooks/{webhook_id}/deliveries?status=parked",
+                               headers=mine)).json()
+    assert [d["delivery_id"][-1] for d in parked] == ["1", "3", "5"]
+    other = (await notify.get(f"/webhooks/{webhook_id}/deliveries",
+                              params={"event_type": "thidua.award.granted.v1"},
+                              headers=mine)).json()
+    assert other == []
+    bad = await notify.get(f"/webhooks/{webhook_id}/deliveries?cursor=eA", headers=mine)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
+    await pool.execute("DELETE FROM webhook_deliveries WHERE webhook_id = $1", webhook_id)

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -31,7 +31,7 @@ class SmtpServer:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
-        self.port = _free_port()
+        self.port = free_port()
         self._controller = Controller(_Collect(self.messages), hostname="127.0.0.1",
                                       port=self.port)
 
@@ -45,4 +45,4 @@ class SmtpServer:
 
 def closed_port() -> int:
     """A port nothing listens on: an SMTP relay that is down."""
-    return _free_port()
+    return free_port()

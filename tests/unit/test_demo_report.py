@@ -13,7 +13,7 @@ def test_text_report_has_english_headers_and_vietnamese_figures():
     for header in ("Leaderboard", "Initiatives and benefit per district",
                    "Award pyramid by title and level", "Notifications per channel"):
         assert header in text
-    assert "12.400.000.000\u00a0₫" in text  # VND grouped with dots
+    assert "12.400.000.000\u00a0₫" in text  # VND number with dots
     assert "22.570.500.000\u00a0₫" in text  # the districts' total
     assert "60.220" in text and "661,29" in text  # a count and a decimal, Vietnamese style
     lines = text.splitlines()

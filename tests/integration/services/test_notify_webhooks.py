@@ -3,6 +3,7 @@ transaction, POSTed signed (Standard Webhooks), retried, parked, replayed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -11,7 +12,7 @@ import pytest
 from services.notify import repository, signing
 from services.notify.domain import webhook_delivery_id
 from services.notify.settings import NotifySettings
-from services.notify.webhooks import WebhookSender
+from services.notify.webhook_channel import WebhookSender
 from tests.integration.services.test_notify_handlers import NOTIFY, eligibility_changed
 from tests.support.handler_harness import open_harness
 from tests.support.webhook_receiver import running_receiver
@@ -165,3 +166,95 @@ async def test_a_slow_endpoint_does_not_hold_up_another(notify, receiver):
     claimed = await s.claim()
     assert {row["webhook_id"] for row in claimed} == {"wh-2"}
     await s.client.aclose()
+
+
+async def test_each_outcome_is_announced_delivered_or_failed_naming_the_subscription(
+        notify, receiver):
+    await subscribe(notify, receiver)
+    event = eligibility_changed("m-1", correlation_id="flow-o")
+    await notify.apply(event)
+    s = sender(notify, webhook_max_attempts=1)
+    await s.run_once()
+    delivered = [d for d in await notify.emitted("thidua.notification.delivered.v1")
+                 if d.data.channel == "webhook"]
+    [d] = delivered
+    assert (d.data.notification_id, d.data.recipient_id, d.data.recipient_kind,
+            d.data.subject, d.data.source_event_id, d.data.attempts) == (
+        webhook_delivery_id(event.id, "wh-1"), "wh-1", "integrator", ELIGIBILITY, event.id, 1)
+    assert (d.causationid, d.correlationid, d.district) == (event.id, "flow-o", "d-dongda")
+    receiver.status = 500
+    await notify.apply(eligibility_changed("m-2"))
+    await s.run_once()
+    [failed] = await notify.emitted("thidua.notification.failed.v1")
+    assert (failed.data.channel, failed.data.error, failed.data.attempts) == (
+        "webhook", "HTTP 500", 1)
+    await s.client.aclose()
+
+
+async def test_a_dead_receiver_never_delays_the_others(notify, receiver):
+    """A receiver that accepts connections and never answers: its requests time out one by
+    one, its circuit opens, and meanwhile every delivery to the healthy receiver arrives."""
+    hung: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader, writer):
+        hung.append(writer)
+        await reader.read(-1)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    dead_port = server.sockets[0].getsockname()[1]
+    await repository.create_webhook(notify.pool, "wh-dead", "test:integrator",
+                                    f"http://127.0.0.1:{dead_port}/hook", [ELIGIBILITY],
+                                    "d-dongda", signing.new_secret())
+    await subscribe(notify, receiver, webhook_id="wh-ok")
+    await notify.apply(*(eligibility_changed(f"m-{i}") for i in range(30)))
+    s = sender(notify, webhook_timeout_s=2, webhook_max_per_endpoint=2,
+               webhook_breaker_failures=2, webhook_breaker_open_s=600,
+               webhook_poll_interval_ms=20, webhook_batch_size=10)
+    task = asyncio.create_task(s.run())
+    started = time.monotonic()
+    try:
+        while len(receiver.received) < 30 and time.monotonic() - started < 20:
+            await asyncio.sleep(0.05)
+        healthy_done = time.monotonic() - started
+        assert len(receiver.received) == 30
+        # Faster than a single timeout of the dead receiver: nothing waited behind it.
+        assert healthy_done < 2
+        await asyncio.sleep(2.5)  # the dead receiver's requests time out; its circuit opens
+        assert s.breaker.is_open("wh-dead")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        server.close()
+        for writer in hung:
+            writer.close()
+    dead = await notify.pool.fetch(
+        "SELECT status, attempts FROM webhook_deliveries WHERE webhook_id = 'wh-dead'")
+    assert {r["status"] for r in dead} == {"pending"}  # waiting, not parked
+    assert sum(r["attempts"] for r in dead) <= 2  # only the two slots were ever tried
+
+
+async def test_a_webhook_sender_stopped_mid_fan_out_resends_nothing_it_recorded(
+        notify, receiver):
+    await subscribe(notify, receiver)
+    await notify.apply(*(eligibility_changed(f"m-{i}") for i in range(30)))
+    first = sender(notify, webhook_claim_lease_s=0.5, webhook_poll_interval_ms=10,
+                   webhook_max_per_endpoint=2, webhook_batch_size=4)
+    task = asyncio.create_task(first.run())
+    while await notify.pool.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'") < 8:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    recorded = {r[0] for r in await notify.pool.fetch(
+        "SELECT delivery_id FROM webhook_deliveries WHERE status = 'delivered'")}
+    await asyncio.sleep(0.6)  # leases run out
+    second = sender(notify, webhook_max_per_endpoint=2)
+    while await second.run_once():
+        pass
+    await second.client.aclose()
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert set(ids) == {r[0] for r in await notify.pool.fetch(
+        "SELECT delivery_id FROM webhook_deliveries")}
+    twice = {i for i in ids if ids.count(i) > 1}
+    assert not recorded & twice  # only what was in flight, unrecorded, may come twice
+    assert len(twice) <= 2

@@ -60,3 +60,46 @@ def test_the_message_id_is_stable_per_notification():
     assert message["Message-ID"] == "<n-1@thidua.vn>"
     assert message.get_body(("plain",)).get_content() == "t\n"
     assert message.get_body(("html",)).get_content().strip() == "<p>h</p>"
+
+
+def test_numbers_are_grouped_the_vietnamese_way():
+    from services.runtime.vietnamese import number
+
+    assert [number(v) for v in (0, 1234, "1234.50", 10, -2500000)] == [
+        "0", "1.234", "1.234,5", "10", "-2.500.000"]
+
+
+def test_every_template_renders_in_both_languages():
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from services.notify.mail import render
+
+    moment = datetime(2025, 6, 30, 20, tzinfo=UTC)
+    common = {"audience": "official", "initiative_title": "Sổ điểm điện tử", "field": "giáo dục",
+              "unit_name": "CĐCS Trường THCS Láng Thượng", "authors": ["Lê Thu Hoa"],
+              "claimed_benefit_vnd": Decimal(120_000_000), "campaign": "Thi đua 90 ngày",
+              "phase": "Đợt 1", "submitted_at": moment, "accepted": True, "level": "cơ sở",
+              "grade": "A", "recognised_benefit_vnd": Decimal(95_000_000), "reason": None,
+              "council": "LĐLĐ quận Đống Đa", "reviewed_at": moment, "counterparts": [],
+              "targets": [{"description": "Sáng kiến", "value": Decimal(10),
+                           "unit": "sáng kiến"}], "signed_on": date(2025, 6, 1),
+              "closed_at": moment, "closed_by": "LĐLĐ quận Đống Đa", "finalized_at": moment,
+              "subject_name": "Lê Thu Hoa", "title": "Công nhân giỏi", "points": Decimal("87.5"),
+              "quota": None, "quota_rank": 1, "proposed_at": moment,
+              "decision_number": "125/QĐ-LĐLĐ", "decision_date": date(2025, 7, 1),
+              "issuer_name": "LĐLĐ quận Đống Đa", "day": date(2025, 7, 1), "items": [],
+              "more": 0, "total": 0, "inbox_url": "https://thidua.test", "channel": "email",
+              "cluster": "Cụm thi đua số 1"}
+    for template in ("initiative_submitted", "initiative_reviewed", "pledge_signed",
+                     "phase_closed", "standings_finalized", "award_proposed", "award_granted",
+                     "digest"):
+        for language in ("vi", "en"):
+            rendered = render(template, language, common)
+            assert rendered.subject and "\n" not in rendered.subject, (template, language)
+            assert rendered.text.strip() and "<html" in rendered.html, (template, language)
+    assert "120.000.000\u00a0₫" in render("initiative_submitted", "vi", common).text
+    assert "01/07/2025" in render("phase_closed", "vi", common).text  # 20:00 UTC is 1 Jul
+    in_app = render("phase_closed", "vi", common | {"channel": "in_app"}).text
+    assert "gửi tự động" not in in_app and "gửi tự động" in render(
+        "phase_closed", "vi", common).text

@@ -1,0 +1,239 @@
+"""The e-mail channel of the queue worker (`queue.py`): rows of `deliveries` handed to the SMTP
+relay, each outcome recorded and announced through the outbox.
+
+Each step is a short transaction of its own; no transaction is open while a message travels.
+
+1. **Claim**: due `pending` rows, leased for `NOTIFY_EMAIL_CLAIM_LEASE_S`.
+2. **Send** paced by `NOTIFY_EMAIL_RATE_PER_S` and `NOTIFY_EMAIL_MAX_CONCURRENCY`.
+3. **Record**: `sent` with `thidua.notification.delivered.v1`, or a new `next_attempt_at`
+   (backoff doubling from `NOTIFY_EMAIL_RETRY_BACKOFF_S`), or — after
+   `NOTIFY_EMAIL_MAX_ATTEMPTS`, on a permanent refusal (5xx) or with no address left —
+   `failed` with `thidua.notification.failed.v1`. A row already `sent` is never sent again.
+
+The unavoidable window: a crash after the relay accepted a message and before step 3 committed
+sends it once more when the lease runs out. The copy carries the same `Message-ID` (derived
+from the notification id), so mail clients and archives can drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+
+import aiosmtplib
+import asyncpg
+import structlog
+
+from contracts.events.notifications import NotificationDelivered, NotificationFailed
+from services.runtime import outbox
+from services.runtime.context import Clock, Envelopes
+
+from . import mail
+from .queue import Outcome, Pacing, QueueWorker
+from .settings import NotifySettings
+
+log = structlog.get_logger()
+
+Transport = Callable[[EmailMessage], Awaitable[object]]
+
+
+class PermanentFailure(Exception):
+    """A message that no retry can deliver."""
+
+
+class SmtpRelay:
+    """Connections to the relay kept open and reused, at most one per message in flight: a
+    fan-out to thousands costs thousands of DATA exchanges, not thousands of handshakes. A
+    connection that failed in any way but a refusal of one message is dropped, not reused."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
+            start_tls=s.smtp_starttls if not s.smtp_tls else False,
+            username=s.smtp_username or None,
+            password=s.smtp_password.get_secret_value() or None, timeout=s.smtp_timeout_s)
+
+    async def __call__(self, message: EmailMessage) -> object:
+        client = None
+        while self._idle and client is None:
+            candidate = self._idle.pop()
+            client = candidate if candidate.is_connected else None
+        if client is None:
+            client = self._client()
+            await client.connect()
+        try:
+            answer = await client.send_message(message)
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPDataError,
+                aiosmtplib.SMTPSenderRefused) as exc:
+            # The relay refused this message and stays in the conversation: reset and reuse.
+            if getattr(exc, "code", 0) != 421 and client.is_connected:
+                try:
+                    await client.rset()
+                    self._idle.append(client)
+                except aiosmtplib.SMTPException:
+                    client.close()
+            else:
+                client.close()
+            raise
+        except BaseException:
+            client.close()
+            raise
+        self._idle.append(client)
+        return answer
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+
+def describe(exc: BaseException) -> str:
+    """The error as announced and stored: never the server's text, which may quote the
+    recipient's address."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "recipient refused by the SMTP relay"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"SMTP {exc.code} from the relay"
+    if isinstance(exc, PermanentFailure):
+        return str(exc)
+    if isinstance(exc, (asyncio.TimeoutError, aiosmtplib.SMTPTimeoutError)):
+        return "SMTP relay timed out"
+    return f"{type(exc).__name__} talking to the SMTP relay"
+
+
+def is_permanent(exc: BaseException) -> bool:
+    if isinstance(exc, PermanentFailure | aiosmtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
+
+
+class EmailChannel:
+    """The `deliveries` table and the SMTP relay, for `QueueWorker`."""
+
+    name = "email"
+
+    def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, envelopes: Envelopes,
+                 clock: Clock, transport: Transport | None = None) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.envelopes = envelopes
+        self.clock = clock
+        self.relay = SmtpRelay(settings)
+        self.transport = transport or self.relay
+        self.domain = settings.email_message_id_domain or mail.domain_of(settings.smtp_sender)
+        s = settings
+        self.pacing = Pacing(
+            rate_per_s=s.email_rate_per_s, concurrency=s.email_max_concurrency,
+            per_endpoint=s.email_max_concurrency, batch_size=s.email_batch_size,
+            poll_interval_s=s.email_poll_interval_ms / 1000, max_attempts=s.email_max_attempts,
+            backoff_s=s.email_retry_backoff_s, backoff_max_s=s.email_retry_backoff_max_s,
+            breaker_failures=s.email_breaker_failures, breaker_open_s=s.email_breaker_open_s)
+
+    def endpoint(self, row: dict) -> str:
+        return "relay"  # one relay: its pacing is the channel's
+
+    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+        if "relay" in excluded:
+            return []
+        rows = await self.pool.fetch(
+            """WITH due AS (
+                   SELECT notification_id FROM deliveries
+                   WHERE status = 'pending' AND next_attempt_at <= now()
+                   ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+               UPDATE deliveries d
+               SET attempts = d.attempts + 1,
+                   next_attempt_at = now() + make_interval(secs => $2)
+               FROM due WHERE d.notification_id = due.notification_id
+               RETURNING d.*, (SELECT c.email FROM member_contacts c
+                               WHERE c.member_id = d.recipient_id) AS email""",
+            limit, self.settings.email_claim_lease_s,
+        )
+        return [dict(row) for row in rows]
+
+    async def send(self, row: dict) -> Outcome:
+        try:
+            if not row["email"]:
+                raise PermanentFailure("no e-mail address on record")
+            message = mail.build_message(
+                sender=self.settings.smtp_sender, to=row["email"], subject=row["subject"],
+                text=row["text_body"], html=row["html_body"],
+                notification_id=row["notification_id"], domain=self.domain,
+                language=row["language"], sent_at=self.clock(),
+            )
+            await self.transport(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return Outcome(describe(exc), permanent=is_permanent(exc))
+        return Outcome()
+
+    async def close(self) -> None:
+        await self.relay.close()
+
+    def _announce(self, row: dict, data) -> object:
+        return self.envelopes.for_command(
+            data, district=row["district"], correlation_id=row["correlation_id"],
+            subject=row["recipient_id"], causation_id=row["source_event_id"],
+        )
+
+    def _common(self, row: dict) -> dict:
+        return {"notification_id": row["notification_id"], "recipient_id": row["recipient_id"],
+                "recipient_kind": row["recipient_kind"], "channel": row["channel"],
+                "template": row["template"], "subject": row["subject"],
+                "source_event_id": row["source_event_id"], "attempts": row["attempts"]}
+
+    async def delivered(self, rows: list[dict]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            done = {r[0] for r in await conn.fetch(
+                """UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL
+                   WHERE notification_id = ANY($1::text[]) AND status = 'pending'
+                   RETURNING notification_id""", [r["notification_id"] for r in rows])}
+            now = self.clock()
+            await outbox.enqueue(conn, [
+                self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))
+                for r in rows if r["notification_id"] in done])
+        log.info("emails_sent", count=len(rows))
+
+    async def retry(self, row: dict, error: str, delay_s: float) -> None:
+        await self.pool.execute(
+            """UPDATE deliveries SET last_error = $2,
+                   next_attempt_at = now() + make_interval(secs => $3)
+               WHERE notification_id = $1 AND status = 'pending'""",
+            row["notification_id"], error, float(delay_s))
+        log.warning("email_retry", notification_id=row["notification_id"],
+                    attempts=row["attempts"], error=error)
+
+    async def give_up(self, row: dict, error: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchval(
+                """UPDATE deliveries SET status = 'failed', last_error = $2, finished_at = now()
+                   WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
+                row["notification_id"], error)
+            if done:
+                await outbox.enqueue(conn, [self._announce(row, NotificationFailed(
+                    **self._common(row), error=error, failed_at=self.clock()))])
+        log.warning("email_failed", notification_id=row["notification_id"],
+                    attempts=row["attempts"], error=error)
+
+
+class EmailSender(QueueWorker):
+    """The e-mail queue worker."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, envelopes: Envelopes,
+                 clock: Clock, transport: Transport | None = None) -> None:
+        super().__init__(EmailChannel(pool, settings, envelopes, clock, transport))
+
+
+async def run_email_sender(runtime) -> None:
+    """The worker task the runtime starts beside the consumer (`ServiceDefinition.workers`)."""
+    d = runtime.definition
+    await EmailSender(runtime.pool, d.settings, runtime.envelopes, d.clock).run()

@@ -1,0 +1,242 @@
+"""One worker loop for every network channel (e-mail, webhooks): claim due rows, send them
+paced, record each outcome. What differs per channel — its table, how a row is sent, what an
+outcome writes — sits behind `Channel`.
+
+1. **Claim** (one statement, the channel's): due rows, oldest first, `FOR UPDATE SKIP LOCKED`
+   so replicas take disjoint rows; each claimed row's attempt is counted and the row leased
+   ahead, so a worker that dies mid-send leaves it due again, not lost. Endpoints whose slots
+   are all taken here, or whose circuit is open, are left out of the claim.
+2. **Send** each row as a task of its own under the channel's pacing: a rate limit
+   (`aiolimiter`, messages per second), a bound on messages in flight, and a bound per
+   endpoint (`Channel.endpoint`), so one slow or dead endpoint only ties up its own slots.
+3. **Record** (a short transaction, the channel's): delivered, due again after a backoff
+   (doubling, capped, with jitter), or given up after the last attempt or a permanent refusal.
+
+An endpoint failing `breaker_failures` times in a row has its circuit opened for
+`breaker_open_s`: its rows stay due, untouched (no attempt is spent on them), until one trial
+request after the pause succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from aiolimiter import AsyncLimiter
+from prometheus_client import Counter, Gauge
+
+log = structlog.get_logger()
+
+SENT = Counter("thidua_notify_sends_total",
+               "Send attempts by channel and outcome: delivered, retry, given_up.",
+               ["channel", "outcome"])
+IN_FLIGHT = Gauge("thidua_notify_in_flight", "Messages being sent right now, by channel.",
+                  ["channel"])
+QUEUED = Counter("thidua_notify_queued_total",
+                 "Notifications written by the consumer, by channel: in_app (delivered at once), "
+                 "email, digest (held for the daily digest), webhook.", ["channel"])
+DIGESTS = Counter("thidua_notify_digests_total", "Daily digest e-mails queued.")
+OPEN_CIRCUITS = Gauge("thidua_notify_open_circuits",
+                      "Endpoints whose circuit is open (paused after repeated failures).",
+                      ["channel"])
+
+
+@dataclass(frozen=True)
+class Pacing:
+    rate_per_s: float  # messages started per second, per replica
+    concurrency: int  # messages in flight at once, per replica
+    per_endpoint: int  # of which to one endpoint
+    batch_size: int  # rows one claim takes
+    poll_interval_s: float  # how often an idle worker looks for due rows
+    max_attempts: int
+    backoff_s: float  # delay after the first failed attempt, doubling
+    backoff_max_s: float
+    breaker_failures: int = 5  # failures in a row that open an endpoint's circuit
+    breaker_open_s: float = 30.0  # how long it stays open before a trial request
+
+
+@dataclass(frozen=True)
+class Outcome:
+    error: str | None = None  # None: delivered
+    permanent: bool = False  # no retry can deliver it
+
+
+class Channel(Protocol):
+    name: str
+    pacing: Pacing
+
+    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+        """Due rows, attempts counted and leased; none of the `excluded` endpoints."""
+
+    def endpoint(self, row: dict) -> str:
+        """What a row is sent to (a webhook subscription; the relay for e-mail)."""
+
+    async def send(self, row: dict) -> Outcome: ...
+
+    async def delivered(self, rows: list[dict]) -> None:
+        """Record rows delivered and announce them, in one transaction."""
+
+    async def retry(self, row: dict, error: str, delay_s: float) -> None: ...
+
+    async def give_up(self, row: dict, error: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Breaker:
+    """Per endpoint: consecutive failures, and until when its circuit is open."""
+
+    def __init__(self, failures: int, open_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.failures, self.open_s, self.clock = failures, open_s, clock
+        self._streak: dict[str, int] = defaultdict(int)
+        self._open_until: dict[str, float] = {}
+
+    def is_open(self, endpoint: str) -> bool:
+        until = self._open_until.get(endpoint)
+        if until is None:
+            return False
+        if self.clock() >= until:
+            # Half-open: let one claim through; its outcome closes or reopens the circuit.
+            del self._open_until[endpoint]
+            self._streak[endpoint] = self.failures - 1
+            return False
+        return True
+
+    def open_endpoints(self) -> list[str]:
+        return [e for e in list(self._open_until) if self.is_open(e)]
+
+    def succeeded(self, endpoint: str) -> None:
+        self._streak.pop(endpoint, None)
+
+    def failed(self, endpoint: str) -> bool:
+        """Count a failure; True when it opens the circuit."""
+        self._streak[endpoint] += 1
+        if self._streak[endpoint] >= self.failures and endpoint not in self._open_until:
+            self._open_until[endpoint] = self.clock() + self.open_s
+            return True
+        return False
+
+
+class QueueWorker:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        p = channel.pacing
+        self.limiter = AsyncLimiter(p.rate_per_s, 1.0)
+        self._slots = asyncio.Semaphore(p.concurrency)
+        self._endpoint_slots: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(p.per_endpoint))
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._tasks: set[asyncio.Task] = set()
+        self.breaker = Breaker(p.breaker_failures, p.breaker_open_s)
+        self._delivered: list[dict] = []
+        self._recording = asyncio.Lock()
+
+    async def run(self) -> None:
+        """Send forever: claim again as soon as there is room, else every poll interval."""
+        try:
+            while True:
+                try:
+                    claimed = await self.claim() if self._room() else []
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("notify_queue_error", channel=self.channel.name,
+                                error=type(exc).__name__)
+                    claimed = []
+                for row in claimed:
+                    task = asyncio.create_task(self._deliver(row))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                if claimed:
+                    await asyncio.sleep(0)
+                elif self._tasks and not self._room():
+                    await asyncio.wait(self._tasks, timeout=self.channel.pacing.poll_interval_s,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(self.channel.pacing.poll_interval_s)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await self.channel.close()
+
+    async def run_once(self) -> int:
+        """Claim one batch and wait for every send of it; returns how many were claimed."""
+        rows = await self.claim()
+        await asyncio.gather(*(self._deliver(row) for row in rows))
+        return len(rows)
+
+    def _room(self) -> bool:
+        # Claim no more than can start soon: rows claimed and left waiting hold their lease.
+        return len(self._tasks) < 2 * self.channel.pacing.concurrency
+
+    async def claim(self) -> list[dict]:
+        per = self.channel.pacing.per_endpoint
+        excluded = sorted({e for e, n in self._in_flight.items() if n >= per}
+                          | set(self.breaker.open_endpoints()))
+        OPEN_CIRCUITS.labels(self.channel.name).set(len(self.breaker._open_until))
+        rows = await self.channel.claim(self.channel.pacing.batch_size, excluded)
+        for row in rows:
+            self._in_flight[self.channel.endpoint(row)] += 1
+        return rows
+
+    def backoff(self, attempts: int) -> float:
+        p = self.channel.pacing
+        delay = min(p.backoff_s * 2 ** (attempts - 1), p.backoff_max_s)
+        return delay * random.uniform(0.5, 1.0)
+
+    async def _deliver(self, row: dict) -> None:
+        channel = self.channel
+        endpoint = channel.endpoint(row)
+        try:
+            async with self._endpoint_slots[endpoint], self._slots, self.limiter:
+                IN_FLIGHT.labels(channel.name).inc()
+                try:
+                    outcome = await channel.send(row)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a channel's bug must not stop the queue
+                    outcome = Outcome(f"{type(exc).__name__} while sending")
+                finally:
+                    IN_FLIGHT.labels(channel.name).dec()
+            await self._record(row, endpoint, outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database failed: the lease makes the row due again
+            log.warning("notify_outcome_not_recorded", channel=channel.name,
+                        error=type(exc).__name__)
+        finally:
+            self._in_flight[endpoint] -= 1
+
+    async def _record(self, row: dict, endpoint: str, outcome: Outcome) -> None:
+        channel = self.channel
+        if outcome.error is None:
+            self.breaker.succeeded(endpoint)
+            await self._record_delivered(row)
+            return
+        if not outcome.permanent and self.breaker.failed(endpoint):
+            log.warning("notify_circuit_opened", channel=channel.name, endpoint=endpoint,
+                        pause_s=channel.pacing.breaker_open_s)
+        if outcome.permanent or row["attempts"] >= channel.pacing.max_attempts:
+            await channel.give_up(row, outcome.error)
+            SENT.labels(channel.name, "given_up").inc()
+        else:
+            await channel.retry(row, outcome.error, self.backoff(row["attempts"]))
+            SENT.labels(channel.name, "retry").inc()
+
+    async def _record_delivered(self, row: dict) -> None:
+        """Group commit: whoever takes the lock records every row delivered meanwhile in one
+        transaction, so a fan-out pays one commit per handful of messages, not one each. A
+        row's send returns once a transaction holding it committed."""
+        self._delivered.append(row)
+        async with self._recording:
+            rows, self._delivered = self._delivered, []
+            if rows:
+                await self.channel.delivered(rows)
+                SENT.labels(self.channel.name, "delivered").inc(len(rows))
