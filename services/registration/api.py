@@ -18,7 +18,8 @@ from services.runtime.domain_errors import NotFound
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import domain, repository
+from . import domain, phase_gate, repository
+from .campaign_domain import check_window
 from .org_repository import run_command
 
 log = structlog.get_logger()
@@ -134,6 +135,8 @@ async def submit_initiative(
     if unit.status != "active":
         raise domain.UnitNotActive(command.unit_id)
     domain.check_district(command, unit.district_id)
+    await phase_gate.admit(request, scope, command.campaign_id, command.phase_id,
+                           command.unit_id, "entries")
     data = domain.initiative_submitted(command, datetime.now(UTC), scope.actor)
     runtime = request.app.state.runtime
     event = runtime.envelopes.for_command(data, district=unit.district_id,
@@ -218,8 +221,11 @@ async def review_initiative(
     council = await _council_unit(scope, command, found["unit_id"])
     domain.check_council_level(command, council.unit_id, council.kind)
     own_level = domain.COUNCIL_LEVEL.get(unit.kind, "grassroots")
+    reach = await phase_gate.campaign(request, found["campaign_id"])
+    check_window(reach, found["phase_id"], scope.today, "reckoning")
 
     async def work(conn) -> bytes:
+        await phase_gate.enter(conn, reach, found["phase_id"], scope.today, "reckoning")
         initiative, earlier = await repository.lock_for_review(conn, initiative_id)
         domain.check_review_order(initiative_id, own_level, command.level, earlier)
         data = domain.initiative_reviewed(initiative, command, council.unit_id,

@@ -8,6 +8,8 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
+from .campaign_api import router as campaign_router
+from .cluster_api import router as cluster_router
 from .org_api import router as org_router
 from .org_queries import router as org_query_router
 from .settings import RegistrationSettings
@@ -18,5 +20,6 @@ def definition(settings: RegistrationSettings | None = None) -> ServiceDefinitio
         name="registration",
         settings=settings or RegistrationSettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
-        routers=[router, org_router, org_query_router],
+        routers=[router, org_router, org_query_router, campaign_router,
+                 cluster_router],
     )
