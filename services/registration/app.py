@@ -12,7 +12,10 @@ from .campaign_api import router as campaign_router
 from .cluster_api import router as cluster_router
 from .org_api import router as org_router
 from .org_queries import router as org_query_router
+from .participation_api import router as participation_router
+from .phase_close import router as phase_close_router
 from .settings import RegistrationSettings
+from .works_api import router as works_router
 
 
 def definition(settings: RegistrationSettings | None = None) -> ServiceDefinition:
@@ -21,5 +24,6 @@ def definition(settings: RegistrationSettings | None = None) -> ServiceDefinitio
         settings=settings or RegistrationSettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
         routers=[router, org_router, org_query_router, campaign_router,
-                 cluster_router],
+                 cluster_router, participation_router, works_router,
+                 phase_close_router],
     )
