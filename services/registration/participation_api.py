@@ -47,10 +47,14 @@ REPORTERS = Rule(
     writes=True,
     summary="An official whose subtree holds the reporting unit as the tree stands today.",
 )
-PARTICIPATION_READERS = Rule(
-    "read-participation", ALL_ROLES,
+REGISTRATION_READERS = Rule(
+    "read-registrations", ALL_ROLES,
     summary="Anyone, for the units in their subtree today; a member, their own registrations; "
             "city-wide roles all.",
+)
+PLEDGE_READERS = Rule(
+    "read-pledges", ALL_ROLES - {Role.MEMBER},
+    summary="Anyone whose subtree holds one of the signing units today; city-wide roles all.",
 )
 
 
@@ -209,7 +213,7 @@ async def _sees_any(scope: Scope, unit_ids: list[str]) -> bool:
     caller = scope.caller
     if caller.city_wide:
         return True
-    if caller.role is Role.MEMBER or caller.unit_id is None:
+    if caller.unit_id is None:
         return False
     return bool(await scope.directory.units_inside(unit_ids, caller.unit_id, scope.today))
 
@@ -260,7 +264,7 @@ async def _among(scope: Scope) -> tuple[list[str] | None, str | None]:
 @router.get("/registrations", response_model=RegistrationPage,
             responses=problem_responses(401, 403, 422, 503))
 async def list_registrations(
-    request: Request, scope: Annotated[Scope, Depends(PARTICIPATION_READERS)],
+    request: Request, scope: Annotated[Scope, Depends(REGISTRATION_READERS)],
     campaign_id: Annotated[Identifier | None, Query()] = None,
     phase_id: Annotated[Identifier | None, Query()] = None,
     unit_id: Annotated[Identifier | None, Query()] = None,
@@ -285,7 +289,7 @@ async def list_registrations(
 @router.get("/pledges", response_model=PledgePage,
             responses=problem_responses(401, 403, 422, 503))
 async def list_pledges(
-    request: Request, scope: Annotated[Scope, Depends(PARTICIPATION_READERS)],
+    request: Request, scope: Annotated[Scope, Depends(PLEDGE_READERS)],
     campaign_id: Annotated[Identifier | None, Query()] = None,
     phase_id: Annotated[Identifier | None, Query()] = None,
     cluster_id: Annotated[Identifier | None, Query()] = None,
@@ -293,13 +297,11 @@ async def list_pledges(
     cursor: Cursor = None, limit: Limit = 100,
 ) -> PledgePage:
     """Pledges signed by a unit the caller sees, by id, filtered by campaign, phase, cluster
-    and signing unit (a member sees none)."""
+    and signing unit."""
     after = decode_cursor(cursor)
     if after is None:
         raise BadCursor()
-    among, member = await _among(scope)
-    if member is not None:
-        return PledgePage(items=[], next_cursor=None)
+    among, _ = await _among(scope)
     items = await repository.pledges(
         request.app.state.runtime.pool, campaign=campaign_id, phase=phase_id, cluster=cluster_id,
         unit=unit_id, among=among, after=after, limit=limit + 1)
@@ -312,7 +314,7 @@ async def list_pledges(
 @router.get("/pledges/{pledge_id}", response_model=PledgeView,
             responses=problem_responses(401, 403, 404, 422, 503))
 async def get_pledge(pledge_id: Identifier, request: Request,
-                     scope: Annotated[Scope, Depends(PARTICIPATION_READERS)]) -> PledgeView:
+                     scope: Annotated[Scope, Depends(PLEDGE_READERS)]) -> PledgeView:
     """The pledge with the results reported so far."""
     pledge = await _visible_pledge(request, scope, pledge_id)
     pledge["results"] = await repository.results_of(request.app.state.runtime.pool, pledge_id)

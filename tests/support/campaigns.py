@@ -53,15 +53,16 @@ async def launch(client, organizer: str = CITY, headers: dict | None = None,
 
 
 async def new_units(client, pool, parent: str, count: int, *, kind: str = "grassroots_union",
-                    prefix: str = "u-t") -> list[str]:
-    """Register `count` units under `parent` (from 2020) through registration, and wait until
-    its directory projection (`pool`'s) holds them, so scope checks find them."""
+                    prefix: str = "u-t", founded: str = "2025-10-01") -> list[str]:
+    """Register `count` units under `parent` from `founded` (when the demo's wards were)
+    through registration, and wait until its directory projection (`pool`'s) holds them, so
+    scope checks find them."""
     tag = uuid.uuid4().hex[:8]
     ids = [f"{prefix}-{tag}-{i}" for i in range(count)]
     for unit_id in ids:
         answer = await client.post("/units", json={
             "unit_id": unit_id, "name": f"Công đoàn cơ sở {unit_id}", "kind": kind,
-            "parent_id": parent, "effective_from": "2020-01-01", "sector": "enterprise",
+            "parent_id": parent, "effective_from": founded, "sector": "enterprise",
             "member_count": 120, "direct_worker_count": 90})
         assert answer.status_code == 201, answer.text
 
