@@ -19,8 +19,9 @@ from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
 from . import domain, phase_gate, repository
-from .campaign_domain import check_window
+from .campaign_domain import PhaseClosed
 from .org_repository import run_command
+from .phase_gate import check_window
 
 log = structlog.get_logger()
 router = APIRouter(tags=["initiatives"])
@@ -152,10 +153,14 @@ async def submit_initiative(
         fingerprint = idempotency.fingerprint("POST", "/initiatives", command,
                                               caller=scope.caller.subject)
     local = data.submitted_at.astimezone(VIETNAM)
-    body, kept = await repository.record_initiative(
-        runtime.pool, event, head, idempotency_key, fingerprint,
-        threshold=runtime.definition.settings.duplicate_threshold,
-        earlier_than=datetime(local.year, 1, 1, tzinfo=VIETNAM))
+    try:
+        body, kept = await repository.record_initiative(
+            runtime.pool, event, head, idempotency_key, fingerprint,
+            threshold=runtime.definition.settings.duplicate_threshold,
+            earlier_than=datetime(local.year, 1, 1, tzinfo=VIETNAM))
+    except PhaseClosed as exc:
+        phase_gate.refused(exc)
+        raise
     if kept is not None:
         return idempotency.replay(kept, kept.fingerprint if fingerprint is None else fingerprint)
     log.info("initiative_submitted", initiative_id=data.initiative_id, unit_id=data.unit_id,

@@ -22,11 +22,12 @@ from services.runtime.problems import problem_responses
 from . import cluster_repository, phase_gate
 from . import participation_domain as domain
 from . import participation_repository as repository
-from .campaign_domain import UnitOutsideCampaign, check_window
+from .campaign_domain import UnitOutsideCampaign
 from .cluster_domain import ClusterNotFound
 from .command_runner import run, to_json
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
+from .phase_gate import check_window
 
 log = structlog.get_logger()
 router = APIRouter(tags=["participation"])

@@ -31,6 +31,7 @@ from .campaign_api import LAUNCHERS
 from .campaign_domain import CampaignNotFound, phase_of
 from .campaign_domain import PhaseClosed as PhaseAlreadyClosed
 from .command_runner import run, to_json
+from .phase_metrics import PHASE_CLOSES
 
 log = structlog.get_logger()
 router = APIRouter(tags=["campaigns"])
@@ -139,5 +140,11 @@ async def close_phase(campaign_id: Identifier, phase_id: Identifier, request: Re
                                          closed_at=now, accepted_counts=counts,
                                          event_id=event.id, correlation_id=event.correlationid))
 
-    return await run(request, scope, f"/campaigns/{campaign_id}/phases/{phase_id}/close", None,
-                     idempotency_key, 200, work)
+    try:
+        answer = await run(request, scope, f"/campaigns/{campaign_id}/phases/{phase_id}/close",
+                           None, idempotency_key, 200, work)
+    except (ReviewsPending, PhaseAlreadyClosed) as exc:
+        PHASE_CLOSES.labels(outcome=exc.code).inc()
+        raise
+    PHASE_CLOSES.labels(outcome="closed").inc()
+    return answer

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from services.runtime.access import Scope
 from services.runtime.caller import Role
+from services.runtime.domain_errors import Conflict, DomainError
 
 from . import campaign_repository as repository
 from .campaign_domain import (
@@ -20,8 +21,26 @@ from .campaign_domain import (
     PhaseDates,
     UnitOutsideCampaign,
     Window,
-    check_window,
 )
+from .campaign_domain import check_window as _check_window
+from .phase_metrics import PHASE_REFUSALS
+
+_GATE_CODES = frozenset({"phase_not_started", "phase_ended", "phase_closed"})
+
+
+def check_window(reach: CampaignReach, phase_id: str, day: date, window: Window,
+                 closed: bool = False) -> PhaseDates:
+    """`campaign_domain.check_window`, counting its refusals."""
+    try:
+        return _check_window(reach, phase_id, day, window, closed=closed)
+    except Conflict as exc:
+        refused(exc)
+        raise
+
+
+def refused(exc: DomainError) -> None:
+    if exc.code in _GATE_CODES:
+        PHASE_REFUSALS.labels(code=exc.code).inc()
 
 
 def campaigns(request: Request) -> repository.Campaigns:

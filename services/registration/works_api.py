@@ -21,10 +21,10 @@ from services.runtime.problems import problem_responses
 from . import phase_gate
 from . import works_domain as domain
 from . import works_repository as repository
-from .campaign_domain import check_window
 from .command_runner import run, to_json
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
+from .phase_gate import check_window
 
 log = structlog.get_logger()
 router = APIRouter(tags=["works for plaques"])

@@ -90,6 +90,10 @@ async def test_a_phase_closes_once_its_reviews_are_done_and_then_accepts_nothing
     assert phase["status"] == "closed"
     assert phase["accepted_counts"] == closed.json()["accepted_counts"]
     assert phase["closed_by"]["subject"] == "test:ward-lang"
+    metrics = (await registration.get("/metrics")).text
+    assert 'thidua_registration_phase_refusals_total{code="phase_closed"}' in metrics
+    assert 'thidua_registration_phase_closes_total{outcome="reviews_pending"}' in metrics
+    assert 'thidua_registration_phase_closes_total{outcome="closed"}' in metrics
 
 
 async def test_the_close_counts_equal_the_events_emitted_for_the_phase_even_under_a_race(
