@@ -255,3 +255,58 @@ async def test_a_work_is_announced_once_an_upper_union_approves_its_plaque(
     assert record.key.decode() == SCHOOL and event.type == "thidua.work.registered.v1"
     assert (event.data.value_vnd, event.data.plaque_level) == (850_000_000, "district")
     assert event.id == approved.json()["event_id"]
+
+
+@pytest.mark.parametrize("path", ["/clusters", "/registrations", "/pledges", "/works",
+                                  "/campaigns"])
+async def test_odd_bodies_are_refused_by_field_and_store_nothing(clients, ward, path):
+    post = clients["registration"].post
+    campaign = ward["campaign"]
+    bodies = {
+        "/clusters": cluster_body(ward["units"], year=2099),
+        "/registrations": registration_body(campaign, "unit", SCHOOL),
+        "/pledges": {"campaign_id": campaign["campaign_id"], "phase_id": campaign["open_phase"],
+                     "cluster_id": "cl-none", "targets": [{
+                         "target_id": "sk", "description": "Sáng kiến", "target_value": 1,
+                         "unit_of_measure": "sáng kiến"}]},
+        "/works": {"campaign_id": campaign["campaign_id"], "phase_id": campaign["open_phase"],
+                   "unit_id": SCHOOL, "name": "Công trình", "value_vnd": 1,
+                   "occasion": "28/7"},
+        "/campaigns": {"organizer_unit_id": SCHOOL, "year": 2026, "theme": "Thi đua",
+                       "phases": [{"phase_id": "p", "name": "Đợt", "starts_on": "2026-01-01",
+                                   "ends_on": "2026-01-02"}]},
+    }
+    body = bodies[path]
+    unknown = await post(path, json=body | {"is_admin": True})
+    assert unknown.status_code == 422 and "is_admin" in [
+        e["field"] for e in unknown.json()["errors"]]
+    text_field = next(k for k in ("name", "theme") if k in body) if path in (
+        "/clusters", "/works", "/campaigns") else "campaign_id"
+    nul = await post(path, json=body | {text_field: "x\u0000y"})
+    assert nul.status_code == 422, nul.text
+    assert text_field in [e["field"] for e in nul.json()["errors"]]
+    huge = await post(path, json=body | {text_field: "x" * 400_000})
+    assert huge.status_code in (413, 422), huge.text
+    wrong_type = await post(path, json=body | {text_field: 12})
+    assert wrong_type.status_code == 422
+    listed = await clients["registration"].get(path, params={"limit": 500})
+    assert "x\\u0000y" not in listed.text and "is_admin" not in listed.text
+
+
+async def test_a_retried_work_or_report_with_its_key_creates_nothing_more(clients, ward):
+    registration = clients["registration"]
+    campaign = ward["campaign"]
+    body = {"campaign_id": campaign["campaign_id"], "phase_id": campaign["open_phase"],
+            "unit_id": SCHOOL, "name": "Nhà ăn ca công nhân", "value_vnd": 300_000_000,
+            "occasion": "Kỷ niệm Ngày thành lập Công đoàn Việt Nam (28/7)"}
+    key = {"Idempotency-Key": f"wk-{uuid.uuid4()}"}
+    first = await registration.post("/works", json=body, headers=SCHOOL_OFFICIAL | key)
+    again = await registration.post("/works", json=body, headers=SCHOOL_OFFICIAL | key)
+    assert first.status_code == again.status_code == 201 and first.content == again.content
+    works = (await registration.get("/works", params={
+        "campaign_id": campaign["campaign_id"], "unit_id": SCHOOL, "limit": 500})).json()
+    assert [w["name"] for w in works["items"]].count("Nhà ăn ca công nhân") == 1
+    reused = await registration.post("/works", json=body | {"value_vnd": 1},
+                                     headers=SCHOOL_OFFICIAL | key)
+    assert reused.status_code == 422
+    assert reused.json()["errors"][0]["code"] == "idempotency_key_reused"
