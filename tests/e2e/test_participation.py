@@ -4,6 +4,7 @@ refusal named, and a retried POST creating nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -180,9 +181,13 @@ async def test_a_pledge_is_signed_by_each_unit_of_a_cluster_and_each_reports_its
     incomplete = await registration.post(f"/pledges/{pid}/results", json=results | {
         "results": results["results"][:1]}, headers=SCHOOL_OFFICIAL)
     assert incomplete.status_code == 422 and error(incomplete) == ("results_mismatch", "results")
+    key = {"Idempotency-Key": f"res-{uuid.uuid4()}"}
     reported = await registration.post(f"/pledges/{pid}/results", json=results,
-                                       headers=SCHOOL_OFFICIAL)
+                                       headers=SCHOOL_OFFICIAL | key)
     assert reported.status_code == 201, reported.text
+    replayed = await registration.post(f"/pledges/{pid}/results", json=results,
+                                       headers=SCHOOL_OFFICIAL | key)
+    assert replayed.content == reported.content
     twice = await registration.post(f"/pledges/{pid}/results", json=results,
                                     headers=SCHOOL_OFFICIAL)
     assert twice.status_code == 409 and error(twice) == ("results_already_reported", "unit_id")
@@ -310,3 +315,21 @@ async def test_a_retried_work_or_report_with_its_key_creates_nothing_more(client
                                      headers=SCHOOL_OFFICIAL | key)
     assert reused.status_code == 422
     assert reused.json()["errors"][0]["code"] == "idempotency_key_reused"
+
+
+async def test_two_clusters_claiming_one_unit_at_once_form_one(clients, system, ward):
+    pool = system["registration"].state.runtime.pool
+    extra = await new_units(clients["registration"], pool, WARD_LANG, 9, prefix="u-race")
+    year = today().year + 3
+    first = cluster_body(extra[:5], year=year)
+    second = cluster_body(extra[4:], year=year)  # both hold extra[4]
+    answers = await asyncio.gather(
+        clients["registration"].post("/clusters", json=first, headers=WARD_OFFICIAL),
+        clients["registration"].post("/clusters", json=second, headers=WARD_OFFICIAL))
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    [refused] = [a for a in answers if a.status_code == 409]
+    assert error(refused) == ("unit_in_another_cluster", "member_unit_ids")
+    assert extra[4] in refused.json()["errors"][0]["message"]
+    held = await pool.fetchval("SELECT count(*) FROM cluster_units WHERE unit_id = $1",
+                               extra[4])
+    assert held == 1
