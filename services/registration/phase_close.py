@@ -46,7 +46,7 @@ _PENDING = """
     WHERE campaign_id = $1 AND phase_id = $2
       AND NOT EXISTS (SELECT FROM initiative_reviews AS r WHERE r.initiative_id = i.initiative_id)
     ORDER BY initiative_id LIMIT $3"""
-_COUNTS = """
+ACCEPTED_COUNTS = """
     SELECT 'thidua.initiative.submitted.v1', count(*) FROM initiatives
      WHERE campaign_id = $1 AND phase_id = $2
     UNION ALL
@@ -100,7 +100,7 @@ async def close_phase_in(conn: asyncpg.Connection, campaign_id: str,
     pending = await conn.fetch(_PENDING, campaign_id, phase_id, PENDING_SHOWN)
     if pending:
         raise ReviewsPending(phase_id, pending)
-    return {row[0]: row[1] for row in await conn.fetch(_COUNTS, campaign_id, phase_id)}
+    return {row[0]: row[1] for row in await conn.fetch(ACCEPTED_COUNTS, campaign_id, phase_id)}
 
 
 @router.post("/campaigns/{campaign_id}/phases/{phase_id}/close", status_code=status.HTTP_200_OK,
