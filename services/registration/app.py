@@ -10,10 +10,11 @@ from services.runtime.service import ServiceDefinition
 from .api import router
 from .campaign_api import router as campaign_router
 from .cluster_api import router as cluster_router
+from .emulation_api import router as emulation_router
 from .org_api import router as org_router
 from .org_queries import router as org_query_router
-from .participation_api import router as participation_router
 from .phase_close import router as phase_close_router
+from .pledge_api import router as pledge_router
 from .settings import RegistrationSettings
 from .works_api import router as works_router
 
@@ -24,6 +25,6 @@ def definition(settings: RegistrationSettings | None = None) -> ServiceDefinitio
         settings=settings or RegistrationSettings.from_env(),
         migrations_dir=Path(__file__).parent / "migrations",
         routers=[router, org_router, org_query_router, campaign_router,
-                 cluster_router, participation_router, works_router,
+                 cluster_router, emulation_router, pledge_router, works_router,
                  phase_close_router],
     )

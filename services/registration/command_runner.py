@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 from fastapi import Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.runtime import idempotency
 from services.runtime.access import Scope
@@ -25,6 +25,20 @@ async def run(request: Request, scope: Scope, route: str, command: BaseModel | N
     if kept is not None:
         return idempotency.replay(kept, fingerprint)
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+class Recorded(BaseModel):
+    """What a participation command recorded: its id and the events it emitted."""
+
+    id: str = Field(description="The registration's or pledge's id.")
+    event_ids: list[str] = Field(description="Ids of the events emitted (one per signing unit "
+                                             "for a pledge).")
+    correlation_id: str
+
+
+def recorded(item_id: str, events: list) -> bytes:
+    return to_json(Recorded(id=item_id, event_ids=[e.id for e in events],
+                            correlation_id=events[0].correlationid))
 
 
 def to_json(model: BaseModel) -> bytes:

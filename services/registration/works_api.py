@@ -22,6 +22,7 @@ from . import phase_gate
 from . import works_domain as domain
 from . import works_repository as repository
 from .command_runner import run, to_json
+from .list_scope import listed_units
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
 from .phase_gate import check_window
@@ -157,9 +158,7 @@ async def list_works(
     after = decode_cursor(cursor)
     if after is None:
         raise BadCursor()
-    caller = scope.caller
-    among = None if caller.city_wide else await scope.directory.subtree(caller.unit_id,
-                                                                         scope.today)
+    among, _ = await listed_units(scope)
     items = await repository.page(request.app.state.runtime.pool, campaign=campaign_id,
                                   phase=phase_id, unit=unit_id, state=status, among=among,
                                   after=after, limit=limit + 1)
