@@ -141,6 +141,17 @@ async def test_a_unit_and_a_member_register_once_per_phase(clients, infrastructu
     elsewhere = (await registration.get("/registrations", params={
         "campaign_id": campaign["campaign_id"]}, headers=NGHIADO_OFFICIAL)).json()
     assert elsewhere["items"] == []
+    pages, cursor = [], None
+    while True:
+        page = (await registration.get("/registrations", params={
+            "campaign_id": campaign["campaign_id"], "limit": 1} | (
+                {"cursor": cursor} if cursor else {}), headers=WARD_OFFICIAL)).json()
+        pages.append([r["registration_id"] for r in page["items"]])
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert sorted(i for p in pages for i in p) == sorted([unit_body["registration_id"],
+                                                          herself["registration_id"]])
+    assert all(len(p) <= 1 for p in pages)
 
     hits = await wait_for_events(infrastructure.kafka_bootstrap_servers, PARTICIPATION.name, 2,
                                  campaign_id=campaign["campaign_id"])
