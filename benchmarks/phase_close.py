@@ -47,10 +47,10 @@ _INITIATIVES = """
     INSERT INTO initiatives (initiative_id, campaign_id, phase_id, unit_id, district, title,
                              field, authors, claimed_benefit_vnd, submitted_at, event_id,
                              correlation_id)
-    SELECT 'ini-' || $3 || '-' || n, $1, $2, $3 || '-' || (n % $5), NULL,
+    SELECT 'ini-' || $1 || '-' || n, $1, $2, $3 || '-' || (n % $5), NULL,
            'Sáng kiến cải tiến số ' || n, 'kỹ thuật',
            '[{"member_id": "m-x", "full_name": "Nguyễn Văn A", "direct_worker": true}]',
-           10000000, now(), 'ev-' || $3 || '-' || n, 'c'
+           10000000, now(), 'ev-' || $1 || '-' || n, 'c'
     FROM generate_series(1, $4) AS n"""
 _REVIEWS = """
     INSERT INTO initiative_reviews (initiative_id, level, outcome, grade,
@@ -62,8 +62,8 @@ _REVIEWS = """
 _REGISTRATIONS = """
     INSERT INTO emulation_registrations (registration_id, campaign_id, phase_id, unit_id,
         subject_kind, subject_id, titles, target_level, registered_at, event_id, registered_by)
-    SELECT 'reg-' || $3 || '-' || n, $1, $2, $3 || '-' || (n % $5), 'member',
-           'm-' || $3 || '-' || n, '{good_worker}', 'grassroots', now(), 'evg-' || $3 || n, '{}'
+    SELECT 'reg-' || $1 || '-' || n, $1, $2, $3 || '-' || (n % $5), 'member',
+           'm-' || $1 || '-' || n, '{good_worker}', 'grassroots', now(), 'evg-' || $1 || n, '{}'
     FROM generate_series(1, $4) AS n"""
 
 

@@ -162,6 +162,12 @@ class UnitOutsideCampaign(Invalid):
                          f"{campaign.campaign_id}", field=field)
 
 
+class UnitNotActive(Invalid):
+    def __init__(self, unit_id: str, field: str = "unit_id") -> None:
+        super().__init__("unit_not_active", f"unit {unit_id} is dissolved and takes part in no "
+                         "campaign", field=field)
+
+
 class PhaseClosed(Conflict):
     def __init__(self, campaign_id: str, phase_id: str) -> None:
         super().__init__("phase_closed", f"phase {phase_id} of campaign {campaign_id} is "

@@ -76,6 +76,9 @@ class Campaigns:
         self._size = size
         self._cache: OrderedDict[str, CampaignReach] = OrderedDict()
 
+    def reads(self, pool: asyncpg.Pool) -> bool:
+        return self._pool is pool
+
     async def reach(self, campaign_id: str) -> CampaignReach | None:
         found = self._cache.get(campaign_id)
         if found is not None:

@@ -19,6 +19,7 @@ from .campaign_domain import (
     CampaignNotFound,
     CampaignReach,
     PhaseDates,
+    UnitNotActive,
     UnitOutsideCampaign,
     Window,
 )
@@ -44,10 +45,13 @@ def refused(exc: DomainError) -> None:
 
 
 def campaigns(request: Request) -> repository.Campaigns:
+    """The app's campaign cache, on the runtime's current pool (a restarted runtime has a new
+    one)."""
     state = request.app.state
-    if getattr(state, "campaigns", None) is None:
-        state.campaigns = repository.Campaigns(state.runtime.pool)
-    return state.campaigns
+    cache = getattr(state, "campaigns", None)
+    if cache is None or not cache.reads(state.runtime.pool):
+        state.campaigns = cache = repository.Campaigns(state.runtime.pool)
+    return cache
 
 
 async def campaign(request: Request, campaign_id: str) -> CampaignReach:
@@ -64,6 +68,9 @@ async def admit(request: Request, scope: Scope, campaign_id: str, phase_id: str,
     phase = check_window(reach, phase_id, scope.today, window)
     if not await scope.directory.inside(unit_id, reach.organizer_unit_id, scope.today):
         raise UnitOutsideCampaign(unit_id, reach, field)
+    unit = await scope.directory.unit(unit_id, scope.today)
+    if unit is None or unit.status != "active":
+        raise UnitNotActive(unit_id, field)
     return reach, phase
 
 

@@ -13,6 +13,7 @@ from contracts.topics import INITIATIVES, ORG, PARTICIPATION
 from services.devstack.demo_directory import HOSPITAL, SCHOOL, TEACHER, WARD_LANG, WARD_NGHIADO
 from tests.support.campaigns import launch, new_units, today, wait_for_events
 from tests.support.identity import bearer
+from tests.support.kafka_log import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -344,3 +345,23 @@ async def test_two_clusters_claiming_one_unit_at_once_form_one(clients, system, 
     held = await pool.fetchval("SELECT count(*) FROM cluster_units WHERE unit_id = $1",
                                extra[4])
     assert held == 1
+
+
+async def test_a_dissolved_unit_takes_part_in_nothing(clients, system, ward):
+    registration = clients["registration"]
+    pool = system["registration"].state.runtime.pool
+    [unit] = await new_units(registration, pool, WARD_LANG, 1, prefix="u-gone")
+    day = today().isoformat()
+    gone = await registration.post(f"/units/{unit}/changes",
+                                   json={"effective_from": day, "status": "dissolved"})
+    assert gone.status_code == 201, gone.text
+
+    async def projected() -> bool:
+        return await pool.fetchval(
+            "SELECT status = 'dissolved' FROM directory_units WHERE unit_id = $1 "
+            "AND valid @> $2::date", unit, today())
+
+    await wait_for(projected, timeout=30)
+    answer = await registration.post("/registrations", json=registration_body(
+        ward["campaign"], "unit", unit), headers=WARD_OFFICIAL)
+    assert answer.status_code == 422 and error(answer) == ("unit_not_active", "subject_id")
