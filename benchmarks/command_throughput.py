@@ -36,7 +36,7 @@ import uuid
 import httpx
 
 from contracts.events.org import UnitRegistered
-from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.demo import DEMO_CAMPAIGN, DEMO_INITIATIVE
 from services.devstack.infrastructure import provide_infrastructure
 from services.devstack.processes import free_port
 from services.devstack.topics import all_topic_specs, ensure_topics
@@ -64,6 +64,15 @@ def bench_tree() -> list[UnitRegistered]:
     unions = [unit(f"u-bench-{n:03d}", "grassroots_union", f"u-bench-d{n % 30:02d}",
                    f"u-bench-d{n % 30:02d}") for n in range(UNITS)]
     return [unit("u-bench-city", "city_federation", None, None), *districts, *unions]
+
+
+# The year's campaign, launched by the bench city so it reaches the bench's unions.
+CAMPAIGN = DEMO_CAMPAIGN | {"organizer_unit_id": "u-bench-city"}
+
+
+async def launch_campaign(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/campaigns", json=CAMPAIGN, headers=ADMIN)
+    answer.raise_for_status()
 
 
 def submission(n: int) -> dict:
@@ -140,6 +149,7 @@ async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str
                for _ in range(args.concurrency)]
     try:
         await wait_ready(clients[0], server)
+        await launch_campaign(clients[0])
 
         async def healthz(c, n):
             return await c.get("/healthz")
@@ -216,6 +226,7 @@ async def round_trips(bootstrap: str, database_url: str, idempotency_keys: bool)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registration") as client:
+            await launch_campaign(client)
             for n in range(UNITS):  # statements prepared, connections opened, cache warm
                 await client.post("/initiatives", json=submission(n),
                                   headers=headers(idempotency_keys, n))

@@ -21,7 +21,7 @@ import uuid
 import httpx
 
 from contracts.events.org import UnitRegistered
-from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.demo import DEMO_CAMPAIGN, DEMO_INITIATIVE
 from services.devstack.infrastructure import provide_infrastructure
 from services.devstack.topics import all_topic_specs, ensure_topics
 from services.registry import SERVICES
@@ -93,6 +93,9 @@ async def run(args: argparse.Namespace, infra) -> None:
                                        base_url=f"http://{name}", headers=ADMIN)
                for name, app in apps.items()}
     try:
+        launched = await clients["registration"].post("/campaigns", json=DEMO_CAMPAIGN | {
+            "organizer_unit_id": f"u-lat-{RUN}-city"})
+        assert launched.status_code == 201, launched.text
         await submit_and_follow(clients, -1)  # the consumer groups have joined once this arrives
         to_score, to_inbox = [], []
         for n in range(args.initiatives):

@@ -9,15 +9,36 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 
 import httpx
 
-from .demo_directory import SCHOOL, TEACHER, WARD_LANG
+from services.runtime.access import VIETNAM
+
+from .demo_directory import CITY, SCHOOL, TEACHER, WARD_LANG
 
 DEMO_MEMBER = TEACHER
+
+
+def demo_campaign(year: int) -> dict:
+    """The city federation's campaign for the year, one phase from 1 Jan to 31 Dec (the body
+    of `POST /campaigns`)."""
+    return {
+        "campaign_id": f"cmp-hn-{year}",
+        "organizer_unit_id": CITY,
+        "year": year,
+        "theme": f"Thi đua lao động giỏi, lao động sáng tạo năm {year}",
+        "movements": ["Lao động giỏi, lao động sáng tạo", "Giỏi việc nước, đảm việc nhà"],
+        "phases": [{"phase_id": f"cmp-hn-{year}-ca-nam", "name": f"Cả năm {year}",
+                    "starts_on": f"{year}-01-01", "ends_on": f"{year}-12-31"}],
+    }
+
+
+# The year the demo (and the tests built on it) runs in, as a Vietnamese calendar year.
+DEMO_CAMPAIGN = demo_campaign(datetime.now(VIETNAM).year)
 DEMO_INITIATIVE = {
-    "campaign_id": "cmp-2025-hn",
-    "phase_id": "cmp-2025-hn-p1",
+    "campaign_id": DEMO_CAMPAIGN["campaign_id"],
+    "phase_id": DEMO_CAMPAIGN["phases"][0]["phase_id"],
     "unit_id": SCHOOL,
     "title": "Ứng dụng phần mềm quản lý hồ sơ học sinh",
     "field": "quản lý",
@@ -41,6 +62,8 @@ def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 
     started = time.monotonic()
     with httpx.Client(timeout=10.0) as client:
         _await_directory(client, registration_url, official, started + timeout_s)
+        launch_demo_campaign(client, registration_url, issuer.mint(
+            role="city_admin", subject="local:city-admin", name="Ban Tuyên giáo LĐLĐ Thành phố"))
         response = client.post(f"{registration_url}/initiatives", json=DEMO_INITIATIVE,
                                headers={"X-Correlation-ID": correlation_id,
                                         "Authorization": f"Bearer {official}"})
@@ -60,6 +83,17 @@ def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 
           f"{notification.get('subject') or notification}\n"
           f"grep the logs for correlationid={correlation_id}", flush=True)
     return notification
+
+
+def launch_demo_campaign(client: httpx.Client, registration_url: str, token: str) -> None:
+    """Launch the year's campaign once; a repeat replays the first answer (same key) or finds
+    it launched (409 `campaign_exists`)."""
+    response = client.post(f"{registration_url}/campaigns", json=DEMO_CAMPAIGN,
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Idempotency-Key": f"demo-{DEMO_CAMPAIGN['campaign_id']}"})
+    if response.status_code != 201 and not (
+            response.status_code == 409 and "campaign_exists" in response.text):
+        raise DemoFailed(f"POST /campaigns answered {response.status_code}: {response.text}")
 
 
 def _await_directory(client: httpx.Client, registration_url: str, token: str,

@@ -18,8 +18,10 @@ from services.runtime.domain_errors import NotFound
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import domain, repository
+from . import domain, phase_gate, repository
+from .campaign_domain import PhaseClosed
 from .org_repository import run_command
+from .phase_gate import check_window
 
 log = structlog.get_logger()
 router = APIRouter(tags=["initiatives"])
@@ -134,6 +136,8 @@ async def submit_initiative(
     if unit.status != "active":
         raise domain.UnitNotActive(command.unit_id)
     domain.check_district(command, unit.district_id)
+    await phase_gate.admit(request, scope, command.campaign_id, command.phase_id,
+                           command.unit_id, "entries")
     data = domain.initiative_submitted(command, datetime.now(UTC), scope.actor)
     runtime = request.app.state.runtime
     event = runtime.envelopes.for_command(data, district=unit.district_id,
@@ -149,10 +153,14 @@ async def submit_initiative(
         fingerprint = idempotency.fingerprint("POST", "/initiatives", command,
                                               caller=scope.caller.subject)
     local = data.submitted_at.astimezone(VIETNAM)
-    body, kept = await repository.record_initiative(
-        runtime.pool, event, head, idempotency_key, fingerprint,
-        threshold=runtime.definition.settings.duplicate_threshold,
-        earlier_than=datetime(local.year, 1, 1, tzinfo=VIETNAM))
+    try:
+        body, kept = await repository.record_initiative(
+            runtime.pool, event, head, idempotency_key, fingerprint,
+            threshold=runtime.definition.settings.duplicate_threshold,
+            earlier_than=datetime(local.year, 1, 1, tzinfo=VIETNAM))
+    except PhaseClosed as exc:
+        phase_gate.refused(exc)
+        raise
     if kept is not None:
         return idempotency.replay(kept, kept.fingerprint if fingerprint is None else fingerprint)
     log.info("initiative_submitted", initiative_id=data.initiative_id, unit_id=data.unit_id,
@@ -218,8 +226,11 @@ async def review_initiative(
     council = await _council_unit(scope, command, found["unit_id"])
     domain.check_council_level(command, council.unit_id, council.kind)
     own_level = domain.COUNCIL_LEVEL.get(unit.kind, "grassroots")
+    reach = await phase_gate.campaign(request, found["campaign_id"])
+    check_window(reach, found["phase_id"], scope.today, "reckoning")
 
     async def work(conn) -> bytes:
+        await phase_gate.enter(conn, reach, found["phase_id"], scope.today, "reckoning")
         initiative, earlier = await repository.lock_for_review(conn, initiative_id)
         domain.check_review_order(initiative_id, own_level, command.level, earlier)
         data = domain.initiative_reviewed(initiative, command, council.unit_id,

@@ -12,9 +12,11 @@ from contracts.events.initiatives import InitiativeSubmitted
 from services.runtime import outbox
 from services.runtime.idempotency import RETENTION, KeptAnswer
 
+from .campaign_domain import PhaseClosed
 from .domain import AlreadyReviewed, InitiativeAlreadySubmitted
 
-# One statement, so one round trip and its own transaction: find earlier initiatives with a
+# One statement, so one round trip and its own transaction: lock the phase against its close
+# (FOR KEY SHARE; the close's FOR UPDATE waits for it) and go on only while it is open, find earlier initiatives with a
 # similar title (same campaign, or submitted before this year; the trigram index on the folded
 # title), build the answer with them, claim the idempotency key (or take over an expired one),
 # insert the initiative with its candidates only if the key was claimed or none was given,
@@ -23,7 +25,10 @@ from .domain import AlreadyReviewed, InitiativeAlreadySubmitted
 # command keeps no answer. Each command also prunes two expired keys: keys go as fast as they
 # come, with no sweeper to run.
 _SUBMIT = """
-WITH candidates AS (
+WITH phase AS (
+    SELECT closed_at IS NULL AS open FROM campaign_phases
+    WHERE campaign_id = $2::text AND phase_id = $3::text FOR KEY SHARE
+), candidates AS (
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'initiative_id', c.initiative_id, 'title', c.title,
                'similarity', round(c.score::numeric, 3)) ORDER BY c.score DESC, c.initiative_id),
@@ -43,7 +48,7 @@ WITH candidates AS (
 ), claimed_key AS (
     INSERT INTO idempotency_keys (idempotency_key, fingerprint, status_code, response, expires_at)
     SELECT $13::text, $14::text, $15::smallint, (SELECT body FROM answer), now() + $17::interval
-    WHERE $13::text IS NOT NULL
+    WHERE $13::text IS NOT NULL AND EXISTS (SELECT FROM phase WHERE open)
     ON CONFLICT (idempotency_key) DO UPDATE
         SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code,
             response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
@@ -61,10 +66,12 @@ WITH candidates AS (
     SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb,
            $9::bigint, $10::timestamptz, $11::text, $12::text, $18::jsonb, answer.found
     FROM answer
-    WHERE $13::text IS NULL OR EXISTS (SELECT FROM claimed_key)
+    WHERE ($13::text IS NULL OR EXISTS (SELECT FROM claimed_key))
+      AND EXISTS (SELECT FROM phase WHERE open)
     RETURNING 1
 ), {outbox}
-SELECT EXISTS (SELECT FROM initiative) AS recorded, (SELECT body FROM answer) AS body, {wake}
+SELECT EXISTS (SELECT FROM initiative) AS recorded, (SELECT body FROM answer) AS body,
+       EXISTS (SELECT FROM phase WHERE open) AS open, {wake}
 """
 # At most this many candidates are kept, the most similar first.
 MAX_CANDIDATES = 10
@@ -95,11 +102,13 @@ async def record_initiative(
         # The kept answer can expire between the two statements; then the key is free again.
         for _ in range(3):
             try:
-                recorded, body, _woken = await conn.fetchrow(statement, *args)
+                recorded, body, open_, _woken = await conn.fetchrow(statement, *args)
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "initiatives_pkey":
                     raise InitiativeAlreadySubmitted(data.initiative_id) from exc
                 raise
+            if not open_:
+                raise PhaseClosed(data.campaign_id, data.phase_id)
             if recorded or key is None:
                 return bytes(body), None
             kept = await conn.fetchrow(_KEPT_ANSWER, key)

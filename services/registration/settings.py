@@ -19,6 +19,12 @@ class RegistrationSettings(ServiceSettings):
         0.5, ge=0.3, le=1.0,
         description="Title similarity (0.3–1) from which an earlier initiative is reported as a "
                     "possible duplicate of a submission.")
+    cluster_min_units: int = Field(
+        5, ge=2, le=100,
+        description="Fewest units a cluster (cụm thi đua) groups; 5 as in the city federations' "
+                    "practice (10–20 clusters of 5–11 units).")
+    cluster_max_units: int = Field(
+        11, ge=2, le=100, description="Most units a cluster groups; 11 by default.")
 
     # Bulk imports (import_api.py): the upload cap holds a directory of a million members as
     # CSV (about 90 MB) with room to spare.

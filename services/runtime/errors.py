@@ -52,7 +52,10 @@ async def _domain_refused(request: Request, exc: DomainError) -> JSONResponse:
     return problem_response(
         status, kind=kind, title=title, detail=exc.message, instance=request.url.path,
         correlation_id=correlation_id_of(request.scope),
-        errors=[FieldError(code=exc.code, message=exc.message, field=exc.field)],
+        errors=[FieldError(code=exc.code, message=exc.message, field=exc.field),
+                # An error may name what it is about, one entry each (e.g. pending reviews).
+                *(FieldError(code=code, message=message, field=field)
+                  for code, message, field in getattr(exc, "items", ()))],
         headers=getattr(exc, "headers", None),
     )
 

@@ -1,7 +1,9 @@
 """The four services, each with its own runtime, started once per session in this process.
 
 Their directories hold the demo's tree (`demo_directory.py`), recorded at start through
-registration's commands as the city administrator, whose org events fill every projection;
+registration's commands as the city administrator, whose org events fill every projection, and
+registration holds the demo's campaign of the year (`DEMO_CAMPAIGN`), which
+`DEMO_INITIATIVE` is submitted to;
 clients call as the city administrator unless a test sends another token.
 """
 
@@ -13,6 +15,7 @@ import importlib
 import httpx
 import pytest
 
+from services.devstack.demo import DEMO_CAMPAIGN
 from services.devstack.demo_directory import demo_directory, record_directory
 from services.registry import SERVICES
 from services.runtime.http import create_app
@@ -51,6 +54,8 @@ async def system(infrastructure, smtp):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["registration"]),
                                  base_url="http://registration") as registration:
         await record_directory(registration, ADMIN, tree)
+        launched = await registration.post("/campaigns", json=DEMO_CAMPAIGN, headers=ADMIN)
+        assert launched.status_code == 201, launched.text
     await wait_until_projected([r.directory for r in runtimes], tree)
     yield apps
     await asyncio.gather(*(r.stop() for r in runtimes))

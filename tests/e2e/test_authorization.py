@@ -37,7 +37,8 @@ from services.devstack.demo_directory import (
     WARD_NGHIADO,
 )
 from services.devstack.identity import LocalIssuer
-from tests.support.identity import ISSUER, mint
+from tests.support.campaigns import campaign_body, launch, new_units, today
+from tests.support.identity import ADMIN, ISSUER, mint
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +121,8 @@ FILTERED_LISTS = {
     ("awards", "get", "/decisions"),
     ("awards", "get", "/decisions/export"),
     ("awards", "get", "/statistics/awards"),
-}
+} | {("registration", "get", path) for path in ("/campaigns", "/clusters", "/registrations",
+                                                "/pledges", "/works")}
 # Uploads whose rows are checked one by one: elsewhere the job is accepted and each row of
 # another subtree refused in its report (tests/e2e/test_directory_import.py).
 UPLOADS = {("post", "/imports/units"): "unit_id,name,kind,parent_id,effective_from\r\n",
@@ -218,14 +220,82 @@ IMPORT_FILES = {
         f"member,{CHAIR},good_worker,grassroots,2023,5/QĐ-CĐ,CĐ THCS Láng Thượng,{SCHOOL}\n"),
 }
 
+# Registration's workflows here: a campaign of the school, a campaign of phường Láng reaching
+# a cluster of the school and four unions beside it, a pledge of that cluster, a school's work.
+FLOWS: dict = {}
+
+
+@pytest.fixture(scope="module")
+async def here_flows(system, clients, directory_seeded) -> dict:
+    registration = clients["registration"]
+    pool = system["registration"].state.runtime.pool
+    units = [SCHOOL, *await new_units(registration, pool, WARD_LANG, 4, prefix="u-authz")]
+    school = await launch(registration, SCHOOL, prefix="cmp-authz")
+    # Pledges are signed within a cluster of the campaign's year; a year no other test uses
+    # (a unit sits in one cluster of an organiser a year), its phase open from today.
+    year = today().year + 5
+    ward = campaign_body(WARD_LANG, prefix="cmp-authz", year=year)
+    ward["phases"] = [{"phase_id": f"{ward['campaign_id']}-now", "name": "Đợt dài",
+                       "starts_on": today().isoformat(), "ends_on": f"{year}-01-31"}]
+    answer = await registration.post("/campaigns", json=ward)
+    assert answer.status_code == 201, answer.text
+    ward["open_phase"] = f"{ward['campaign_id']}-now"
+    FLOWS.update(units=units, school=school, ward=ward)
+    for name, cluster_year in (("cluster", year + 1), ("ward_cluster", year)):
+        FLOWS[name] = f"cl-authz-{uuid.uuid4().hex[:8]}"
+        formed = await registration.post("/clusters", json={
+            "cluster_id": FLOWS[name], "name": "Cụm thi đua thử", "organizer_unit_id": WARD_LANG,
+            "year": cluster_year, "member_unit_ids": units})
+        assert formed.status_code == 201, formed.text
+    FLOWS["pledge"] = (await new_pledge(registration))
+    FLOWS["work"] = (await new_work(registration))
+    return FLOWS
+
+
+async def new_pledge(registration) -> str:
+    answer = await registration.post("/pledges", json=pledge_body(), headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def pledge_body() -> dict:
+    ward = FLOWS["ward"]
+    return {"campaign_id": ward["campaign_id"], "phase_id": ward["open_phase"],
+            "cluster_id": FLOWS["ward_cluster"],
+            "targets": [{"target_id": "sk", "description": "Mỗi đơn vị 5 sáng kiến",
+                         "target_value": 5, "unit_of_measure": "sáng kiến"}]}
+
+
+def work_body() -> dict:
+    school = FLOWS["school"]
+    return {"campaign_id": school["campaign_id"], "phase_id": school["open_phase"],
+            "unit_id": SCHOOL, "name": "Phòng đọc sách công đoàn", "value_vnd": 50_000_000,
+            "occasion": "Kỷ niệm Ngày thành lập Công đoàn Việt Nam (28/7)"}
+
+
+async def new_work(registration) -> str:
+    answer = await registration.post("/works", json=work_body(), headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["work_id"]
+
+
+_years = itertools.count(2040)
+
+
+def cluster_body() -> dict:
+    """Each call forms a cluster of its own year (a unit sits in one cluster a year)."""
+    return {"name": "Cụm thi đua thử", "organizer_unit_id": WARD_LANG, "year": next(_years),
+            "member_unit_ids": FLOWS["units"]}
+
 
 def _path_values(here_initiative: str) -> dict[str, str]:
     """A value, here, for every path parameter any route has; a new parameter fails below."""
     return {"unit_id": SCHOOL, "member_id": CHAIR, "initiative_id": here_initiative,
             "subject_kind": "member", "subject_id": CHAIR, "webhook_id": HERE_WEBHOOK,
             "delivery_id": HERE_DELIVERY, "job_id": HERE_IMPORT,
-            "campaign_id": DEMO_INITIATIVE["campaign_id"],
-            "phase_id": DEMO_INITIATIVE["phase_id"], "proposal_id": HERE_PROPOSAL,
+            "campaign_id": FLOWS["school"]["campaign_id"],
+            "phase_id": FLOWS["school"]["open_phase"], "cluster_id": FLOWS["cluster"],
+            "pledge_id": FLOWS["pledge"], "work_id": FLOWS["work"], "proposal_id": HERE_PROPOSAL,
             "objection_id": HERE_OBJECTION, "decision_id": HERE_DECISION}
 
 
@@ -254,6 +324,10 @@ BODIES = {
         "outcome": "accepted", "grade": "B", "recognised_benefit_vnd": 1_000_000,
         "level": "grassroots"},
     ("post", "/units"): new_unit,
+    ("post", "/campaigns"): lambda: campaign_body(SCHOOL, prefix="cmp-authz"),
+    ("post", "/clusters"): cluster_body,
+    ("post", "/pledges"): pledge_body,
+    ("post", "/works"): work_body,
     ("post", "/units/{unit_id}/changes"): lambda: {"effective_from": _later(),
                                                    "member_count": 1000 + next(_changes)},
     ("post", "/members"): new_member,
@@ -317,6 +391,43 @@ async def review_target(clients, claims: dict) -> tuple[str, dict]:
     return body["initiative_id"], review
 
 
+async def registration_target(clients, claims: dict) -> tuple[str, dict]:
+    """A member registers once a phase: each call registers the chair in a new campaign."""
+    campaign = await launch(clients["registration"], SCHOOL, prefix="cmp-authz")
+    return "/registrations", {"campaign_id": campaign["campaign_id"],
+                              "phase_id": campaign["open_phase"], "subject_kind": "member",
+                              "subject_id": CHAIR, "titles": ["good_worker"]}
+
+
+async def results_target(clients, claims: dict) -> tuple[str, dict]:
+    """A unit reports once a pledge: each call reports the school's on a new pledge."""
+    pledge = await new_pledge(clients["registration"])
+    return f"/pledges/{pledge}/results", {
+        "unit_id": SCHOOL, "results": [{"target_id": "sk", "achieved_value": 6}]}
+
+
+async def approval_target(clients, claims: dict) -> tuple[str, dict]:
+    """A work is approved once: each call approves a new work of the school, by the ward's
+    union (named by a caller without a unit)."""
+    work = await new_work(clients["registration"])
+    return f"/works/{work}/approval", {} if claims.get("unit") else {
+        "approving_unit_id": WARD_LANG}
+
+
+async def close_target(clients, claims: dict) -> tuple[str, None]:
+    """A phase closes once: each call closes the open phase of a new campaign of the school."""
+    campaign = await launch(clients["registration"], SCHOOL, prefix="cmp-authz")
+    return f"/campaigns/{campaign['campaign_id']}/phases/{campaign['open_phase']}/close", None
+
+
+TARGETS = {
+    ("post", "/registrations"): registration_target,
+    ("post", "/pledges/{pledge_id}/results"): results_target,
+    ("post", "/works/{work_id}/approval"): approval_target,
+    ("post", "/campaigns/{campaign_id}/phases/{phase_id}/close"): close_target,
+}
+
+
 async def call(clients, service, method, path, values, headers, claims=None, awards_pool=None):
     if service == "awards" and path in AWARD_COMMANDS:
         assert awards_pool is not None, "award commands need the here_awards fixture"
@@ -330,6 +441,9 @@ async def call(clients, service, method, path, values, headers, claims=None, awa
         initiative_id, body = await review_target(clients, claims or {})
         return await clients[service].post(path.format(initiative_id=initiative_id),
                                            json=body, headers=headers)
+    if service == "registration" and (method, path) in TARGETS:
+        url, body = await TARGETS[(method, path)](clients, claims or {})
+        return await clients[service].post(url, json=body, headers=headers)
     try:
         url = path.format(**values)
     except KeyError as missing:
@@ -406,7 +520,7 @@ async def test_public_routes_answer_without_a_token(system, clients):
 
 async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here_initiative,
                                                             here_webhook, here_import,
-                                                            here_awards):
+                                                            here_awards, here_flows):
     values = _path_values(here_initiative)
     bad = bad_tokens()
     for service, method, path, operation in operations(system):
@@ -426,7 +540,8 @@ async def test_no_token_or_a_bad_one_is_401_on_every_route(system, clients, here
 
 
 async def test_each_role_is_admitted_here_refused_elsewhere_and_403_where_not_listed(
-        system, clients, here_initiative, here_webhook, here_import, here_awards):
+        system, clients, here_initiative, here_webhook, here_import, here_awards,
+        here_flows):
     values = _path_values(here_initiative)
     for service, method, path, operation in operations(system):
         access = operation["x-thidua-access"]

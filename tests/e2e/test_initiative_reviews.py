@@ -12,6 +12,7 @@ from contracts import EventDecodeError, decode_event
 from contracts.topics import INITIATIVES
 from services.devstack.demo import DEMO_INITIATIVE
 from services.devstack.demo_directory import CITY, SCHOOL, WARD_LANG, WARD_NGHIADO
+from tests.support.campaigns import launch
 from tests.support.identity import bearer
 from tests.support.kafka_log import read_topic, wait_for
 
@@ -38,6 +39,11 @@ def accepted(level: str = "grassroots", **overrides) -> dict:
 async def review(clients, initiative_id: str, body: dict, headers: dict, **extra):
     return await clients["registration"].post(f"/initiatives/{initiative_id}/reviews",
                                               json=body, headers=headers | extra)
+
+
+async def _new_campaign(clients, prefix: str) -> dict:
+    launched = await launch(clients["registration"], prefix=prefix)
+    return {"campaign_id": launched["campaign_id"], "phase_id": launched["open_phase"]}
 
 
 def code(answer) -> str:
@@ -155,14 +161,16 @@ async def test_a_rejected_initiative_takes_no_higher_review(clients, directory_s
 
 async def test_a_near_identical_title_is_reported_as_a_possible_duplicate(clients,
                                                                          directory_seeded):
-    campaign = f"cmp-dup-{uuid.uuid4().hex[:8]}"
-    first = await submitted(clients, campaign_id=campaign,
+    launched = await launch(clients["registration"], prefix="cmp-dup")
+    campaign, phase = launched["campaign_id"], launched["open_phase"]
+    first = await submitted(clients, campaign_id=campaign, phase_id=phase,
                             title="Ứng dụng phần mềm quản lý hồ sơ học sinh")
     assert first["duplicate_candidates"] == []
     key = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
     author = DEMO_INITIATIVE["authors"][0] | {"member_id": f"m-{uuid.uuid4().hex[:10]}"}
     body = DEMO_INITIATIVE | {"initiative_id": f"ini-{uuid.uuid4().hex[:12]}",
-                              "campaign_id": campaign, "authors": [author],
+                              "campaign_id": campaign, "phase_id": phase,
+                              "authors": [author],
                               "title": "UNG DUNG phan mem quan ly ho so hoc sinh"}
     answer = await clients["registration"].post("/initiatives", json=body, headers=key)
     assert answer.status_code == 202, answer.text
@@ -174,7 +182,7 @@ async def test_a_near_identical_title_is_reported_as_a_possible_duplicate(client
     assert replay.content == answer.content
     shown = (await clients["registration"].get(f"/initiatives/{body['initiative_id']}")).json()
     assert shown["duplicate_candidates"] == answer.json()["duplicate_candidates"]
-    unrelated = await submitted(clients, campaign_id=campaign,
+    unrelated = await submitted(clients, campaign_id=campaign, phase_id=phase,
                                 title="Cải tiến quy trình bảo dưỡng máy dệt")
     assert unrelated["duplicate_candidates"] == []
 
@@ -192,13 +200,12 @@ async def test_two_concurrent_reviews_at_one_level_record_one(clients, directory
 async def test_earlier_years_count_across_campaigns_this_years_other_campaigns_do_not(
         clients, system, directory_seeded):
     title = f"Sổ tay điện tử theo dõi thiết bị phòng thí nghiệm {uuid.uuid4().hex[:6]}"
-    old = await submitted(clients, campaign_id=f"cmp-old-{uuid.uuid4().hex[:8]}", title=title)
+    old = await submitted(clients, **await _new_campaign(clients, "cmp-old"), title=title)
     await system["registration"].state.runtime.pool.execute(
         "UPDATE initiatives SET submitted_at = '2024-05-01T00:00:00Z' WHERE initiative_id = $1",
         old["initiative_id"])
-    other = await submitted(clients, campaign_id=f"cmp-other-{uuid.uuid4().hex[:8]}",
-                            title=title)
+    other = await submitted(clients, **await _new_campaign(clients, "cmp-other"), title=title)
     assert [c["initiative_id"] for c in other["duplicate_candidates"]] == [old["initiative_id"]]
-    third = await submitted(clients, campaign_id=f"cmp-third-{uuid.uuid4().hex[:8]}",
+    third = await submitted(clients, **await _new_campaign(clients, "cmp-third"),
                             title=title.upper())
     assert [c["initiative_id"] for c in third["duplicate_candidates"]] == [old["initiative_id"]]

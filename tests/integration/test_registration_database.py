@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from services.devstack.demo import DEMO_INITIATIVE
+from services.devstack.demo import DEMO_CAMPAIGN, DEMO_INITIATIVE
 from services.devstack.demo_directory import demo_directory
 from services.registration.app import definition
 from services.registration.settings import RegistrationSettings
@@ -35,6 +35,8 @@ async def proxied(infrastructure):
     await wait_until_projected([app.state.runtime.directory], tree)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reg",
                                headers=ADMIN)
+    launched = await client.post("/campaigns", json=DEMO_CAMPAIGN)
+    assert launched.status_code == 201, launched.text
     yield proxy, client, f"thidua-{settings.db_schema}"
     await client.aclose()
     await app.state.runtime.stop()
