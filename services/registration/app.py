@@ -8,11 +8,11 @@ from pathlib import Path
 from services.runtime.service import ServiceDefinition
 
 from .api import router
-from .export_api import router as export_router
-from .import_api import router as import_router
 from .campaign_api import router as campaign_router
 from .cluster_api import router as cluster_router
 from .emulation_api import router as emulation_router
+from .export_api import router as export_router
+from .import_api import router as import_router
 from .org_api import router as org_router
 from .org_queries import router as org_query_router
 from .phase_close import router as phase_close_router
