@@ -55,7 +55,8 @@ def _add_runbook_commands(commands) -> None:
     dlq = commands.add_parser("dlq", help="dead-letter topics: replay")
     actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     replay = actions.add_parser("replay", help="send <topic>.dlq's records back to <topic>")
-    replay.add_argument("topic", help="the original topic (or its family name, e.g. scores)")
+    replay.add_argument("topic", help="the original topic (or its family name, e.g. scores), "
+                        "or `all` for every topic's dead letters")
     replay.add_argument("--dry-run", action="store_true", help="list what would go back")
     replay.add_argument("--reason-code", dest="reason_codes", action="append", default=[],
                         help="only dead letters with this reason code (repeatable)")
@@ -123,9 +124,17 @@ def run_dlq(args: argparse.Namespace) -> int:
         return 2
     only = ReplayFilter(reason_codes=frozenset(args.reason_codes), types=frozenset(args.types),
                         services=frozenset(args.services))
+    families = topic_families()
+    topics = (sorted(families.values()) if args.topic == "all"
+              else [families.get(args.topic, args.topic)])
+
+    async def drain() -> None:
+        for topic in topics:
+            sys.stdout.write(f"{topic}.dlq:\n")
+            await replay(bootstrap, topic, only, dry_run=args.dry_run, out=sys.stdout)
+
     try:
-        asyncio.run(replay(bootstrap, topic_families().get(args.topic, args.topic), only,
-                           dry_run=args.dry_run, out=sys.stdout))
+        asyncio.run(drain())
     except LookupError as exc:
         print(f"thidua dlq: {exc}", file=sys.stderr)
         return 2

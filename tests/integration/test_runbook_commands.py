@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE, encode_event
+from contracts.topics import ALL_TOPICS
 from services.devstack.topics import ensure_topics, partition_drift
 from services.ops.dead_letters_replay import REPLAYED_FROM, ReplayFilter, replay
 from services.runtime.dead_letters import truncated_value
@@ -194,3 +195,15 @@ def test_thidua_status_prints_every_service(infrastructure):
     assert {line.split()[0] for line in lines[1:] if not line.startswith("outbox")} == {
         "registration", "scoring", "awards", "notify"}
     assert sum(line.startswith("outbox ") for line in lines) == 4
+
+
+def test_thidua_dlq_replay_all_drains_every_dead_letter_topic_in_a_dry_run(infrastructure):
+    env = os.environ | {"KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers}
+    done = subprocess.run([sys.executable, "-m", "services.devstack.cli", "dlq", "replay", "all",
+                           "--dry-run", "--reason-code", "handler_failed"], env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line.endswith(".dlq:")] == sorted(
+        f"{t.name}.dlq:" for t in ALL_TOPICS)
+    assert sum("would be replayed" in line for line in lines) == len(ALL_TOPICS)
