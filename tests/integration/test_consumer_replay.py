@@ -128,7 +128,7 @@ async def test_a_replay_since_a_time_starts_each_partition_there_and_keeps_the_t
     await asyncio.sleep(0.05)
     since = datetime.now(UTC)
     await asyncio.sleep(0.05)
-    later = [unit_state(f"{unit}-{n}", unit, DAY).data for n in range(6)]
+    later = [unit_state(f"{unit}-{n}", unit, DAY).data for n in range(30)]
     await publish_tree(bootstrap, later)
     done = await replay_consumer(bootstrap, infrastructure.database_url, runtime.definition,
                                  ReplayPlan("registration", (ORG.name,), since=since),
