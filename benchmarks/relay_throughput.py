@@ -25,6 +25,11 @@ between runs and machines by 2x: compare the ratios.
 
     python -m benchmarks.relay_throughput [--events 50000] [--rounds 3] [--batch 500]
                                           [--in-flight 8] [--per-tx 50] [--units 5000]
+                                          [--traced]
+
+`--traced` stages every transaction inside a span (tracing on, spans not exported), so each row
+keeps a `traceparent` the relay writes into its record's headers; the ceilings then send the
+same two headers.
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
 """
@@ -35,14 +40,16 @@ import argparse
 import asyncio
 import time
 import uuid
+from contextlib import nullcontext
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from opentelemetry.sdk.trace import TracerProvider
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE
 from services.devstack.infrastructure import provide_infrastructure
 from services.devstack.topics import all_topic_specs, ensure_topics
-from services.runtime import outbox
+from services.runtime import outbox, tracing
 from services.runtime.db import open_schema
 from services.runtime.gc_tuning import freeze_startup_objects
 from services.runtime.kafka import create_producer
@@ -55,11 +62,10 @@ from tests.support.events import initiative_submitted
 
 async def produce_ceiling(producer: AIOKafkaProducer, records: list) -> float:
     """Records per second a bare producer with the relay's options reaches on these records."""
-    headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
     started = time.perf_counter()
     futures = [
         await producer.send(topic, value, key=key, headers=headers)
-        for topic, key, value in records
+        for topic, key, value, headers in records
     ]
     await asyncio.gather(*futures)
     return len(records) / (time.perf_counter() - started)
@@ -67,13 +73,12 @@ async def produce_ceiling(producer: AIOKafkaProducer, records: list) -> float:
 
 async def produce_ceiling_partitions_named(producer: AIOKafkaProducer, records: list) -> float:
     """The same, naming each record's partition as the relay does (`relay_partitions`)."""
-    headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
     topic_partitions = {t: await partitions(producer, t) for t in {r[0] for r in records}}
     started = time.perf_counter()
     futures = [
         await producer.send(topic, value, key=key, headers=headers,
                             partition=partition_for(key, topic_partitions[topic]))
-        for topic, key, value in records
+        for topic, key, value, headers in records
     ]
     await asyncio.gather(*futures)
     return len(records) / (time.perf_counter() - started)
@@ -108,11 +113,17 @@ async def relay_rate(
 
 
 async def stage(pool, args: argparse.Namespace) -> None:
+    tracer = None
+    if args.traced:
+        provider = TracerProvider()  # no span processor: spans are made, none exported
+        tracing.use(provider)
+        tracer = provider.get_tracer("relay-bench")
     for start in range(0, args.events, args.per_tx):
         events = [initiative_submitted(unit_id=f"u-{i % args.units:05d}")
                   for i in range(start, start + args.per_tx)]
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.enqueue(conn, events)
+        with tracer.start_as_current_span("stage") if tracer else nullcontext():
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.enqueue(conn, events)
 
 
 async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
@@ -126,13 +137,19 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
         await stage(pools[schema], args)
     staged = time.perf_counter() - started
     first = next(iter(pools.values()))
-    rows = await first.fetch("SELECT topic, partition_key, value FROM outbox ORDER BY seq")
-    records = [(r["topic"], r["partition_key"], r["value"]) for r in rows]
+    rows = await first.fetch(
+        "SELECT topic, partition_key, value, traceparent FROM outbox ORDER BY seq")
+    content_type = ("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())
+    records = [(r["topic"], r["partition_key"], r["value"],
+                [content_type] + ([("traceparent", r["traceparent"].encode())]
+                                  if r["traceparent"] else []))
+               for r in rows]
     total = len(records)
-    size = sum(len(v) for _, _, v in records) // total
+    size = sum(len(r[2]) for r in records) // total
     print(f"staged {args.rounds} x {total} events ({size} B each, {args.units} partition keys) "
           f"in {staged:.2f} s: {args.rounds * total / staged:,.0f}/s "
-          f"(transactions of {args.per_tx}, event built and encoded included)")
+          f"(transactions of {args.per_tx}, event built and encoded included; "
+          f"{'traced: rows keep a traceparent' if args.traced else 'tracing off'})")
 
     settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, service_name="relay-bench")
     print(f"producer: acks={settings.producer_acks}, {settings.producer_compression}, "
@@ -195,6 +212,8 @@ def main() -> None:
                         help="distinct units (partition keys) the events are about")
     parser.add_argument("--in-flight", type=int, default=8,
                         help="relay batches awaiting Kafka's acks at once")
+    parser.add_argument("--traced", action="store_true",
+                        help="stage inside spans: rows keep a traceparent, records carry it")
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     with provide_infrastructure() as infra:

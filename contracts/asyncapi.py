@@ -1,4 +1,9 @@
-"""The AsyncAPI 2.6 document of every topic, its dead-letter topic and its messages."""
+"""The AsyncAPI 3.0 document of every topic, its dead-letter topic and its messages.
+
+Channels are the topics (`address`), each with a `receive` operation for consumers; messages are
+keyed by their CloudEvents type (AsyncAPI 3 has no `messageId`: a message's id is its key), and
+their payloads are the generated JSON Schemas (draft 2020-12, declared by `schemaFormat`).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from contracts.envelope import CLOUDEVENTS_CONTENT_TYPE
 from contracts.schemas_build import doc_summary
 from contracts.topics import ALL_TOPICS, DLQ_HEADER_PREFIX, Topic
 
-ASYNCAPI_VERSION = "2.6.0"
+ASYNCAPI_VERSION = "3.0.0"
 CONTRACT_VERSION = "1.0.0"
-KAFKA_BINDING_VERSION = "0.4.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+PAYLOAD_SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
 
 # The headers the shared consumer runtime adds to a dead-lettered record.
 DLQ_HEADERS = {
@@ -38,12 +44,38 @@ _INFO = {
 }
 
 
+# Where the topics are served; `thidua up` picks the embedded broker's port and prints it.
+SERVERS = {
+    "local": {
+        "host": "127.0.0.1:{port}",
+        "protocol": "kafka",
+        "description": "The local stack (`thidua up`): the embedded Kafka-protocol broker; its "
+        "port is printed as KAFKA_BOOTSTRAP_SERVERS when the stack starts.",
+        "variables": {"port": {"description": "The port `thidua up` printed."}},
+    },
+    "compose": {
+        "host": "localhost:9094",
+        "protocol": "kafka",
+        "description": "deploy/compose.yaml: Apache Kafka's listener published on the host "
+        "(containers of the stack use kafka:9092).",
+    },
+    "kubernetes": {
+        "host": "thidua-kafka-bootstrap:9092",
+        "protocol": "kafka",
+        "description": "deploy/k8s: the Strimzi cluster's bootstrap service, inside the "
+        "cluster; integrators authenticate as their KafkaUser (read-only).",
+    },
+}
+
+
 def asyncapi_document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The whole document; `examples` maps event types to a frozen example event, if any."""
     channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
     for topic in ALL_TOPICS:
-        channels[topic.name] = _channel(topic)
-        channels[topic.dlq] = _dlq_channel(topic)
+        for name, channel in ((topic.name, _channel(topic)), (topic.dlq, _dlq_channel(topic))):
+            channels[name] = channel
+            operations["consume_" + name.replace(".", "_")] = _receive(name, channel)
     messages = {
         event_type: _message(event_type, examples.get(event_type))
         for topic in ALL_TOPICS
@@ -55,9 +87,22 @@ def asyncapi_document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "id": "urn:thidua:events",
         "info": _INFO,
         "defaultContentType": CLOUDEVENTS_CONTENT_TYPE,
+        "servers": SERVERS,
         "channels": channels,
+        "operations": operations,
         "components": {"messages": messages},
     }
+
+
+def _receive(channel_name: str, channel: dict[str, Any]) -> dict[str, Any]:
+    operation = {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{channel_name}"},
+        "summary": channel.pop("x-summary"),
+        "messages": [{"$ref": f"#/channels/{channel_name}/messages/{m}"}
+                     for m in channel["messages"]],
+    }
+    return operation
 
 
 def _bindings(topic_name: str, partitions: int) -> dict[str, Any]:
@@ -71,27 +116,23 @@ def _bindings(topic_name: str, partitions: int) -> dict[str, Any]:
 
 
 def _channel(topic: Topic) -> dict[str, Any]:
-    refs = [{"$ref": f"#/components/messages/{t}"} for t in event_types_on(topic)]
     return {
+        "address": topic.name,
         "description": f"{topic.description} Key: {topic.key}. Dead letters: `{topic.dlq}`.",
-        "subscribe": {
-            "operationId": "consume_" + topic.name.replace(".", "_"),
-            "summary": f"Events on {topic.name}, ordered per {topic.key}.",
-            "message": {"oneOf": refs},
-        },
+        "messages": {t: {"$ref": f"#/components/messages/{t}"} for t in event_types_on(topic)},
         "bindings": _bindings(topic.name, topic.partitions),
+        "x-summary": f"Events on {topic.name}, ordered per {topic.key}.",
     }
 
 
 def _dlq_channel(topic: Topic) -> dict[str, Any]:
     return {
+        "address": topic.dlq,
         "description": f"Records of `{topic.name}` a consumer rejected: original key, value and "
         f"headers byte for byte, plus `{DLQ_HEADER_PREFIX}*` headers saying who and why.",
-        "subscribe": {
-            "operationId": "consume_" + topic.dlq.replace(".", "_"),
-            "message": {"$ref": "#/components/messages/DeadLetter"},
-        },
+        "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
         "bindings": _bindings(topic.dlq, topic.partitions),
+        "x-summary": f"Records of {topic.name} its consumers rejected.",
     }
 
 
@@ -118,7 +159,8 @@ def _message(event_type: str, example: dict[str, Any] | None) -> dict[str, Any]:
             "required": ["content-type"],
         },
         # The CloudEvent schema is draft 2020-12 with its own $defs: referenced, not inlined.
-        "payload": {"$ref": f"schemas/{event_type}.json"},
+        "payload": {"schemaFormat": PAYLOAD_SCHEMA_FORMAT,
+                    "schema": {"$ref": f"schemas/{event_type}.json"}},
         "bindings": {
             "kafka": {
                 "key": {

@@ -241,7 +241,9 @@ def config_map() -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("thidua-config", "config"),
             "data": {"KAFKA_BOOTSTRAP_SERVERS": "thidua-kafka-bootstrap:9092",
                      "LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
-                     "AUTH_AUDIENCE": "thidua"}}
+                     "AUTH_AUDIENCE": "thidua",
+                     # An overlay names its OTLP/HTTP collector here; empty, tracing is off.
+                     "OTEL_EXPORTER_OTLP_ENDPOINT": ""}}
 
 
 def files() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The `thidua` commands operators and integrators run against a deployment: `events tail`,
-`status`, `migrate` and `dlq replay` (the work itself is in `services/ops/`). Each needs only
+`status`, `migrate`, `dlq replay`, and (`repair_commands.py`) `replay` and `webhooks rotate`;
+the work itself is in `services/ops/`. Each needs only
 the broker's and database's addresses, so they run from a production install as well."""
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ import asyncio
 import os
 import sys
 
+from services.devstack.repair_commands import add_repair_commands, run_replay, run_webhooks
 from services.registry import NAMES, service
 
-COMMANDS = ("events", "status", "migrate", "dlq")
+COMMANDS = ("events", "status", "migrate", "dlq", "replay", "webhooks")
 
 
 def add_ops_commands(commands) -> None:
     _add_events_commands(commands)
     _add_runbook_commands(commands)
+    add_repair_commands(commands)
 
 
 def _add_events_commands(commands) -> None:
@@ -52,7 +55,8 @@ def _add_runbook_commands(commands) -> None:
     dlq = commands.add_parser("dlq", help="dead-letter topics: replay")
     actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     replay = actions.add_parser("replay", help="send <topic>.dlq's records back to <topic>")
-    replay.add_argument("topic", help="the original topic (or its family name, e.g. scores)")
+    replay.add_argument("topic", help="the original topic (or its family name, e.g. scores), "
+                        "or `all` for every topic's dead letters")
     replay.add_argument("--dry-run", action="store_true", help="list what would go back")
     replay.add_argument("--reason-code", dest="reason_codes", action="append", default=[],
                         help="only dead letters with this reason code (repeatable)")
@@ -66,10 +70,10 @@ def _add_runbook_commands(commands) -> None:
 
 def run_ops(args: argparse.Namespace) -> int:
     return {"events": run_events, "status": run_status, "migrate": run_migrate,
-            "dlq": run_dlq}[args.command](args)
+            "dlq": run_dlq, "replay": run_replay, "webhooks": run_webhooks}[args.command](args)
 
 
-def _bootstrap(args: argparse.Namespace, hint: str = "") -> str | None:
+def bootstrap_servers(args: argparse.Namespace, hint: str = "") -> str | None:
     bootstrap = args.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         print(f"thidua {args.command}: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers"
@@ -77,7 +81,7 @@ def _bootstrap(args: argparse.Namespace, hint: str = "") -> str | None:
     return bootstrap
 
 
-def _topic_families() -> dict[str, str]:
+def topic_families() -> dict[str, str]:
     """`initiatives` -> `thidua.initiatives.v1`: a topic's family name is enough to name it."""
     from contracts.topics import ALL_TOPICS
 
@@ -102,7 +106,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     from services.ops.status import status
 
-    bootstrap = _bootstrap(args)
+    bootstrap = bootstrap_servers(args)
     if not bootstrap:
         return 2
     database_url = os.environ.get("DATABASE_URL")
@@ -115,14 +119,22 @@ def run_status(args: argparse.Namespace) -> int:
 def run_dlq(args: argparse.Namespace) -> int:
     from services.ops.dead_letters_replay import ReplayFilter, replay
 
-    bootstrap = _bootstrap(args)
+    bootstrap = bootstrap_servers(args)
     if not bootstrap:
         return 2
     only = ReplayFilter(reason_codes=frozenset(args.reason_codes), types=frozenset(args.types),
                         services=frozenset(args.services))
+    families = topic_families()
+    topics = (sorted(families.values()) if args.topic == "all"
+              else [families.get(args.topic, args.topic)])
+
+    async def drain() -> None:
+        for topic in topics:
+            sys.stdout.write(f"{topic}.dlq:\n")
+            await replay(bootstrap, topic, only, dry_run=args.dry_run, out=sys.stdout)
+
     try:
-        asyncio.run(replay(bootstrap, _topic_families().get(args.topic, args.topic), only,
-                           dry_run=args.dry_run, out=sys.stdout))
+        asyncio.run(drain())
     except LookupError as exc:
         print(f"thidua dlq: {exc}", file=sys.stderr)
         return 2
@@ -133,10 +145,10 @@ def run_events(args: argparse.Namespace) -> int:
     from services.ops.events_tail import TailOptions, tail
     from services.ops.topic_reader import TopicNotFound
 
-    bootstrap = _bootstrap(args, " (`thidua up` prints the local broker's address)")
+    bootstrap = bootstrap_servers(args, " (`thidua up` prints the local broker's address)")
     if not bootstrap:
         return 2
-    families = _topic_families()
+    families = topic_families()
     options = TailOptions(topic=families.get(args.topic, args.topic), bootstrap_servers=bootstrap,
                           from_beginning=args.from_beginning, follow=args.follow,
                           types=frozenset(args.types), district=args.district, limit=args.limit,

@@ -3,8 +3,9 @@ outbox rows waiting to be published — read from the broker and the database di
 answers even when a service is down (its lag is then exactly what piles up).
 
 Lag is the partition's end offset minus the group's committed offset (minus the log start for
-a partition the group never committed: it starts from the earliest record). On the embedded
-broker (tansu) end offsets can be one too high, so its lag figures are approximate.
+a partition the group never committed: it starts from the earliest record). The end is read,
+not asked for (`offsets_by_time.true_ends`): the embedded broker's answer can fall short by
+most of the last batch written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TextIO
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.ops.offsets_by_time import true_ends
 from services.registry import SERVICES
 from services.runtime.db import checked_schema
 from services.runtime.relay_health import Backlog, measure_backlog
@@ -37,7 +39,9 @@ async def group_lag(bootstrap_servers: str, service: str, group: str,
     # group's committed offsets (the admin client's OffsetFetch does not parse tansu's answer).
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group,
                                 enable_auto_commit=False, client_id="thidua-status")
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="thidua-status")
     await consumer.start()
+    await reader.start()
     try:
         await consumer.topics()
         answer = []
@@ -46,7 +50,7 @@ async def group_lag(bootstrap_servers: str, service: str, group: str,
                           for n in sorted(consumer.partitions_for_topic(topic) or ())]
             if not partitions:
                 continue
-            ends = await consumer.end_offsets(partitions)
+            ends = await true_ends(reader, partitions)
             starts = await consumer.beginning_offsets(partitions)
             lags = []
             for tp in partitions:
@@ -57,6 +61,7 @@ async def group_lag(bootstrap_servers: str, service: str, group: str,
                                    sum(1 for lag in lags if lag), sum(lags)))
         return answer
     finally:
+        await reader.stop()
         await consumer.stop()
 
 

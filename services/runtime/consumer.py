@@ -21,7 +21,7 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts import CloudEvent, EventDecodeError, decode_event
 
-from . import inbox, metrics, outbox
+from . import inbox, metrics, outbox, tracing
 from .consumer_health import ConsumerHealth
 from .context import Clock, Context, Emissions, Envelopes, system_clock
 from .dead_letters import DeadLetterPublisher, Rejection, coordinates
@@ -188,31 +188,39 @@ class EventConsumer:
                 duplicates.append(item)
         emissions = Emissions(self._envelopes)
         ctx = Context(conn, self._repository(conn), self._envelopes, emissions, self._clock)
-        for event_type, run in runs_by_type(fresh):
-            await self._run(self._handlers.get(event_type), ctx, run)
-        await emissions.run_at_end()
-        await outbox.enqueue(conn, emissions.drain())
+        with tracing.consuming(fresh) as spans:
+            for event_type, run in runs_by_type(fresh):
+                await self._run(self._handlers.get(event_type), ctx, run, spans)
+            await emissions.run_at_end()
+            emitted = emissions.drain()
+            await outbox.enqueue(conn, emitted, tracing.traceparents_caused_by(emitted, spans))
         return fresh, duplicates
 
-    async def _run(self, registered: Registered, ctx: Context, run: list[Received]) -> None:
+    async def _run(self, registered: Registered, ctx: Context, run: list[Received],
+                   spans: dict) -> None:
         timer = metrics.HANDLER_DURATION.labels(registered.event_type)
         if registered.is_batch:
             events = [item.event for item in run]
             bind_events(events, topic=run[0].record.topic)
+            # A run of one event is that event's work; a longer one belongs to several traces.
+            traced = tracing.activate(spans, events[0].id) if len(events) == 1 else None
             started = time.perf_counter()
             try:
                 await registered.fn(ctx, events)
             finally:
+                tracing.deactivate(traced)
                 unbind_event()
             timer.observe(time.perf_counter() - started)
             return
         for item in run:
             event = item.event
             bind_event(event.id, event.type, event.correlationid, topic=item.record.topic)
+            traced = tracing.activate(spans, event.id)
             started = time.perf_counter()
             try:
                 await registered.fn(ctx.for_event(event), payload_or_event(registered, event))
             finally:
+                tracing.deactivate(traced)
                 unbind_event()
             timer.observe(time.perf_counter() - started)
 

@@ -16,6 +16,7 @@ import structlog
 import uvicorn
 from fastapi import Depends, FastAPI
 
+from . import tracing
 from .access import check_every_route_declares, document_access
 from .directory.routes import router as directory_router
 from .errors import install_error_handlers
@@ -64,6 +65,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             app.include_router(router)
     check_every_route_declares(app.routes)
     _document(app)
+    tracing.instrument(app)
     return app
 
 
@@ -87,8 +89,9 @@ def run(definition: ServiceDefinition) -> None:
     """Run one service in this process until SIGINT/SIGTERM (how ops and `thidua up` run it)."""
     s = definition.settings
     configure_logging(definition.name, s.log_format, s.log_level)
+    traced = tracing.configure(definition.name)
     log.info("service_starting", http_port=s.http_port, kafka=s.kafka_bootstrap_servers,
-             role=s.role)
+             role=s.role, tracing=traced)
     uvicorn.run(
         create_app(definition),
         host=s.http_host,
@@ -97,3 +100,4 @@ def run(definition: ServiceDefinition) -> None:
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+    tracing.stop()  # export the spans still buffered

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from .tracing import add_trace_ids
+
 if TYPE_CHECKING:
     from contracts import CloudEvent
 
@@ -23,6 +25,7 @@ _MAX_CORRELATION_IDS = 50
 def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

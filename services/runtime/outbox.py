@@ -15,6 +15,8 @@ import asyncpg
 
 from contracts import CloudEvent, encode_event
 
+from . import tracing
+
 _CHANNEL_SUFFIX = "_outbox"
 
 
@@ -34,13 +36,19 @@ class Staging:
     args: tuple
 
 
-def staging(events: Sequence[CloudEvent], *, first_param: int = 1, only_if: str = "true") -> Staging:
-    """Stage `events` from parameters `$first_param`…`$first_param+5`, if `only_if` holds."""
+def staging(events: Sequence[CloudEvent], *, first_param: int = 1, only_if: str = "true",
+            traceparents: Sequence[str | None] | None = None) -> Staging:
+    """Stage `events` from parameters `$first_param`…`$first_param+6`, if `only_if` holds.
+
+    Each row keeps the trace context it continues: `traceparents` (one per event), else the
+    current span's (`tracing`; NULL when tracing is off).
+    """
     p = first_param
     cte = f"""outbox_staged AS (
-        INSERT INTO outbox (event_id, event_type, topic, partition_key, value, correlation_id)
+        INSERT INTO outbox (event_id, event_type, topic, partition_key, value, correlation_id,
+                            traceparent)
         SELECT * FROM unnest(${p}::text[], ${p + 1}::text[], ${p + 2}::text[], ${p + 3}::bytea[],
-                             ${p + 4}::bytea[], ${p + 5}::text[])
+                             ${p + 4}::bytea[], ${p + 5}::text[], ${p + 6}::text[])
         WHERE {only_if}
         RETURNING 1)"""
     wake = (f"(SELECT pg_notify(current_schema() || '{_CHANNEL_SUFFIX}', '') "
@@ -52,15 +60,18 @@ def staging(events: Sequence[CloudEvent], *, first_param: int = 1, only_if: str 
         [e.partition_key().encode() for e in events],
         [encode_event(e) for e in events],
         [e.correlationid for e in events],
+        traceparents if traceparents is not None
+        else [tracing.current_traceparent()] * len(events),
     )
     return Staging(cte, wake, args)
 
 
-async def enqueue(conn: asyncpg.Connection, events: Sequence[CloudEvent]) -> None:
+async def enqueue(conn: asyncpg.Connection, events: Sequence[CloudEvent],
+                  traceparents: Sequence[str | None] | None = None) -> None:
     """Stage events for publication; they leave only if the surrounding transaction commits."""
     if not events:
         return
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the state change")
-    staged = staging(events)
+    staged = staging(events, traceparents=traceparents)
     await conn.execute(f"WITH {staged.cte} SELECT {staged.wake}", *staged.args)

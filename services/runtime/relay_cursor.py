@@ -62,20 +62,20 @@ _DELETE_AND_SELECT = """
         SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin,
                now() - make_interval(secs => $4) AS overdue
     )
-    SELECT ready.seq, ready.topic, ready.partition_key, ready.value,
+    SELECT ready.seq, ready.topic, ready.partition_key, ready.value, ready.traceparent,
            CASE WHEN row_number() OVER () = 1 THEN horizon.xmin::text END AS xmin,
            CASE WHEN row_number() OVER () = 1
                 THEN extract(epoch FROM now() - min(ready.created_at) OVER ())::float8
            END AS oldest_age_s
     FROM horizon
     LEFT JOIN LATERAL (
-        (SELECT seq, topic, partition_key, value, created_at FROM outbox
+        (SELECT seq, topic, partition_key, value, traceparent, created_at FROM outbox
          WHERE seq > $2 AND (txid < horizon.xmin OR created_at < horizon.overdue)
          ORDER BY seq LIMIT $3)
         UNION ALL
         (SELECT late.* FROM unnest($5::bigint[], $6::bigint[]) AS gap(first, last)
          CROSS JOIN LATERAL (
-             SELECT seq, topic, partition_key, value, created_at FROM outbox
+             SELECT seq, topic, partition_key, value, traceparent, created_at FROM outbox
              WHERE seq BETWEEN gap.first AND gap.last
                AND (txid < horizon.xmin OR created_at < horizon.overdue)
              ORDER BY seq LIMIT $3
@@ -86,7 +86,7 @@ _DELETE_AND_SELECT = """
 """
 
 # Column positions in the rows `delete_and_select` returns (indexing beats names per row).
-SEQ, TOPIC, KEY, VALUE, _XMIN, _OLDEST_AGE_S = range(6)
+SEQ, TOPIC, KEY, VALUE, TRACEPARENT, _XMIN, _OLDEST_AGE_S = range(7)
 
 _DELETE = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
 
@@ -104,7 +104,7 @@ _SWEEP = """
 
 @dataclass
 class Selected:
-    rows: list[asyncpg.Record]  # in seq order; columns SEQ, TOPIC, KEY, VALUE
+    rows: list[asyncpg.Record]  # in seq order; columns SEQ, TOPIC, KEY, VALUE, TRACEPARENT
     seqs: list[int]
     # Seconds since the oldest row's transaction started, by the database's clock.
     oldest_age_s: float

@@ -28,10 +28,17 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import CLOUDEVENTS_CONTENT_TYPE
 
-from .relay_cursor import KEY, SEQ, TOPIC, VALUE, Selected
+from .relay_cursor import KEY, SEQ, TOPIC, TRACEPARENT, VALUE, Selected
 from .relay_partitions import key_hash, partitions
 
 _HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
+
+
+def _headers(traceparent: str | None) -> list[tuple[str, bytes]]:
+    """The record's headers: the trace context stored with the row continues in them."""
+    if traceparent is None:
+        return _HEADERS
+    return [*_HEADERS, ("traceparent", traceparent.encode("ascii"))]
 
 
 @dataclass
@@ -141,7 +148,7 @@ class PublishPipeline:
                         partitions_of_topic = await partitions(producer, topic)
                         topic_partitions[topic] = partitions_of_topic
                     acks.append(await send(
-                        topic, row[VALUE], key=key, headers=_HEADERS,
+                        topic, row[VALUE], key=key, headers=_headers(row[TRACEPARENT]),
                         # partition_for(), inlined: this loop is the relay's hot path
                         partition=partitions_of_topic[key_hash(key) % len(partitions_of_topic)],
                     ))

@@ -38,7 +38,7 @@ def test_asyncapi_messages_reference_existing_schemas_and_carry_the_content_type
     messages = json.loads(ASYNCAPI_PATH.read_text(encoding="utf-8"))["components"]["messages"]
     for event_type in EVENT_TYPES:
         message = messages[event_type]
-        assert (HERE / message["payload"]["$ref"]).is_file()
+        assert (HERE / message["payload"]["schema"]["$ref"]).is_file()
         assert message["headers"]["properties"]["content-type"]["const"] == (
             "application/cloudevents+json"
         )
