@@ -34,7 +34,9 @@ AsOf = Annotated[date | None, Query(description="The date the directory is read 
 Under = Annotated[Identifier | None, Query(
     description="Export this unit and its subtree; by default the caller's unit (everything "
                 "for city-wide roles).")]
-_DOWNLOAD = {200: {"content": {exports.MEDIA_TYPES["csv"]: {}, exports.MEDIA_TYPES["xlsx"]: {}},
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+_DOWNLOAD = {200: {"content": {exports.MEDIA_TYPES["csv"]: _FILE,
+                               exports.MEDIA_TYPES["xlsx"]: _FILE},
                    "description": "The file, streamed."}}
 
 # The units in the subtree of $1 on $2, or every unit on $2 when $1 is null.

@@ -178,8 +178,10 @@ async def _tick(pool: asyncpg.Pool, job_id: str, progress: Progress) -> None:
     while True:
         await asyncio.sleep(PROGRESS_EVERY_S)
         try:
+            # A tick still under way when the job ends must not overwrite its final counts.
             await pool.execute("""UPDATE import_jobs SET rows_read = $2, rows_bad = $3,
-                                  heartbeat_at = now() WHERE job_id = $1""",
+                                  heartbeat_at = now()
+                                  WHERE job_id = $1 AND finished_at IS NULL""",
                                job_id, progress.read, progress.bad)
         except (OSError, asyncpg.PostgresError) as exc:  # progress is advisory: keep importing
             log.warning("import_progress_not_written", job_id=job_id, error=str(exc))
