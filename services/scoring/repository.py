@@ -100,9 +100,10 @@ REFRESH_INITIATIVE_FACTS = """
 # lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and
 # are added to the subjects' totals, each subject's version going up by its lines.
 REPRICE = f"""
-WITH touched AS (
+WITH touched AS MATERIALIZED (  -- a primary-key probe per fact, not a pass over the table
     SELECT f.*, o.n AS fact_order
-    FROM unnest($1::text[]) WITH ORDINALITY AS o(fact_id, n) JOIN facts AS f USING (fact_id)
+    FROM unnest($1::text[]) WITH ORDINALITY AS o(fact_id, n)
+    CROSS JOIN LATERAL (SELECT * FROM facts WHERE facts.fact_id = o.fact_id) AS f
 ), priced AS MATERIALIZED (  -- each touched campaign's prices, once
     SELECT c.campaign_id, {prices(campaign_rules_of("cr", "$2"))}
     FROM (SELECT DISTINCT campaign_id FROM touched) AS c
@@ -117,8 +118,9 @@ WITH touched AS (
                         UNION ALL
                         SELECT 'member', m, n FROM unnest(t.member_ids) WITH ORDINALITY AS a(m, n))
          AS c(subject_kind, subject_id, position)
-), known AS (
-    SELECT p.* FROM fact_points AS p WHERE p.fact_id = ANY($1::text[])
+), known AS (  -- probes of the primary key, not a filter over the whole table
+    SELECT p.* FROM touched AS t
+    CROSS JOIN LATERAL (SELECT * FROM fact_points WHERE fact_points.fact_id = t.fact_id) AS p
 ), diff AS (
     SELECT n.fact_id, n.subject_kind, n.subject_id, n.campaign_id, n.phase_id, n.unit_id,
            n.district, n.rule, n.source_event_id, n.points, n.fact_order, n.position,
