@@ -59,21 +59,20 @@ class Round:
 
     def __init__(self) -> None:
         self.proposed: dict[tuple[str, str], set[str]] = {}
-        self.members_per_unit: dict[tuple[str, str, str], int] = {}
+        # (title, unit) → members proposed for it at any level: a member counts once per title
+        self._members: dict[tuple[str, str], set[str]] = {}
 
     def record(self, title: str, level: str, kind: str, winners: list[Candidate]) -> None:
         self.proposed.setdefault((title, level), set()).update(c.subject_id for c in winners)
         if kind == "member":
             for c in winners:
-                key = (title, level, c.unit_id)
-                self.members_per_unit[key] = self.members_per_unit.get(key, 0) + 1
+                self._members.setdefault((title, c.unit_id), set()).add(c.subject_id)
 
     def holds(self, title: str, level: str, subject_id: str) -> bool:
         return subject_id in self.proposed.get((title, level), ())
 
     def members_of(self, title: str, unit_id: str) -> int:
-        return sum(n for (t, _, u), n in self.members_per_unit.items()
-                   if t == title and u == unit_id)
+        return len(self._members.get((title, unit_id), ()))
 
 
 def excluded_by(candidate: Candidate, rules: AwardRules) -> tuple[str, ...]:
