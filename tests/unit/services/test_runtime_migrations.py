@@ -41,7 +41,7 @@ def test_a_migrations_checksum_changes_with_its_content(tmp_path):
 def test_the_runtime_and_every_service_ship_valid_migrations():
     services = Path(__file__).parents[3] / "services"
     assert [m.version for m in discover("runtime", RUNTIME_MIGRATIONS)] == [
-        "runtime/0001", "runtime/0002", "runtime/0003"]
+        "runtime/0001", "runtime/0002", "runtime/0003", "runtime/0004"]
     for name in ("registration", "scoring", "awards", "notify"):
         versions = [m.version for m in discover(name, services / name / "migrations")]
         assert versions == [f"{name}/{n:04d}" for n in range(1, len(versions) + 1)]
