@@ -191,7 +191,12 @@ class EventConsumer:
         with tracing.consuming(fresh) as spans:
             for event_type, run in runs_by_type(fresh):
                 await self._run(self._handlers.get(event_type), ctx, run, spans)
-            await emissions.run_at_end()
+            # Work left for the batch's end belongs to its event's trace when there is one event.
+            traced = tracing.activate(spans, fresh[0].event.id) if len(fresh) == 1 else None
+            try:
+                await emissions.run_at_end()
+            finally:
+                tracing.deactivate(traced)
             emitted = emissions.drain()
             await outbox.enqueue(conn, emitted, tracing.traceparents_caused_by(emitted, spans))
         return fresh, duplicates

@@ -121,6 +121,8 @@ def _field_of(error: dict) -> str | None:
         return "body"  # the body as a whole: its location is a character offset, not a field
     # ("body", "authors", 0, "member_id") -> "authors[0].member_id"; ("query", "limit") stays
     # "query.limit", so a reader can tell a body field from a parameter of the same name.
+    if loc == ("body",):
+        return "body"  # the body as a whole: not an object, or a rule across its fields
     return _field_path(loc[1:] if loc[:1] == ("body",) else loc) or None
 
 
