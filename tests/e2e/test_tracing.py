@@ -94,5 +94,7 @@ def test_one_initiatives_trace_has_spans_in_all_four_services_and_its_logs_name_
     logged = [json.loads(line) for line in done.stderr.splitlines()
               if correlation_id in line and line.startswith("{")]
     traced = {(line["service"], line.get("trace_id")) for line in logged if "trace_id" in line}
-    assert {service for service, _ in traced} >= {"registration", "scoring"}, traced
+    # The request's lines always; a consumer's when the event was alone in its batch (a batch
+    # of several events' flows logs their correlation ids outside any one trace).
+    assert "registration" in {service for service, _ in traced}, traced
     assert {trace_id for _, trace_id in traced} == {request.trace_id}
