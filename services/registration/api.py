@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts.events.base import Actor
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, VIETNAM, Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import NotFound
@@ -20,7 +20,6 @@ from services.runtime.problems import problem_responses
 
 from . import domain, phase_gate, repository
 from .campaign_domain import PhaseClosed
-from .org_repository import run_command
 from .phase_gate import check_window
 
 log = structlog.get_logger()
@@ -248,7 +247,4 @@ async def review_initiative(
 
     route = f"/initiatives/{initiative_id}/reviews"
     fingerprint = idempotency.fingerprint("POST", route, command, caller=scope.caller.subject)
-    body, kept = await run_command(pool, idempotency_key, fingerprint, 201, work)
-    if kept is not None:
-        return idempotency.replay(kept, fingerprint)
-    return Response(body, status_code=201, media_type="application/json")
+    return await command_runs.run(pool, idempotency_key, fingerprint, 201, work)

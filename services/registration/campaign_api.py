@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts.events.base import Actor
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.identifiers import Identifier
@@ -19,7 +19,7 @@ from services.runtime.problems import problem_responses
 
 from . import campaign_domain as domain
 from . import campaign_repository as repository
-from .command_runner import run, to_json
+from .answers import to_json
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
 from .phase_gate import visible_organizers
@@ -107,7 +107,11 @@ async def launch_campaign(command: domain.LaunchCampaign, request: Request,
         return to_json(CampaignLaunchedAnswer(campaign_id=data.campaign_id, event_id=event.id,
                                               correlation_id=event.correlationid))
 
-    return await run(request, scope, "/campaigns", command, idempotency_key, 201, work)
+    return await command_runs.run(
+        request.app.state.runtime.pool, idempotency_key,
+        idempotency.fingerprint("POST", "/campaigns", command,
+                                caller=scope.caller.subject),
+        201, work)
 
 
 @router.get("/campaigns", response_model=CampaignPage,

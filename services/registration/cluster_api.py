@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts.events.base import Actor
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.identifiers import Identifier
@@ -18,7 +18,7 @@ from services.runtime.problems import problem_responses
 
 from . import cluster_domain as domain
 from . import cluster_repository as repository
-from .command_runner import run, to_json
+from .answers import to_json
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
 from .phase_gate import visible_organizers
@@ -93,7 +93,11 @@ async def form_cluster(command: domain.FormCluster, request: Request,
         return to_json(ClusterFormedAnswer(cluster_id=data.cluster_id, event_id=event.id,
                                            correlation_id=event.correlationid))
 
-    return await run(request, scope, "/clusters", command, idempotency_key, 201, work)
+    return await command_runs.run(
+        request.app.state.runtime.pool, idempotency_key,
+        idempotency.fingerprint("POST", "/clusters", command,
+                                caller=scope.caller.subject),
+        201, work)
 
 
 @router.get("/clusters", response_model=ClusterPage,

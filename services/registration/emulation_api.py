@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from contracts.events.base import Actor
 from contracts.events.common import SubjectKind
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, MemberNotFound, Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import NotFound
@@ -22,7 +22,7 @@ from services.runtime.problems import problem_responses
 from . import participation_domain as domain
 from . import participation_repository as repository
 from . import phase_gate
-from .command_runner import Recorded, recorded, run
+from .answers import Recorded, recorded
 from .list_scope import listed_units
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
@@ -103,7 +103,11 @@ async def register_for_emulation(command: domain.RegisterForEmulation, request: 
                  unit_id=data.unit_id, subject_kind=data.subject_kind, event_id=event.id)
         return recorded(data.registration_id, [event])
 
-    return await run(request, scope, "/registrations", command, idempotency_key, 201, work)
+    return await command_runs.run(
+        request.app.state.runtime.pool, idempotency_key,
+        idempotency.fingerprint("POST", "/registrations", command,
+                                caller=scope.caller.subject),
+        201, work)
 
 
 @router.get("/registrations", response_model=RegistrationPage,

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import Invalid, NotFound
@@ -172,7 +172,7 @@ async def _upload(kind: Kind, request: Request, scope: Scope, on_error: str,
             job = _view(row, settings.import_stale_after_s, row["created_at"])
             return job.__pydantic_serializer__.to_json(job)
 
-        body, kept = await repository.run_command(runtime.pool, key, fingerprint, 202, work)
+        body, kept = await command_runs.run_once(runtime.pool, key, fingerprint, 202, work)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -12,7 +12,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import Rule, Scope, UnitNotFound
 from services.runtime.caller import Role
 from services.runtime.identifiers import Identifier
@@ -45,11 +45,8 @@ class Recorded(BaseModel):
 async def _run(request: Request, scope: Scope, route: str, command: BaseModel,
                key: str | None, status_code: int, work) -> Response:
     fingerprint = idempotency.fingerprint("POST", route, command, caller=scope.caller.subject)
-    body, kept = await repository.run_command(request.app.state.runtime.pool, key, fingerprint,
-                                              status_code, work)
-    if kept is not None:
-        return idempotency.replay(kept, fingerprint)
-    return Response(body, status_code=status_code, media_type="application/json")
+    return await command_runs.run(request.app.state.runtime.pool, key, fingerprint, status_code,
+                                  work)
 
 
 def _answer(event, item_id: str, changed: list[str]) -> bytes:

@@ -1,7 +1,8 @@
 """The org directory's SQL: units and members with dated states (`migrations/0004`).
 
-A command runs in one transaction (`run_command`): the idempotency key, the locked unit or
-member, the period closed and the one opened, and the event in the outbox commit together.
+A command runs in one transaction (`services.runtime.command_runs.run`): the idempotency key,
+the locked unit or member, the period closed and the one opened, and the event in the outbox
+commit together.
 `OrgTree` reads the dated tree in the shape `Scope` expects of a directory, so commands check
 scope against these tables — the synchronous truth — rather than a projection that fills later.
 """
@@ -9,7 +10,7 @@ scope against these tables — the synchronous truth — rather than a projectio
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 
 import asyncpg
@@ -18,8 +19,6 @@ from contracts import CloudEvent
 from contracts.events.org import MemberRegistered, MemberUpdated, UnitRegistered, UnitUpdated
 from services.runtime import outbox
 from services.runtime.directory import MemberOnDate, UnitOnDate
-from services.runtime.domain_errors import DomainError
-from services.runtime.idempotency import RETENTION, KeptAnswer
 
 MAX_DEPTH = 32
 # Taken by every command that sets a parent, so two concurrent moves cannot close a loop.
@@ -87,54 +86,6 @@ _INSERT_MEMBER_STATE = """
                                recorded_by)
     VALUES ($1, $2::date, daterange($2::date, NULL), $3, $4, $5, $6, $7, $8, $9, $10,
             $11::jsonb)"""
-
-_KEPT_ANSWER = """SELECT fingerprint, status_code, response FROM idempotency_keys
-                  WHERE idempotency_key = $1 AND expires_at > now()"""
-_CLAIM_KEY = """
-    INSERT INTO idempotency_keys (idempotency_key, fingerprint, status_code, response, expires_at)
-    VALUES ($1, $2, $3, $4, now() + $5::interval)
-    ON CONFLICT (idempotency_key) DO UPDATE
-        SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code,
-            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
-        WHERE idempotency_keys.expires_at <= now()
-    RETURNING 1"""
-
-
-class _KeyTaken(Exception):
-    """Another request committed the same key first: undo this one and replay that answer."""
-
-
-async def run_command(
-    pool: asyncpg.Pool, key: str | None, fingerprint: str, status_code: int,
-    work: Callable[[asyncpg.Connection], Awaitable[bytes]],
-) -> tuple[bytes, KeptAnswer | None]:
-    """Run `work` (which writes and answers the body) in one transaction with the answer kept
-    under `key`. Returns (body, None), or (b"", the answer already kept under the key)."""
-    async with pool.acquire() as conn:
-        for _ in range(3):
-            if key is not None:
-                kept = await conn.fetchrow(_KEPT_ANSWER, key)
-                if kept is not None:
-                    return b"", KeptAnswer(key, kept["fingerprint"], kept["status_code"],
-                                           kept["response"])
-            try:
-                async with conn.transaction():
-                    body = await work(conn)
-                    if key is not None and await conn.fetchval(
-                            _CLAIM_KEY, key, fingerprint, status_code, body, RETENTION) is None:
-                        raise _KeyTaken
-                return body, None
-            except _KeyTaken:
-                continue
-            except DomainError:
-                # A concurrent request with the same key may have committed meanwhile (then
-                # this one was refused as a repeat): answer as it did.
-                if key is not None and (kept := await conn.fetchrow(_KEPT_ANSWER, key)):
-                    return b"", KeptAnswer(key, kept["fingerprint"], kept["status_code"],
-                                           kept["response"])
-                raise
-    raise RuntimeError(f"idempotency key {key!r} neither claimed nor found")
-
 
 def _unit(row) -> UnitOnDate | None:
     return None if row is None else UnitOnDate(*row.values())

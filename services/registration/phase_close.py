@@ -20,17 +20,17 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts.events.campaigns import PhaseClosed
-from services.runtime import idempotency, outbox
+from services.runtime import command_runs, idempotency, outbox
 from services.runtime.access import Scope
 from services.runtime.domain_errors import Conflict, NotFound
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
 from . import phase_gate
+from .answers import to_json
 from .campaign_api import LAUNCHERS
 from .campaign_domain import CampaignNotFound, phase_of
 from .campaign_domain import PhaseClosed as PhaseAlreadyClosed
-from .command_runner import run, to_json
 from .phase_metrics import PHASE_CLOSES
 
 log = structlog.get_logger()
@@ -141,8 +141,10 @@ async def close_phase(campaign_id: Identifier, phase_id: Identifier, request: Re
                                          event_id=event.id, correlation_id=event.correlationid))
 
     try:
-        answer = await run(request, scope, f"/campaigns/{campaign_id}/phases/{phase_id}/close",
-                           None, idempotency_key, 200, work)
+        route = f"/campaigns/{campaign_id}/phases/{phase_id}/close"
+        answer = await command_runs.run(
+            request.app.state.runtime.pool, idempotency_key,
+            idempotency.fingerprint("POST", route, None, caller=scope.caller.subject), 200, work)
     except (ReviewsPending, PhaseAlreadyClosed) as exc:
         PHASE_CLOSES.labels(outcome=exc.code).inc()
         raise

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts.events.base import Actor
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import NotFound
@@ -21,9 +21,9 @@ from services.runtime.problems import problem_responses
 from . import cluster_repository, phase_gate
 from . import participation_domain as domain
 from . import participation_repository as repository
+from .answers import Recorded, recorded
 from .campaign_domain import UnitOutsideCampaign
 from .cluster_domain import ClusterNotFound
-from .command_runner import Recorded, recorded, run
 from .list_scope import listed_units
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
@@ -112,7 +112,11 @@ async def sign_pledge(command: domain.SignPledge, request: Request,
                  cluster_id=command.cluster_id)
         return recorded(signed[0].pledge_id, events)
 
-    return await run(request, scope, "/pledges", command, idempotency_key, 201, work)
+    return await command_runs.run(
+        request.app.state.runtime.pool, idempotency_key,
+        idempotency.fingerprint("POST", "/pledges", command,
+                                caller=scope.caller.subject),
+        201, work)
 
 
 async def _visible_pledge(request: Request, scope: Scope, pledge_id: str) -> dict:
@@ -159,8 +163,11 @@ async def report_results(pledge_id: Identifier, command: domain.ReportResults,
                  met=sum(r.met for r in data.results), event_id=event.id)
         return recorded(pledge_id, [event])
 
-    return await run(request, scope, f"/pledges/{pledge_id}/results", command, idempotency_key,
-                     201, work)
+    return await command_runs.run(
+        request.app.state.runtime.pool, idempotency_key,
+        idempotency.fingerprint("POST", f"/pledges/{pledge_id}/results", command,
+                                caller=scope.caller.subject),
+        201, work)
 
 
 @router.get("/pledges", response_model=PledgePage,

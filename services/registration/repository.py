@@ -10,6 +10,7 @@ import asyncpg
 from contracts import CloudEvent
 from contracts.events.initiatives import InitiativeSubmitted
 from services.runtime import outbox
+from services.runtime.command_runs import kept_answer
 from services.runtime.idempotency import RETENTION, KeptAnswer
 
 from .campaign_domain import PhaseClosed
@@ -75,8 +76,6 @@ SELECT EXISTS (SELECT FROM initiative) AS recorded, (SELECT body FROM answer) AS
 """
 # At most this many candidates are kept, the most similar first.
 MAX_CANDIDATES = 10
-_KEPT_ANSWER = """SELECT fingerprint, status_code, response FROM idempotency_keys
-                  WHERE idempotency_key = $1 AND expires_at > now()"""
 
 
 async def record_initiative(
@@ -111,10 +110,9 @@ async def record_initiative(
                 raise PhaseClosed(data.campaign_id, data.phase_id)
             if recorded or key is None:
                 return bytes(body), None
-            kept = await conn.fetchrow(_KEPT_ANSWER, key)
+            kept = await kept_answer(conn, key)
             if kept is not None:
-                return b"", KeptAnswer(key, kept["fingerprint"], kept["status_code"],
-                                       kept["response"])
+                return b"", kept
     raise RuntimeError(f"idempotency key {key!r} neither claimed nor found")
 
 

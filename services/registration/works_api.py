@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts.events.base import Actor
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import NotFound
@@ -21,7 +21,7 @@ from services.runtime.problems import problem_responses
 from . import phase_gate
 from . import works_domain as domain
 from . import works_repository as repository
-from .command_runner import run, to_json
+from .answers import to_json
 from .list_scope import listed_units
 from .org_queries import BadCursor, Cursor, Limit
 from .org_repository import decode_cursor, encode_cursor
@@ -96,7 +96,11 @@ async def register_work(command: domain.RegisterWork, request: Request,
         return to_json(WorkAnswer(work_id=work_id, status="registered", event_id=None,
                                   correlation_id=request.state.correlation_id))
 
-    return await run(request, scope, "/works", command, idempotency_key, 201, work)
+    return await command_runs.run(
+        request.app.state.runtime.pool, idempotency_key,
+        idempotency.fingerprint("POST", "/works", command,
+                                caller=scope.caller.subject),
+        201, work)
 
 
 async def _visible_work(request: Request, scope: Scope, work_id: str) -> dict:
@@ -141,8 +145,11 @@ async def approve_work(work_id: Identifier, command: domain.ApproveWork, request
         return to_json(WorkAnswer(work_id=work_id, status="approved", event_id=event.id,
                                   correlation_id=event.correlationid))
 
-    return await run(request, scope, f"/works/{work_id}/approval", command, idempotency_key,
-                     201, work)
+    return await command_runs.run(
+        request.app.state.runtime.pool, idempotency_key,
+        idempotency.fingerprint("POST", f"/works/{work_id}/approval", command,
+                                caller=scope.caller.subject),
+        201, work)
 
 
 @router.get("/works", response_model=WorkPage, responses=problem_responses(401, 403, 422, 503))

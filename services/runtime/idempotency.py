@@ -5,6 +5,7 @@ key and gets the original status and body instead of a second submission. The ke
 with the command's change, in the same transaction, so an answer is kept exactly when the
 change committed; a refused command keeps no key and may be retried as is. Keys are kept for
 `RETENTION`; the same key with another command is refused (draft-ietf-httpapi-idempotency-key).
+`command_runs.run` runs a command this way.
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ class IdempotencyKeyReused(Invalid):
                          field="header.Idempotency-Key")
 
 
-def fingerprint(method: str, route: str, command: BaseModel, caller: str = "") -> str:
+def fingerprint(method: str, route: str, command: BaseModel | None, caller: str = "") -> str:
     """The same validated command on the same route by the same caller: a difference in
     whitespace or key order of the JSON is the same request; another caller's key is not
-    theirs to replay."""
-    canonical = (f"{method} {route} {caller}\n".encode()
-                 + command.__pydantic_serializer__.to_json(command))
+    theirs to replay. A command without a body (`None`) counts as the empty object `{}`."""
+    body = b"{}" if command is None else command.__pydantic_serializer__.to_json(command)
+    canonical = f"{method} {route} {caller}\n".encode() + body
     return hashlib.sha256(canonical).hexdigest()
 
 
