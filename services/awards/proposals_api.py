@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events.common import Level, Points, SubjectKind, Title
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, Rule, Scope
 from services.runtime.caller import OFFICIALS, Role
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import approvals, command_runs, proposal_queries
+from . import approvals, proposal_queries
 from .approvals import Outcome, Signing
 
 router = APIRouter(tags=["proposals"])
@@ -202,8 +202,9 @@ async def approve(proposal_id: Identifier, command: Approve, request: Request,
         return Approved(proposal_id=o.proposal_id, award_id=o.award_id or "",
                         decision_id=o.decision_id or "", decision_number=o.decision_number or "")
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 201, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 201, work)
 
 
 @router.post("/proposals/approvals", response_model=BulkApproved,
@@ -224,8 +225,9 @@ async def approve_many(command: ApproveMany, request: Request,
         approved = sum(1 for o in items if o.outcome == "approved")
         return BulkApproved(approved=approved, refused=len(items) - approved, items=items)
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 200, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 200, work)
 
 
 def _item(o: Outcome) -> ItemOutcome:
@@ -246,8 +248,9 @@ async def reject(proposal_id: Identifier, command: Reject, request: Request,
         await approvals.reject(conn, scope, proposal_id, command.reason, _now(request))
         return Recorded(id=proposal_id, status="rejected")
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 200, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 200, work)
 
 
 @router.post("/proposals/{proposal_id}/objections", status_code=status.HTTP_201_CREATED,
@@ -262,8 +265,9 @@ async def object_to(proposal_id: Identifier, command: Objection, request: Reques
         oid = await approvals.object_to(conn, scope, proposal_id, command.text, _now(request))
         return Recorded(id=oid, status="open")
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 201, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 201, work)
 
 
 @router.post("/proposals/{proposal_id}/objections/{objection_id}/answer",
@@ -279,5 +283,6 @@ async def answer_objection(proposal_id: Identifier, objection_id: Identifier, co
                                command.upheld, _now(request))
         return Recorded(id=objection_id, status="upheld" if command.upheld else "dismissed")
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 200, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 200, work)

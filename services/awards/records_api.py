@@ -12,14 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events.rules import ExclusionKind
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import ALL_ROLES, MemberNotFound, Rule, Scope
 from services.runtime.caller import OFFICIALS, Role
 from services.runtime.domain_errors import Conflict, NotFound
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import command_runs, exclusion_records, history_import
+from . import exclusion_records, history_import
 from .proposal_queries import decode_cursor, encode_cursor
 from .table_files import UnreadableTable, rows_of
 
@@ -124,8 +124,9 @@ async def record_exclusion(member_id: Identifier, command: RecordExclusion, requ
                              source=row.source, note=row.note, unit_id=member.unit_id,
                              recorded_at=now, recorded_by=scope.actor.model_dump())
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 201, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 201, work)
 
 
 @router.get("/members/{member_id}/exclusions",
@@ -179,8 +180,9 @@ async def import_exclusions(request: Request, scope: Annotated[Scope, Depends(RE
         return Imported(rows=len(parsed.rows), imported=stored,
                         already_recorded=len(parsed.rows) - stored)
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 200, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 200, work)
 
 
 @router.post("/title-history/imports", response_model=Imported, openapi_extra=FILE_BODY,
@@ -205,8 +207,9 @@ async def import_history(request: Request, scope: Annotated[Scope, Depends(RECOR
         return Imported(rows=len(parsed.rows), imported=stored,
                         already_recorded=len(parsed.rows) - stored)
 
-    return await command_runs.run(runtime.pool, idempotency_key, request.url.path, command,
-                                  scope.caller.subject, 200, work)
+    fingerprint = idempotency.fingerprint("POST", request.url.path, command,
+                                          caller=scope.caller.subject)
+    return await command_runs.run(runtime.pool, idempotency_key, fingerprint, 200, work)
 
 
 class _FileDigest(BaseModel):

@@ -10,7 +10,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import Invalid
@@ -101,8 +101,5 @@ async def import_contacts(
     fingerprint = hashlib.sha256(
         f"POST /units/{unit_id}/contacts/import {scope.caller.subject} {kind} {dry_run}\n"
         .encode() + body).hexdigest()
-    answer, kept = await repository.run_command(request.app.state.runtime.pool,
-                                                idempotency_key, fingerprint, 200, work)
-    if kept is not None:
-        return idempotency.replay(kept, fingerprint)
-    return Response(answer, media_type="application/json")
+    return await command_runs.run(request.app.state.runtime.pool, idempotency_key, fingerprint,
+                                  200, work)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -13,7 +13,6 @@ import asyncpg
 from contracts import CloudEvent
 from contracts.codec import encode_event
 from services.runtime.directory.queries import MAX_DEPTH
-from services.runtime.idempotency import RETENTION, KeptAnswer
 from services.runtime.vietnamese import vietnam_date
 
 from .domain import Outgoing, webhook_delivery_id
@@ -515,41 +514,3 @@ async def import_contacts(conn: asyncpg.Connection,
            RETURNING 1""",
         *_columns(contacts, 3), by)
     return len(rows)
-
-
-_KEPT_ANSWER = """SELECT fingerprint, status_code, response FROM idempotency_keys
-                  WHERE idempotency_key = $1 AND expires_at > now()"""
-_CLAIM_KEY = """
-    INSERT INTO idempotency_keys (idempotency_key, fingerprint, status_code, response, expires_at)
-    VALUES ($1, $2, $3, $4, now() + $5::interval)
-    ON CONFLICT (idempotency_key) DO UPDATE
-        SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code,
-            response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
-        WHERE idempotency_keys.expires_at <= now()
-    RETURNING 1"""
-
-
-class _KeyTaken(Exception):
-    """Another request committed the same key first: undo this one and replay that answer."""
-
-
-async def run_command(pool: asyncpg.Pool, key: str | None, fingerprint: str, status_code: int,
-                      work: Callable[[asyncpg.Connection], Awaitable[bytes]],
-                      ) -> tuple[bytes, KeptAnswer | None]:
-    """`work(conn)` (writes, returns the answer's body) in one transaction with the answer kept
-    under `key`; (body, None), or (b"", the answer already kept under the key)."""
-    async with pool.acquire() as conn:
-        for _ in range(3):
-            if key is not None and (kept := await conn.fetchrow(_KEPT_ANSWER, key)):
-                return b"", KeptAnswer(key, kept["fingerprint"], kept["status_code"],
-                                       kept["response"])
-            try:
-                async with conn.transaction():
-                    body = await work(conn)
-                    if key is not None and await conn.fetchval(
-                            _CLAIM_KEY, key, fingerprint, status_code, body, RETENTION) is None:
-                        raise _KeyTaken
-                return body, None
-            except _KeyTaken:
-                continue
-    raise RuntimeError(f"idempotency key {key!r} neither claimed nor found")

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from services.runtime import idempotency
+from services.runtime import command_runs, idempotency
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
 from services.runtime.domain_errors import NotFound
@@ -136,11 +136,8 @@ async def _owned(request: Request, scope: Scope, webhook_id: str) -> dict:
 async def _once(request: Request, key: str | None, fingerprint: str, status_code: int,
                 work) -> Response:
     """Run a command once per `Idempotency-Key`: a repeat answers the first answer."""
-    body, kept = await repository.run_command(request.app.state.runtime.pool, key,
-                                              fingerprint, status_code, work)
-    if kept is not None:
-        return idempotency.replay(kept, fingerprint)
-    return Response(body, status_code=status_code, media_type="application/json")
+    return await command_runs.run(request.app.state.runtime.pool, key, fingerprint, status_code,
+                                  work)
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookWithSecret,
