@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+from pydantic import BaseModel
 
 from services.registration.domain import SubmitInitiative
 from services.runtime.idempotency import (
@@ -29,6 +32,17 @@ def test_another_value_or_another_route_is_another_fingerprint():
     same = fingerprint("POST", "/initiatives", command())
     assert fingerprint("POST", "/initiatives", command(claimed_benefit_vnd=6)) != same
     assert fingerprint("POST", "/works", command()) != same
+
+
+def test_a_command_without_a_body_is_fingerprinted_as_the_empty_object():
+    class Empty(BaseModel):
+        pass
+
+    route = "/campaigns/c/phases/p/close"
+    assert fingerprint("POST", route, None, caller="u-1") == fingerprint(
+        "POST", route, Empty(), caller="u-1")
+    assert fingerprint("POST", route, None, caller="u-1") == hashlib.sha256(
+        f"POST {route} u-1\n{{}}".encode()).hexdigest()
 
 
 def test_a_kept_answer_replays_its_status_and_exact_bytes_marked_as_a_replay():
