@@ -32,7 +32,7 @@ class ScoreChanged(EventData):
     reason: str = Field(
         min_length=1,
         description="Why, in snake_case: `initiative_submitted`, `initiative_accepted`, "
-        "`pledge_target_met`, `work_plaqued`, `participation`, ...",
+        "`pledge_target_met`, `work_registered`, `participation`, ...",
     )
     source_event_id: str = Field(
         min_length=1, description="Id of the event that caused the change (for explanations)."

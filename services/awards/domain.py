@@ -36,7 +36,6 @@ class StandingUpdate:
     subject: SubjectKey
     unit_id: str
     total_points: Decimal
-    accepted_delta: int
     cause_id: str  # the score event that carried the total (the latest about the subject)
     version: int | None = None  # its `subject_version`; None for unversioned changes
 
@@ -80,31 +79,25 @@ def _newer(version: int | None, than: int | None) -> bool:
 
 def standing_updates(changes: Sequence[tuple[str, ScoreChanged]]) -> list[StandingUpdate]:
     """One update per subject from (event id, change) pairs: the total, unit and version of its
-    latest change, accepted initiatives counted, and the latest change as the cause of what
-    follows.
+    latest change, and the latest change as the cause of what follows. A change's `reason` is
+    not read: scoring coalesces a subject's changes per batch, so it names only the last
+    ledger line's; accepted initiatives are counted from the initiatives' own events.
 
     A member's changes can arrive on several partitions (keyed by unit), so out of order: the
     change with the highest `subject_version` is the latest, whatever order they came in; a
-    lower version's total is stale and ignored (its accepted initiative still counts: it
-    happened). Unversioned changes (recorded before versions) keep the old rule: while points
-    were only ever added, the larger total is the later one.
+    lower version's total is stale and ignored. Unversioned changes (recorded before versions)
+    keep the old rule: while points were only ever added, the larger total is the later one.
     """
     by_subject: dict[SubjectKey, StandingUpdate] = {}
     for event_id, c in changes:
         key = (c.campaign_id, c.phase_id, c.subject_kind, c.subject_id)
-        accepted = 1 if c.reason == "initiative_accepted" else 0
-        mine = StandingUpdate(key, c.unit_id, c.total_points, accepted, event_id,
-                              c.subject_version)
+        mine = StandingUpdate(key, c.unit_id, c.total_points, event_id, c.subject_version)
         seen = by_subject.get(key)
-        if seen is None:
+        if seen is None or _newer(c.subject_version, seen.version):
             by_subject[key] = mine
-        elif _newer(c.subject_version, seen.version):
-            by_subject[key] = replace(mine, accepted_delta=seen.accepted_delta + accepted)
         elif c.subject_version is None and seen.version is None:
-            by_subject[key] = replace(mine, accepted_delta=seen.accepted_delta + accepted,
-                                      total_points=max(seen.total_points, c.total_points))
-        else:  # stale: an older version than one already seen
-            by_subject[key] = replace(seen, accepted_delta=seen.accepted_delta + accepted)
+            by_subject[key] = replace(mine, total_points=max(seen.total_points, c.total_points))
+        # else stale: an older version than one already seen
     return list(by_subject.values())
 
 

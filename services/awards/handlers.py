@@ -1,6 +1,7 @@
 """Awards' event handlers: score changes re-evaluate their subjects' eligibility and count
-towards the phase barrier; campaigns bring their rule sets, initiatives their facts; a phase's
-final standings, once every score change of the phase is applied, start its proposal round."""
+towards the phase barrier; campaigns bring their rule sets; initiatives bring their facts and
+re-evaluate the subjects whose accepted initiatives they change; a phase's final standings,
+once every score change of the phase is applied, start its proposal round."""
 
 from __future__ import annotations
 
@@ -24,37 +25,44 @@ log = structlog.get_logger()
 handlers = Handlers()
 
 
-@handlers.batch
-async def on_score_changed(
-    ctx: Context[AwardsRepository], events: list[CloudEvent[ScoreChanged]]
+async def _reevaluate(
+    ctx: Context[AwardsRepository],
+    standings: dict[domain.SubjectKey, tuple[CloudEvent, domain.Standing]],
 ) -> None:
-    updates = domain.standing_updates([(event.id, event.data) for event in events])
-    standings = await ctx.repo.update_standings(updates)
+    """Evaluate each subject's standing under its campaign's rule set, store every verdict and
+    announce those that changed, each caused by the event given with its standing."""
     announced = await ctx.repo.announced(list(standings))
-    causes = {event.id: event for event in events}
-    rule_sets = await facts.rule_sets(ctx.conn, {u.subject[0] for u in updates})
+    rule_sets = await facts.rule_sets(ctx.conn, {s[0] for s in standings})
     evaluations: list[tuple[domain.SubjectKey, str, domain.Eligibility]] = []
-    changes: list[tuple[domain.StandingUpdate, domain.Standing, domain.Eligibility]] = []
-    for update in updates:
-        standing = standings[update.subject]
-        evaluated = domain.evaluate(
-            standing, rule_sets.get(update.subject[0], domain.DEFAULT_RULES))
-        evaluations += [(update.subject, standing.unit_id, e) for e in evaluated]
-        changes += [(update, standing, c) for c in domain.changed(
-            announced.get(update.subject, {}), evaluated)]
+    changes: list[tuple[domain.SubjectKey, CloudEvent, domain.Standing, domain.Eligibility]] = []
+    for subject, (cause, standing) in standings.items():
+        evaluated = domain.evaluate(standing, rule_sets.get(subject[0], domain.DEFAULT_RULES))
+        evaluations += [(subject, standing.unit_id, e) for e in evaluated]
+        changes += [(subject, cause, standing, c) for c in domain.changed(
+            announced.get(subject, {}), evaluated)]
     await ctx.repo.record_eligibility(evaluations)
-    for update, standing, change in changes:
-        campaign_id, phase_id, subject_kind, subject_id = update.subject
+    for (campaign_id, phase_id, subject_kind, subject_id), cause, standing, change in changes:
         ctx.emit(
             AwardEligibilityChanged(
                 unit_id=standing.unit_id, campaign_id=campaign_id, phase_id=phase_id,
                 subject_kind=subject_kind, subject_id=subject_id, title=change.title,
                 level=change.level, eligible=change.eligible, reason=change.reason,
             ),
-            cause=causes[update.cause_id], subject=subject_id,
+            cause=cause, subject=subject_id,
         )
     if changes:
-        log.info("eligibility_changed", events=len(events), changes=len(changes))
+        log.info("eligibility_changed", subjects=len(standings), changes=len(changes))
+
+
+@handlers.batch
+async def on_score_changed(
+    ctx: Context[AwardsRepository], events: list[CloudEvent[ScoreChanged]]
+) -> None:
+    updates = domain.standing_updates([(event.id, event.data) for event in events])
+    standings = await ctx.repo.update_standings(updates)
+    causes = {event.id: event for event in events}
+    await _reevaluate(ctx, {u.subject: (causes[u.cause_id], standings[u.subject])
+                            for u in updates})
     per_phase: dict[tuple[str, str], int] = {}
     last: dict[tuple[str, str], CloudEvent] = {}
     for event in events:
@@ -95,10 +103,22 @@ async def on_initiative_submitted(
     ctx: Context[AwardsRepository], events: list[CloudEvent[InitiativeSubmitted]]
 ) -> None:
     await facts.record_authors(ctx.conn, [e.data for e in events])
+    await _recount(ctx, events)  # authors seen after the acceptance
 
 
 @handlers.batch
 async def on_initiative_reviewed(
     ctx: Context[AwardsRepository], events: list[CloudEvent[InitiativeReviewed]]
 ) -> None:
-    await facts.record_reviews(ctx.conn, [e.data for e in events if e.data.outcome == "accepted"])
+    accepted = [e for e in events if e.data.outcome == "accepted"]
+    await facts.record_reviews(ctx.conn, [e.data for e in accepted])
+    await _recount(ctx, accepted)
+
+
+async def _recount(ctx: Context[AwardsRepository], events: list[CloudEvent]) -> None:
+    """Re-evaluate the scored subjects these initiatives' events count for (authors, the
+    submitting unit), each caused by the latest event of the batch that reached it."""
+    latest = {e.data.initiative_id: e for e in events}
+    standings = await ctx.repo.recount_accepted(list(latest))
+    await _reevaluate(ctx, {subject: (latest[initiative_id], standing)
+                            for subject, (initiative_id, standing) in standings.items()})

@@ -9,6 +9,16 @@ import asyncpg
 
 from .domain import Eligibility, Standing, StandingUpdate, SubjectKey
 
+# A subject's accepted initiatives in a campaign phase, from the initiatives' own events
+# (`initiative.submitted` authors, `initiative.reviewed` accepted): a member's as an author,
+# a unit's as the unit submitting them. `{s}` names the row giving the subject.
+_ACCEPTED = """SELECT count(*)::int FROM initiatives i
+               WHERE i.campaign_id = {s}.campaign_id AND i.phase_id = {s}.phase_id
+                 AND i.accepted_level IS NOT NULL
+                 AND CASE {s}.subject_kind
+                       WHEN 'member' THEN {s}.subject_id = ANY(i.author_ids)
+                       ELSE {s}.subject_id = i.unit_id END"""
+
 
 class AwardsRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -17,20 +27,25 @@ class AwardsRepository:
     async def update_standings(
         self, updates: Sequence[StandingUpdate]
     ) -> dict[SubjectKey, Standing]:
-        """Store each subject's latest total and count; return their standings afterwards.
+        """Store each subject's latest total and its accepted initiatives counted afresh from
+        the initiatives' facts; return their standings afterwards.
 
         The total (and its unit) is replaced only by a change of a higher `subject_version`
         than the one stored: a late, stale change leaves it, whichever partition it came on, and
         a replay changes nothing. Unversioned changes on an unversioned standing keep the
-        larger total (points were only ever added then). Accepted initiatives add up always."""
+        larger total (points were only ever added then)."""
         if not updates:
             return {}
         rows = await self._conn.fetch(
-            """INSERT INTO subject_standings AS s
+            f"""INSERT INTO subject_standings AS s
                    (campaign_id, phase_id, subject_kind, subject_id, unit_id, total_points,
                     accepted_initiatives, subject_version)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::numeric[], $7::int[], $8::bigint[])
+               SELECT k.campaign_id, k.phase_id, k.subject_kind, k.subject_id, k.unit_id,
+                      k.total_points, ({_ACCEPTED.format(s="k")}), k.subject_version
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                           $6::numeric[], $7::bigint[])
+                    AS k(campaign_id, phase_id, subject_kind, subject_id, unit_id,
+                         total_points, subject_version)
                ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
                  SET total_points = CASE
                        WHEN EXCLUDED.subject_version > s.subject_version
@@ -49,16 +64,46 @@ class AwardsRepository:
                          THEN EXCLUDED.unit_id
                        ELSE s.unit_id END,
                      subject_version = GREATEST(s.subject_version, EXCLUDED.subject_version),
-                     accepted_initiatives = s.accepted_initiatives
-                                            + EXCLUDED.accepted_initiatives,
+                     accepted_initiatives = EXCLUDED.accepted_initiatives,
                      updated_at = now()
                RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points,
                          accepted_initiatives, unit_id""",
             *_columns([u.subject for u in updates]), [u.unit_id for u in updates],
-            [u.total_points for u in updates], [u.accepted_delta for u in updates],
-            [u.version for u in updates],
+            [u.total_points for u in updates], [u.version for u in updates],
         )
         return {(r[0], r[1], r[2], r[3]): Standing(r[2], r[4], r[5], r[6]) for r in rows}
+
+    async def recount_accepted(
+        self, initiative_ids: Sequence[str]
+    ) -> dict[SubjectKey, tuple[str, Standing]]:
+        """Count afresh the accepted initiatives of every scored subject these initiatives
+        count for (their authors, the unit submitting them) in their campaign phase; return
+        each such subject's standing afterwards, with the initiative that reached it."""
+        if not initiative_ids:
+            return {}
+        rows = await self._conn.fetch(
+            f"""WITH reached AS (
+                   SELECT DISTINCT ON (s.campaign_id, s.phase_id, s.subject_kind, s.subject_id)
+                          s.campaign_id, s.phase_id, s.subject_kind, s.subject_id,
+                          i.initiative_id
+                   FROM initiatives i
+                   JOIN subject_standings s
+                     ON s.campaign_id = i.campaign_id AND s.phase_id = i.phase_id
+                    AND ((s.subject_kind = 'member' AND s.subject_id = ANY(i.author_ids))
+                         OR (s.subject_kind = 'unit' AND s.subject_id = i.unit_id))
+                   WHERE i.initiative_id = ANY($1::text[])
+                   ORDER BY s.campaign_id, s.phase_id, s.subject_kind, s.subject_id,
+                            array_position($1::text[], i.initiative_id) DESC)
+               UPDATE subject_standings AS s
+                  SET accepted_initiatives = ({_ACCEPTED.format(s="s")}), updated_at = now()
+               FROM reached r
+               WHERE (s.campaign_id, s.phase_id, s.subject_kind, s.subject_id)
+                     = (r.campaign_id, r.phase_id, r.subject_kind, r.subject_id)
+               RETURNING s.campaign_id, s.phase_id, s.subject_kind, s.subject_id,
+                         s.total_points, s.accepted_initiatives, s.unit_id, r.initiative_id""",
+            list(initiative_ids),
+        )
+        return {(r[0], r[1], r[2], r[3]): (r[7], Standing(r[2], r[4], r[5], r[6])) for r in rows}
 
     async def announced(
         self, subjects: Sequence[SubjectKey]

@@ -8,8 +8,15 @@ from datetime import datetime
 
 from contracts.events.awards import AwardEligibilityChanged
 
+# A name for every `Title` of contracts/events/common.py, in both languages.
 TITLE_NAMES = {
     "good_worker": "Công nhân giỏi",
+    "advanced_labourer": "Lao động tiên tiến",
+    "grassroots_emulation_fighter": "Chiến sĩ thi đua cơ sở",
+    "provincial_emulation_fighter": "Chiến sĩ thi đua cấp tỉnh",
+    "national_emulation_fighter": "Chiến sĩ thi đua toàn quốc",
+    "advanced_collective": "Tập thể lao động tiên tiến",
+    "excellent_collective": "Tập thể lao động xuất sắc",
     "creative_labour": "Lao động sáng tạo",
     "good_at_work_and_home": "Giỏi việc nước, đảm việc nhà",
     "good_deeds": "Người tốt việc tốt",
@@ -75,6 +82,12 @@ def eligibility_messages(event_id: str, change: AwardEligibilityChanged) -> list
 # The same names in English, for members who asked for English e-mail.
 TITLE_NAMES_EN = {
     "good_worker": "Good Worker",
+    "advanced_labourer": "Advanced Labourer",
+    "grassroots_emulation_fighter": "Grassroots Emulation Fighter",
+    "provincial_emulation_fighter": "Provincial Emulation Fighter",
+    "national_emulation_fighter": "National Emulation Fighter",
+    "advanced_collective": "Advanced Labour Collective",
+    "excellent_collective": "Excellent Labour Collective",
     "creative_labour": "Creative Labour",
     "good_at_work_and_home": "Good at Work, Good at Home",
     "good_deeds": "Good Person, Good Deeds",

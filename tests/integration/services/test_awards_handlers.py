@@ -7,6 +7,7 @@ no computable criteria (they are decided on proposal), so a unit's score evaluat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import permutations
 from pathlib import Path
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from contracts import CloudEvent, new_event
+from contracts.events.initiatives import InitiativeAuthor, InitiativeReviewed
 from contracts.events.scores import ScoreChanged
 from services.awards.handlers import handlers
 from services.awards.repository import AwardsRepository, eligibility_of
+from tests.support.events import initiative_submitted
 from tests.support.handler_harness import ServiceUnderTest, open_harness
 
 pytestmark = pytest.mark.integration
@@ -54,6 +57,23 @@ def score_changed(
                      correlation_id=correlation_id, subject=subject_id)
 
 
+def submitted(*member_ids: str, unit_id: str = "u-det-8-3") -> CloudEvent:
+    return initiative_submitted(CAMPAIGN, unit_id, authors=[
+        InitiativeAuthor(member_id=m, full_name=f"Thành viên {m}", direct_worker=True)
+        for m in member_ids])
+
+
+def reviewed(submission: CloudEvent, level: str = "grassroots",
+             outcome: str = "accepted") -> CloudEvent:
+    data = InitiativeReviewed(
+        initiative_id=submission.data.initiative_id, campaign_id=CAMPAIGN, phase_id=PHASE,
+        unit_id=submission.data.unit_id, outcome=outcome, level=level,
+        grade="A" if outcome == "accepted" else None,
+        recognised_benefit_vnd=90_000_000 if outcome == "accepted" else 0,
+        council_unit_id="u-dongda", reviewed_at=datetime.now(UTC))
+    return new_event(data, source="/thidua/registration", district="d-dongda")
+
+
 async def standing(harness, subject_id: str) -> tuple[Decimal, int, str]:
     row = await harness.pool.fetchrow(
         """SELECT total_points, accepted_initiatives, unit_id FROM subject_standings
@@ -74,12 +94,64 @@ async def test_score_changes_update_the_subjects_standing(awards):
     assert await standing(awards, "m-1") == (Decimal(12), 0, "u-det-8-3")
 
 
-async def test_accepted_initiatives_are_counted_once_each(awards):
-    accepted = score_changed("m-1", 10, delta=10, reason="initiative_accepted")
-    await awards.apply(accepted, score_changed("m-1", 12))
+async def test_accepted_initiatives_are_counted_once_each_from_their_reviews(awards):
+    first, second, rejected = submitted("m-1"), submitted("m-1", "m-2"), submitted("m-1")
+    await awards.apply(first, second, rejected, score_changed("m-1", 12))
+    accepted = reviewed(first)
+    await awards.apply(accepted, reviewed(rejected, outcome="rejected"))
     await awards.apply(accepted)  # redelivered
+    await awards.apply(reviewed(first, "district"))  # a higher level: the same initiative
+    await awards.apply(reviewed(second))
     await awards.apply(score_changed("m-1", 22, delta=10, reason="initiative_accepted"))
     assert await standing(awards, "m-1") == (Decimal(22), 2, "u-det-8-3")
+
+
+async def test_a_score_changes_reason_counts_no_initiative(awards):
+    await awards.apply(score_changed("m-1", 10, delta=10, reason="initiative_accepted"))
+    assert (await standing(awards, "m-1"))[1] == 0
+    assert ("m-1", "creative_labour", "grassroots", False, "accepted_initiatives_missing") in (
+        decisions(await awards.emitted()))
+
+
+async def test_an_acceptance_coalesced_into_another_reason_still_counts(awards):
+    # Scoring coalesced the acceptance's points with a later line: the change names only that.
+    submission = submitted("m-1")
+    await awards.apply(submission, reviewed(submission))
+    await awards.apply(score_changed("m-1", 14, delta=14, reason="initiative_submitted"))
+    assert await standing(awards, "m-1") == (Decimal(14), 1, "u-det-8-3")
+    assert ("m-1", "creative_labour", "grassroots", True, "criteria_met") in decisions(
+        await awards.emitted())
+
+
+async def test_a_review_arriving_after_the_score_makes_its_authors_eligible(awards):
+    submission = submitted("m-1", "m-2")
+    await awards.apply(submission, score_changed("m-1", 14, delta=14),
+                       score_changed("m-2", 4, unit_id="u-may-10", district="d-hoangmai"))
+    announced = len(await awards.emitted())
+    review = reviewed(submission, "district")
+    await awards.apply(review)
+    emitted = (await awards.emitted())[announced:]
+    assert sorted(decisions(emitted)) == [
+        ("m-1", "creative_labour", "grassroots", True, "criteria_met"),
+        ("m-2", "creative_labour", "grassroots", True, "criteria_met")]
+    assert {(e.causationid, e.data.unit_id) for e in emitted} == {
+        (review.id, "u-det-8-3"), (review.id, "u-may-10")}
+    assert (await standing(awards, "m-2"))[1] == 1
+    rows = {r["title"]: r for r in await eligibility_of(awards.pool, "member", "m-1")}
+    assert [c["text"] for c in rows["creative_labour"]["criteria"]] == [
+        "accepted initiatives reached (1 of 1)"]
+    await awards.apply(reviewed(submission, "city"))  # counted already: nothing to announce
+    assert len(await awards.emitted()) == announced + 2
+
+
+async def test_authors_seen_after_the_acceptance_count_it(awards):
+    submission = submitted("m-1")
+    await awards.apply(score_changed("m-1", 14, delta=14), reviewed(submission))
+    assert (await standing(awards, "m-1"))[1] == 0  # whose it is, not known yet
+    await awards.apply(submission)
+    assert (await standing(awards, "m-1"))[1] == 1
+    assert ("m-1", "creative_labour", "grassroots", True, "criteria_met") in decisions(
+        await awards.emitted())
 
 
 async def test_a_lower_total_arriving_after_a_higher_one_keeps_the_higher(awards):
@@ -122,6 +194,8 @@ async def test_a_member_reaching_twenty_points_becomes_eligible_as_a_good_worker
 
 
 async def test_an_accepted_initiative_makes_a_member_eligible_for_creative_labour(awards):
+    submission = submitted("m-1")
+    await awards.apply(submission, reviewed(submission))
     await awards.apply(score_changed("m-1", 10, delta=10, reason="initiative_accepted"))
     assert ("m-1", "creative_labour", "grassroots", True, "criteria_met") in decisions(
         await awards.emitted())
@@ -254,7 +328,9 @@ async def test_a_withdrawal_and_a_stale_change_in_one_batch_keep_the_latest_vers
     assert good_worker(await awards.emitted()) == [False]
 
 
-async def test_a_stale_accepted_initiative_still_counts(awards):
+async def test_an_accepted_initiative_counts_whatever_version_its_score_change_had(awards):
+    submission = submitted("m-1")
+    await awards.apply(submission, reviewed(submission))
     await awards.apply(score_changed("m-1", 30, version=2))
     await awards.apply(score_changed("m-1", 10, delta=10, reason="initiative_accepted",
                                      version=1))

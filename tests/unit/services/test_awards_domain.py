@@ -146,7 +146,6 @@ def test_the_highest_version_of_a_batch_gives_the_total_unit_and_cause():
         ("e2", change(20, 2))])
     assert (update.total_points, update.unit_id, update.cause_id, update.version) == (
         Decimal(30), "u-3", "e3", 3)
-    assert update.accepted_delta == 1  # the stale change's accepted initiative still counts
 
 
 def test_unversioned_changes_keep_the_larger_total_and_lose_to_a_versioned_one():

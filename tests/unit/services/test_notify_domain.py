@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+
 from contracts.events.awards import AwardEligibilityChanged
-from services.notify.domain import eligibility_messages, notification_id
+from contracts.events.common import TITLES
+from services.notify.domain import (
+    TITLE_NAMES,
+    TITLE_NAMES_EN,
+    eligibility_email_context,
+    eligibility_messages,
+    notification_id,
+)
 
 
 def change(**changes) -> AwardEligibilityChanged:
@@ -65,3 +76,19 @@ def test_not_eligible_wording_names_the_missing_criterion():
 def test_an_unknown_reason_is_shown_as_its_code_and_a_missing_phase_as_a_dash():
     [message] = eligibility_messages("evt-1", change(reason="lower_level_missing", phase_id=None))
     assert message.body.endswith(": lower_level_missing. Chiến dịch cmp-2025-hn, đợt —.")
+
+
+def test_every_title_has_a_name_in_vietnamese_and_in_english():
+    assert set(TITLE_NAMES) == set(TITLES)
+    assert set(TITLE_NAMES_EN) == set(TITLES)
+    assert all(TITLE_NAMES.values()) and all(TITLE_NAMES_EN.values())
+
+
+@pytest.mark.parametrize("title", TITLES)
+def test_messages_and_e_mails_name_each_title_not_its_code(title):
+    [message] = eligibility_messages("evt-1", change(title=title))
+    assert f"“{TITLE_NAMES[title]}”" in message.subject and title not in message.body
+    at = datetime(2025, 6, 1, tzinfo=UTC)
+    assert eligibility_email_context(change(title=title), at, "vi")["title"] == TITLE_NAMES[title]
+    assert eligibility_email_context(change(title=title), at, "en")["title"] == (
+        TITLE_NAMES_EN[title])
