@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.events.common import Points, SubjectKind
+from contracts.events.common import Points, Sector, SubjectKind
 from contracts.events.rules import ScoringRules
 from services.runtime import idempotency
 from services.runtime.access import ALL_ROLES, Rule, Scope
@@ -295,12 +295,11 @@ async def _standings_scope(scope: Scope, subject: str, kind: str, scope_id: str 
         raise Invalid("scope_id_missing", f"{kind} standings need the {kind}'s id as scope_id",
                       field=which)
     if kind == "sector":
-        if scope_id not in ("enterprise", "administration", "education", "health", "other"):
+        if scope_id not in get_args(Sector):
             raise Invalid("sector_unknown", f"no sector {scope_id!r}", field=which)
         return
     if kind == "cluster":
-        organizer = await pool.fetchval(
-            "SELECT organizer_unit_id FROM directory_clusters WHERE cluster_id = $1", scope_id)
+        organizer = await queries.cluster_organizer(pool, scope_id)
         if organizer is None or not (scope.caller.city_wide
                                      or await scope.holds_unit(organizer)):
             raise ScopeNotFound("cluster", scope_id, which)

@@ -57,6 +57,12 @@ async def breakdown_of(pool: asyncpg.Pool, subject_kind: str, subject_id: str,
     return [dict(r) for r in rows]
 
 
+async def cluster_organizer(pool: asyncpg.Pool, cluster_id: str) -> str | None:
+    """The unit that organizes the cluster, from the directory every service keeps."""
+    return await pool.fetchval(
+        "SELECT organizer_unit_id FROM directory_clusters WHERE cluster_id = $1", cluster_id)
+
+
 async def campaign_of(pool: asyncpg.Pool, campaign_id: str) -> dict | None:
     """The campaign's organizer, year, rule set (defaults merged) and phase ids, if launched."""
     row = await pool.fetchrow(
