@@ -26,8 +26,10 @@ def add_repair_commands(commands) -> None:
                        help="from the first record written at or after this ISO 8601 time "
                        "(with its offset, e.g. 2026-11-25T08:00:00+07:00)")
     replay.add_argument("--rebuild", action="store_true",
-                        help="empty the tables the topics fill and refill them from the whole "
-                        "history (the unit directory, thidua.org.v1)")
+                        help="refill the tables from the whole history: with --topic "
+                        "thidua.org.v1 the unit directory in place; without --topic, for "
+                        "scoring, its whole schema rebuilt beside the live one and swapped in, "
+                        "announcing nothing again")
     replay.add_argument("--dry-run", action="store_true",
                         help="print the offsets and tables, change nothing")
     replay.add_argument("--bootstrap-servers", default=None,
@@ -71,13 +73,29 @@ def run_replay(args: argparse.Namespace) -> int:
         t.name for t in definition.consumes)
     plan = ReplayPlan(args.service, topics, since=args.since, rebuild=args.rebuild,
                       dry_run=args.dry_run)
+    whole_schema = args.rebuild and not args.topics and definition.rebuild_keeps is not None
     try:
-        asyncio.run(replay_consumer(bootstrap, os.environ.get("DATABASE_URL"), definition, plan,
-                                    sys.stdout))
+        if whole_schema:
+            asyncio.run(_rebuild_schema(bootstrap, definition, args))
+        else:
+            asyncio.run(replay_consumer(bootstrap, os.environ.get("DATABASE_URL"), definition,
+                                        plan, sys.stdout))
     except ReplayRefused as exc:
         print(f"thidua replay: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _rebuild_schema(bootstrap: str, definition, args: argparse.Namespace) -> None:
+    from services.ops.consumer_replay import ReplayRefused
+    from services.ops.schema_rebuild import rebuild_schema
+
+    if args.since is not None:
+        raise ReplayRefused("--rebuild replays from the beginning (--from-beginning)")
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        raise ReplayRefused("--rebuild needs DATABASE_URL")
+    await rebuild_schema(bootstrap, database_url, definition, sys.stdout, dry_run=args.dry_run)
 
 
 def run_webhooks(args: argparse.Namespace) -> int:

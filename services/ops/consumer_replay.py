@@ -14,11 +14,14 @@ runs (otherwise it leaves, refusing, with nothing changed). Then:
   replay would announce old facts again: today the unit directory (`thidua.org.v1` →
   `directory_units`, `directory_members`, `directory_clusters`) in every service. The command
   checks that the topic's handlers are exactly the projection's before touching anything.
+  A service whose handlers emit events but whose tables the topics alone fill (scoring) is
+  rebuilt whole instead, beside the live schema and swapped in (`schema_rebuild.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,7 +123,8 @@ async def replay_consumer(bootstrap_servers: str, database_url: str | None,
             return done
     finally:
         await consumer.stop()
-    await _commit_as_the_only_member(bootstrap_servers, group, plan.service, offsets)
+    await join_as_the_only_member(bootstrap_servers, group, plan.service,
+                                  sorted({tp.topic for tp in offsets}), commit=offsets)
     if tables:
         done.inbox_rows_deleted = await _empty(database_url, definition.schema, tables,
                                                plan.topics)
@@ -141,32 +145,43 @@ async def _starting_offsets(consumer: AIOKafkaConsumer,
     return await offsets_at(consumer, partitions, int(plan.since.timestamp() * 1000))
 
 
-async def _commit_as_the_only_member(bootstrap_servers: str, group: str, service: str,
-                                     offsets: dict[TopicPartition, int]) -> None:
-    """Join the group, and commit only if it handed this consumer every partition: then no
-    worker runs. (A commit from outside the group would be simpler, but the embedded broker
-    refuses it even from an empty group.) Joining a running group costs its workers one
-    rebalance, and this consumer leaves again without committing."""
-    topics = sorted({tp.topic for tp in offsets})
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers, group_id=group,
-                                enable_auto_commit=False, client_id="thidua-replay",
+async def join_as_the_only_member(bootstrap_servers: str, group: str, service: str,
+                                  topics: list[str],
+                                  commit: dict[TopicPartition, int] | None = None) -> None:
+    """Join the group and, only if it handed this consumer every partition of `topics` (then no
+    worker runs), commit `commit`; refuse otherwise. (A commit from outside the group would be
+    simpler, but the embedded broker refuses it even from an empty group.) Joining a running
+    group costs its workers one rebalance, and this consumer leaves again without committing."""
+    consumer = AIOKafkaConsumer(*sorted(topics), bootstrap_servers=bootstrap_servers,
+                                group_id=group, enable_auto_commit=False,
+                                client_id="thidua-replay",
                                 session_timeout_ms=JOIN_SESSION_TIMEOUT_MS,
                                 heartbeat_interval_ms=1000)
     await consumer.start()
     try:
-        async with asyncio.timeout(JOIN_SESSION_TIMEOUT_MS / 1000 * 3):
-            while not consumer.assignment():
-                await consumer.getmany(timeout_ms=200)  # records fetched are not committed
-        if consumer.assignment() != set(offsets):
+        try:
+            async with asyncio.timeout(JOIN_SESSION_TIMEOUT_MS / 1000 * 3):
+                while not consumer.assignment():
+                    await consumer.getmany(timeout_ms=200)  # records fetched: not committed
+        except TimeoutError as exc:
+            raise ReplayRefused(f"{group} gave no partitions in time: are {service}'s workers "
+                                "stopping or starting? (nothing was changed)") from exc
+        every = {TopicPartition(t, n) for t in topics
+                 for n in consumer.partitions_for_topic(t) or ()}
+        if consumer.assignment() != every:
             raise ReplayRefused(f"{group} has running members: stop {service}'s workers first "
                                 "(nothing was changed)")
-        await consumer.commit({tp: OffsetAndMetadata(offset, "thidua replay")
-                               for tp, offset in offsets.items()})
+        if commit:
+            await consumer.commit({tp: OffsetAndMetadata(offset, "thidua replay")
+                                   for tp, offset in commit.items()})
     except CommitFailedError as exc:
         raise ReplayRefused(f"{group} rebalanced while replaying: stop {service}'s workers "
                             "first (nothing was changed)") from exc
     finally:
-        await consumer.stop()
+        # Leaving a group that is still rebalancing can wait for the rebalance: bounded.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(JOIN_SESSION_TIMEOUT_MS / 1000):
+                await consumer.stop()
 
 
 async def _empty(database_url: str, schema: str, tables: tuple[str, ...],

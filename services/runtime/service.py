@@ -63,6 +63,11 @@ class ServiceDefinition:
     # Path prefix -> largest body its routes take, for uploads larger than a command (the rest
     # keep `HTTP_MAX_BODY_BYTES`).
     body_limits: Mapping[str, int] = field(default_factory=dict)
+    # Whether `thidua replay --rebuild` may rebuild the whole schema from the topics, and the
+    # tables it then carries over as they are because commands, not events, fill them. None:
+    # commands' state and events' effects interleave (awards), or handling has effects outside
+    # the database (notify's deliveries), so only the directory can be rebuilt.
+    rebuild_keeps: tuple[str, ...] | None = None
 
     @property
     def schema(self) -> str:

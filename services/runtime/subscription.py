@@ -104,6 +104,34 @@ def _report_lag(message: KafkaMessage) -> None:
             metrics.CONSUMER_LAG.labels(topic, str(partition)).set(max(0, end - offset - 1))
 
 
+def build_consumer(
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    handlers: Handlers,
+    *,
+    repository: RepositoryFactory = lambda conn: None,
+    clock: Clock = system_clock,
+) -> EventConsumer:
+    """The service's consumer as its settings make it (dead letters, retries, health), not yet
+    fed: `start_consumer` subscribes it; a rebuild (`thidua replay --rebuild`) feeds it itself."""
+    return EventConsumer(
+        pool,
+        handlers,
+        DeadLetterPublisher(producer, settings.group_id, settings.service_name, pool,
+                            settings.producer_max_request_bytes),
+        RetryPolicy(
+            settings.consumer_max_attempts,
+            settings.consumer_retry_backoff_ms / 1000,
+            settings.consumer_retry_backoff_max_ms / 1000,
+        ),
+        envelopes=Envelopes(settings.service_name, clock),
+        repository=repository,
+        clock=clock,
+        health=ConsumerHealth(settings.consumer_stall_after_ms / 1000),
+    )
+
+
 async def start_consumer(
     settings: ServiceSettings,
     pool: asyncpg.Pool,
@@ -119,21 +147,8 @@ async def start_consumer(
     The topics are those of the handled event types; `topics` overrides them (tests use
     private topics).
     """
-    consumer = EventConsumer(
-        pool,
-        handlers,
-        DeadLetterPublisher(producer, settings.group_id, settings.service_name, pool,
-                            settings.producer_max_request_bytes),
-        RetryPolicy(
-            settings.consumer_max_attempts,
-            settings.consumer_retry_backoff_ms / 1000,
-            settings.consumer_retry_backoff_max_ms / 1000,
-        ),
-        envelopes=Envelopes(settings.service_name, clock),
-        repository=repository,
-        clock=clock,
-        health=ConsumerHealth(settings.consumer_stall_after_ms / 1000),
-    )
+    consumer = build_consumer(settings, pool, producer, handlers, repository=repository,
+                              clock=clock)
     if topics is None:
         topics = [topic.name for topic in handlers.topics]
     broker = KafkaBroker(

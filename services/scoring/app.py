@@ -20,4 +20,5 @@ def definition(settings: ScoringSettings | None = None) -> ServiceDefinition:
         handlers=handlers,
         repository=ScoringRepository,
         routers=[router],
+        rebuild_keeps=("idempotency_keys",),  # what-if answers kept for their retries
     )
