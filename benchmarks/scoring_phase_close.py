@@ -23,7 +23,10 @@ import asyncio
 import time
 import uuid
 
+from aiokafka import AIOKafkaProducer
+
 from benchmarks.scoring_stream import ScoringWorker, private_topic, produce
+from contracts import encode_event
 from contracts.events.rules import ScoringRules
 from services.devstack.infrastructure import provide_infrastructure
 from services.runtime.logs import configure_logging
@@ -100,13 +103,21 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     print(f"applied {len(events):,} events of the phase in {elapsed:.1f} s, joining the group "
           f"included ({len(events) / elapsed:,.0f} events/s)")
 
+    # The producer is connected before the clock starts: its bootstrap is not the close's.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    await producer.partitions_for(topic)
     closed_at = time.perf_counter()
-    await produce(bootstrap, topic, [mix.close])
+    await producer.send_and_wait(topic, encode_event(mix.close),
+                                 key=mix.close.partition_key().encode())
+    # finalized_at commits with the outbox row of standings_finalized; polling the phase's
+    # row, not the outbox, keeps the watch from scanning what the worker is writing.
     while not await worker.pool.fetchval(
-            "SELECT count(*) FROM outbox WHERE event_type = "
-            "'thidua.phase.standings_finalized.v1'"):
+            "SELECT finalized_at IS NOT NULL FROM phases WHERE (campaign_id, phase_id) = ($1, $2)",
+            mix.campaign_id, mix.phase_id):
         await asyncio.sleep(0.005)
     finalized = time.perf_counter() - closed_at
+    await producer.stop()
     count = await worker.pool.fetchval(
         """SELECT (convert_from(value, 'UTF8')::jsonb->'data'->>'score_changed_count')::int
            FROM outbox WHERE event_type = 'thidua.phase.standings_finalized.v1'""")

@@ -100,10 +100,12 @@ REFRESH_INITIATIVE_FACTS = """
 # lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and
 # are added to the subjects' totals, each subject's version going up by its lines.
 REPRICE = f"""
-WITH touched AS MATERIALIZED (  -- a primary-key probe per fact, not a pass over the table
+WITH touched AS MATERIALIZED (
+    -- a primary-key probe per fact, never a pass over the table: OFFSET 0 keeps the planner
+    -- from flattening the probe into a join it may cost as a scan while statistics lag
     SELECT f.*, o.n AS fact_order
     FROM unnest($1::text[]) WITH ORDINALITY AS o(fact_id, n)
-    CROSS JOIN LATERAL (SELECT * FROM facts WHERE facts.fact_id = o.fact_id) AS f
+    CROSS JOIN LATERAL (SELECT * FROM facts WHERE facts.fact_id = o.fact_id OFFSET 0) AS f
 ), priced AS MATERIALIZED (  -- each touched campaign's prices, once
     SELECT c.campaign_id, {prices(campaign_rules_of("cr", "$2"))}
     FROM (SELECT DISTINCT campaign_id FROM touched) AS c
@@ -118,10 +120,10 @@ WITH touched AS MATERIALIZED (  -- a primary-key probe per fact, not a pass over
                         UNION ALL
                         SELECT 'member', m, n FROM unnest(t.member_ids) WITH ORDINALITY AS a(m, n))
          AS c(subject_kind, subject_id, position)
-), known AS MATERIALIZED (
-    -- probes of the primary key per fact; left inline, the planner merges the whole index
-    -- with the batch's facts, a cost that grows with the table
-    SELECT p.* FROM fact_points AS p WHERE p.fact_id = ANY($1::text[])
+), known AS MATERIALIZED (  -- what they earned: probes of the primary key, as above
+    SELECT p.* FROM touched AS t
+    CROSS JOIN LATERAL (SELECT * FROM fact_points WHERE fact_points.fact_id = t.fact_id
+                        OFFSET 0) AS p
 ), diff AS (
     SELECT n.fact_id, n.subject_kind, n.subject_id, n.campaign_id, n.phase_id, n.unit_id,
            n.district, n.rule, n.source_event_id, n.points, n.fact_order, n.position,
