@@ -25,7 +25,7 @@ import uuid
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.scoring_stream import ScoringWorker, private_topic, produce
+from benchmarks.scoring_stream import DEPLOYED_BATCH, ScoringWorker, private_topic, produce
 from contracts import encode_event
 from contracts.events.rules import ScoringRules
 from services.devstack.infrastructure import provide_infrastructure
@@ -143,7 +143,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=10_000)
     parser.add_argument("--members-per-unit", type=int, default=100)
     parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--batch", type=int, default=2000, help="max records per batch")
+    parser.add_argument("--batch", type=int, default=DEPLOYED_BATCH,
+                        help="max records per batch (default: the deployed worker's)")
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     with provide_infrastructure() as infra:

@@ -19,6 +19,10 @@ from services.scoring.app import definition as scoring_definition
 from services.scoring.repository import ScoringRepository
 from services.scoring.settings import ScoringSettings
 
+# The batch size a deployed scoring worker uses (SCORING_CONSUMER_MAX_RECORDS' default): the
+# benchmarks measure that worker unless told otherwise.
+DEPLOYED_BATCH: int = ScoringSettings.model_fields["consumer_max_records"].default
+
 
 async def private_topic(bootstrap: str, topic: str, partitions: int) -> None:
     await ensure_topics(bootstrap, [(topic, partitions), (f"{topic}.dlq", partitions)])

@@ -14,7 +14,7 @@ unit as registration keys them. Then, in this run:
 
 Target: the worker at ≥ 50 % of the lower ceiling.
 
-    python -m benchmarks.scoring_throughput [--units 2000] [--partitions 12] [--batch 1000]
+    python -m benchmarks.scoring_throughput [--units 2000] [--partitions 12] [--batch 2000]
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
 """
@@ -30,6 +30,7 @@ from collections import Counter
 import asyncpg
 
 from benchmarks.scoring_stream import (
+    DEPLOYED_BATCH,
     ScoringWorker,
     consume_ceiling,
     private_topic,
@@ -116,7 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--batch", type=int, default=1000, help="max records per batch")
+    parser.add_argument("--batch", type=int, default=DEPLOYED_BATCH,
+                        help="max records per batch (default: the deployed worker's)")
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     with provide_infrastructure() as infra:
