@@ -10,7 +10,7 @@ consumer on the same topic (no decoding, no database).
 
 Target: p99 < 100 ms at 1,000 events/s.
 
-    python -m benchmarks.scoring_latency [--rate 1000] [--seconds 30] [--batch 500]
+    python -m benchmarks.scoring_latency [--rate 1000] [--seconds 30] [--batch 2000]
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
 """
@@ -24,7 +24,13 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from benchmarks.scoring_stream import ScoringWorker, private_topic, produce, summary
+from benchmarks.scoring_stream import (
+    DEPLOYED_BATCH,
+    ScoringWorker,
+    private_topic,
+    produce,
+    summary,
+)
 from contracts import encode_event
 from services.devstack.infrastructure import provide_infrastructure
 from services.runtime.logs import configure_logging
@@ -125,7 +131,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--batch", type=int, default=500, help="max records per batch")
+    parser.add_argument("--batch", type=int, default=DEPLOYED_BATCH,
+                        help="max records per batch (default: the deployed worker's)")
     parser.add_argument("--poll-ms", type=float, default=5)
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")

@@ -100,10 +100,12 @@ REFRESH_INITIATIVE_FACTS = """
 # lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and
 # are added to the subjects' totals, each subject's version going up by its lines.
 REPRICE = f"""
-WITH touched AS MATERIALIZED (  -- a primary-key probe per fact, not a pass over the table
+WITH touched AS MATERIALIZED (
+    -- a primary-key probe per fact, never a pass over the table: OFFSET 0 keeps the planner
+    -- from flattening the probe into a join it may cost as a scan while statistics lag
     SELECT f.*, o.n AS fact_order
     FROM unnest($1::text[]) WITH ORDINALITY AS o(fact_id, n)
-    CROSS JOIN LATERAL (SELECT * FROM facts WHERE facts.fact_id = o.fact_id) AS f
+    CROSS JOIN LATERAL (SELECT * FROM facts WHERE facts.fact_id = o.fact_id OFFSET 0) AS f
 ), priced AS MATERIALIZED (  -- each touched campaign's prices, once
     SELECT c.campaign_id, {prices(campaign_rules_of("cr", "$2"))}
     FROM (SELECT DISTINCT campaign_id FROM touched) AS c
@@ -118,9 +120,10 @@ WITH touched AS MATERIALIZED (  -- a primary-key probe per fact, not a pass over
                         UNION ALL
                         SELECT 'member', m, n FROM unnest(t.member_ids) WITH ORDINALITY AS a(m, n))
          AS c(subject_kind, subject_id, position)
-), known AS (  -- probes of the primary key, not a filter over the whole table
+), known AS MATERIALIZED (  -- what they earned: probes of the primary key, as above
     SELECT p.* FROM touched AS t
-    CROSS JOIN LATERAL (SELECT * FROM fact_points WHERE fact_points.fact_id = t.fact_id) AS p
+    CROSS JOIN LATERAL (SELECT * FROM fact_points WHERE fact_points.fact_id = t.fact_id
+                        OFFSET 0) AS p
 ), diff AS (
     SELECT n.fact_id, n.subject_kind, n.subject_id, n.campaign_id, n.phase_id, n.unit_id,
            n.district, n.rule, n.source_event_id, n.points, n.fact_order, n.position,
@@ -136,25 +139,25 @@ WITH touched AS MATERIALIZED (  -- a primary-key probe per fact, not a pass over
     ON CONFLICT (fact_id, subject_kind, subject_id) DO UPDATE
        SET rule = EXCLUDED.rule, points = EXCLUDED.points,
            campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id
+), ordered AS MATERIALIZED (  -- the ledger lines, in the order they are written
+    SELECT d.*, row_number() OVER (ORDER BY d.fact_order, d.position) AS line
+    FROM diff AS d WHERE d.delta <> 0
 ), lines AS (
     INSERT INTO score_entries (campaign_id, phase_id, subject_kind, subject_id, points, reason,
                                source_event_id, fact_id)
     SELECT campaign_id, phase_id, subject_kind, subject_id, delta, rule,
            coalesce($3::text, source_event_id), fact_id
-    FROM diff WHERE delta <> 0
-    ORDER BY fact_order, position
-    RETURNING entry_id, campaign_id, phase_id, subject_kind, subject_id, points, reason,
-              source_event_id, fact_id
-), per_subject AS (
-    SELECT l.campaign_id, l.phase_id, l.subject_kind, l.subject_id,
-           sum(l.points) AS delta, count(*) AS changes, min(l.entry_id) AS first_entry,
-           (array_agg(d.unit_id ORDER BY l.entry_id DESC))[1] AS unit_id,
-           (array_agg(d.district ORDER BY l.entry_id DESC))[1] AS district,
-           (array_agg(l.reason ORDER BY l.entry_id DESC))[1] AS reason,
-           (array_agg(l.source_event_id ORDER BY l.entry_id DESC))[1] AS source_event_id
-    FROM lines AS l
-    JOIN diff AS d USING (fact_id, subject_kind, subject_id)
-    GROUP BY l.campaign_id, l.phase_id, l.subject_kind, l.subject_id
+    FROM ordered ORDER BY line
+), per_subject AS (  -- from the lines as written, not read back from the insert
+    SELECT campaign_id, phase_id, subject_kind, subject_id,
+           sum(delta) AS delta, count(*) AS changes, min(line) AS first_line,
+           (array_agg(unit_id ORDER BY line DESC))[1] AS unit_id,
+           (array_agg(district ORDER BY line DESC))[1] AS district,
+           (array_agg(rule ORDER BY line DESC))[1] AS reason,
+           (array_agg(coalesce($3::text, source_event_id) ORDER BY line DESC))[1]
+               AS source_event_id
+    FROM ordered
+    GROUP BY campaign_id, phase_id, subject_kind, subject_id
 ), totals AS (
     INSERT INTO scores AS s (campaign_id, phase_id, subject_kind, subject_id, unit_id, district,
                              total_points, version)
@@ -169,7 +172,7 @@ WITH touched AS MATERIALIZED (  -- a primary-key probe per fact, not a pass over
 SELECT t.campaign_id, t.phase_id, t.subject_kind, t.subject_id, p.unit_id,
        p.delta AS points_delta, t.total_points, t.version, p.reason, p.source_event_id
 FROM totals AS t JOIN per_subject AS p USING (campaign_id, phase_id, subject_kind, subject_id)
-ORDER BY p.first_entry
+ORDER BY p.first_line
 """
 
 

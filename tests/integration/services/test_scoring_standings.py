@@ -213,3 +213,29 @@ async def test_initiative_totals_per_unit_district_campaign_and_year(scoring):
     mine = await queries.initiative_totals(scoring.pool, "campaign", None, None, [SCHOOL], "",
                                            10)
     assert [(r["key"], r["submitted"]) for r in mine] == [(CAMPAIGN, 1)]
+
+
+async def test_a_member_ranks_in_the_unit_they_belonged_to_on_the_phases_last_day(scoring):
+    """Of a member's dated states the standings take the one holding on the phase's last day,
+    not the latest: this author moved from the hospital (Cầu Giấy) to the school (Đống Đa) a
+    month after the phase ended, and an earlier state before that does not count either."""
+    moved = "m-moved-0001"
+    await scoring.pool.execute(
+        """INSERT INTO directory_members (member_id, effective_from, valid, unit_id, full_name,
+                                          gender, direct_worker, union_officer, job_title,
+                                          status, recorded_at)
+           SELECT $1, lower(v), v, u, 'Nguyễn Thị Chuyển', 'female', false, false, NULL,
+                  'active', now()
+           FROM unnest($2::text[]::daterange[], $3::text[]) AS s(v, u)""",
+        moved,
+        ["[2019-01-01,2024-01-01)", "[2024-01-01,2025-08-01)", "[2025-08-01,)"],
+        [SCHOOL, HOSPITAL, SCHOOL],
+    )
+    await scoring.apply(launch(ScoringRules()), *initiative(1, SCHOOL, moved, "city", "A"))
+    in_caugiay = await queries.standings_page(scoring.pool, CAMPAIGN, PHASE, ScoringRules(),
+                                              "member", "district", CAUGIAY, 0, 10)
+    assert [(r["subject_id"], r["unit_id"], r["district_id"]) for r in in_caugiay] == [
+        (moved, HOSPITAL, CAUGIAY)]
+    in_dongda = await queries.standings_page(scoring.pool, CAMPAIGN, PHASE, ScoringRules(),
+                                             "member", "district", DONGDA, 0, 10)
+    assert moved not in [r["subject_id"] for r in in_dongda]
