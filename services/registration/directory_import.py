@@ -160,7 +160,7 @@ async def _check_members(conn: asyncpg.Connection, scoped: bool) -> None:
                    NULL) AS changed
         FROM import_rows r
         JOIN import_units_on o USING (unit_id, effective_from)
-        LEFT JOIN member_states l ON l.member_id = r.member_id AND upper_inf(l.valid)
+        LEFT JOIN member_states l ON l.member_id = r.member_id AND l.valid_until IS NULL
         LEFT JOIN member_states s ON s.member_id = r.member_id AND s.valid @> r.effective_from
         WHERE NOT EXISTS (SELECT FROM import_bad b WHERE b.row_no = r.row_no)
         {_PLAN_CLOSE}""")
@@ -365,10 +365,14 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
                count(*) FILTER (WHERE action = 'same') AS unchanged FROM import_plan""")
     if fresh != counts["registered"]:
         raise ConcurrentRegistration()
+    # A member's state ends where the next begins (`valid` follows `valid_until`).
+    close, is_open = (("valid = daterange(s.effective_from, p.effective_from)",
+                       "upper_inf(s.valid)") if kind == "units"
+                      else ("valid_until = p.effective_from", "s.valid_until IS NULL"))
     await conn.execute(f"""
-        UPDATE {noun}_states s SET valid = daterange(s.effective_from, p.effective_from)
+        UPDATE {noun}_states s SET {close}
         FROM import_plan p
-        WHERE p.action = 'update' AND s.{noun}_id = p.{noun}_id AND upper_inf(s.valid)""")
+        WHERE p.action = 'update' AND s.{noun}_id = p.{noun}_id AND {is_open}""")
     if kind == "units":
         await conn.execute("""
             INSERT INTO unit_states (unit_id, effective_from, valid, parent_id, name, kind,
@@ -381,10 +385,10 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
         data, order = _UNIT_DATA, "depth, row_no"
     else:
         await conn.execute("""
-            INSERT INTO member_states (member_id, effective_from, valid, unit_id, full_name,
+            INSERT INTO member_states (member_id, effective_from, unit_id, full_name,
                                        gender, direct_worker, union_officer, job_title, status,
                                        event_id, recorded_by)
-            SELECT member_id, effective_from, daterange(effective_from, NULL), unit_id,
+            SELECT member_id, effective_from, unit_id,
                    full_name, gender, direct_worker, union_officer, job_title, 'active',
                    event_id, $1::jsonb
             FROM import_plan WHERE action <> 'same'""", actor_json)
