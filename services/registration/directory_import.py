@@ -20,7 +20,8 @@ from datetime import datetime
 import asyncpg
 
 from .import_events import stage_events
-from .import_rows import STAGED, Kind, RowError
+from .import_files import RowError
+from .import_rows import STAGED, Kind
 
 _STAGE = {
     "units": """CREATE TEMP TABLE import_rows (

@@ -24,16 +24,8 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from . import directory_import, import_checks
-from .import_rows import (
-    FileProblem,
-    Format,
-    Kind,
-    RowError,
-    column_positions,
-    estimate_rows,
-    read_rows,
-    row_checker,
-)
+from .import_files import FileProblem, Format, RowError, estimate_rows, read_rows
+from .import_rows import Kind, column_positions, row_checker
 
 log = structlog.get_logger()
 

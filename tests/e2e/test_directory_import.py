@@ -496,6 +496,21 @@ async def test_the_database_refuses_overlapping_member_states(clients, system):
     assert [tuple(s) for s in states] == [(date(2021, 1, 1), date(2024, 1, 1)),
                                           (date(2024, 1, 1), None)]
 
+    # A state names a registered member and unit (checked per statement, migration 0015), and
+    # neither is ever removed.
+    async with pool.acquire() as conn:
+        newcomer = uid("m-newcomer")
+        for who, where, constraint in ((uid("m-nobody"), unit, "member_states_member_id_known"),
+                                       (newcomer, uid("u-nowhere"), "member_states_unit_id_known")):
+            with pytest.raises(asyncpg.ForeignKeyViolationError) as refused:
+                async with conn.transaction():
+                    await conn.execute("INSERT INTO members (member_id) VALUES ($1)", newcomer)
+                    await conn.execute(insert, who, date(2030, 1, 1), None, where)
+            assert refused.value.constraint_name == constraint
+        for table, key in (("members", member), ("units", unit)):
+            with pytest.raises(asyncpg.RestrictViolationError):
+                await conn.execute(f"DELETE FROM {table} WHERE {table[:-1]}_id = $1", key)
+
     # Two writers changing the member at once, each closing the open state and opening its own:
     # the second, let through once the first commits, finds no open state to close and is
     # refused rather than leaving two open states.
