@@ -13,6 +13,7 @@ What a row becomes (its `action` in the plan):
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,9 +111,9 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
                    full_name, gender, direct_worker, union_officer, job_title, 'active',
                    event_id, $1::jsonb
             FROM import_plan WHERE action <> 'same'""", actor_json)
-    staged = await conn.execute(stage_events(kind), source,
-                                time.isoformat().replace("+00:00", "Z"), correlation_id,
-                                actor_json)
+    stamp = time.isoformat().replace("+00:00", "Z")
+    staged = await conn.execute(stage_events(kind), json.dumps(source), json.dumps(stamp),
+                                json.dumps(correlation_id), actor_json, correlation_id)
     if staged != "INSERT 0 0":
         await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
     return Outcome(counts["registered"], counts["updated"], counts["unchanged"])

@@ -81,7 +81,7 @@ async def _check_members(conn: asyncpg.Connection, scoped: bool) -> None:
     # million members name hundreds of thousands of pairs, too many for a lookup each.
     await conn.execute(f"""
         CREATE TEMP TABLE import_units_on ON COMMIT DROP AS
-        WITH named AS (
+        WITH named AS MATERIALIZED (
             SELECT n.unit_id,
                    {_in_scope(scoped, 'n.unit_id')}
                    AND EXISTS (SELECT FROM units k WHERE k.unit_id = n.unit_id) AS in_scope,
