@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import tempfile
 import uuid
 from datetime import datetime
@@ -21,7 +20,6 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
 
 from services.runtime import command_runs, idempotency
 from services.runtime.access import Rule, Scope
@@ -32,7 +30,9 @@ from services.runtime.problems import problem_responses
 
 from . import import_jobs as jobs
 from . import org_repository as repository
-from .import_rows import Kind, RowError, detect_format
+from .import_files import RowError, detect_format
+from .import_rows import Kind
+from .import_views import ImportJob, ImportJobPage, job_view
 
 log = structlog.get_logger()
 router = APIRouter(tags=["bulk import"])
@@ -55,43 +55,6 @@ Filename = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f/\\
                                        description="The file's name, shown in the job.")]
 
 
-class RowProblem(BaseModel):
-    row: int = Field(description="Spreadsheet row: 1 is the header, 2 the first data row.")
-    column: str | None = Field(description="The column at fault; null for the whole row.")
-    code: str = Field(description="Machine-readable reason, e.g. `unit_not_found`.")
-    reason: str
-
-
-class ImportJob(BaseModel):
-    job_id: str
-    kind: Kind
-    format: Literal["csv", "xlsx"]
-    on_error: Literal["refuse", "skip"]
-    status: Literal["queued", "reading", "checking", "importing", "succeeded", "refused",
-                    "failed"] = Field(
-        description="`succeeded`: committed (minus `rows_bad` under `skip`); `refused`: bad "
-                    "rows (or an unreadable file), nothing imported; `failed`: nothing "
-                    "imported, see `failure`.")
-    filename: str | None
-    size_bytes: int
-    rows_total: int | None = Field(description="An estimate until the file has been read, then "
-                                               "the data rows it holds (blank rows left out).")
-    rows_read: int = Field(description="Data rows read and checked so far.")
-    rows_bad: int
-    registered: int = Field(description="Units or members registered (one event each).")
-    updated: int = Field(description="Existing ones whose new dated state was recorded.")
-    unchanged: int = Field(description="Rows whose state already held: no event.")
-    errors: list[RowProblem] = Field(description="The first errors, by row.")
-    failure: str | None
-    created_at: datetime
-    finished_at: datetime | None
-
-
-class ImportJobPage(BaseModel):
-    items: list[ImportJob]
-    next_cursor: str | None
-
-
 class ImportNotFound(NotFound):
     def __init__(self, job_id: str) -> None:
         super().__init__("import_not_found", f"no import {job_id} in your scope", field="job_id")
@@ -100,17 +63,6 @@ class ImportNotFound(NotFound):
 class BadCursor(Invalid):
     def __init__(self) -> None:
         super().__init__("cursor_invalid", "not a cursor this API gave", field="query.cursor")
-
-
-def _view(row: dict[str, Any], stale_after_s: float, now: datetime) -> ImportJob:
-    view = {name: row[name] for name in ImportJob.model_fields}
-    errors = row["errors"]
-    view["errors"] = errors if isinstance(errors, list) else json.loads(errors)
-    if row["status"] in jobs.RUNNING and (now - row["heartbeat_at"]).total_seconds() > stale_after_s:
-        view["status"], view["failure"] = "failed", (
-            "interrupted: the process importing it stopped; nothing was imported: upload the "
-            "file again")
-    return ImportJob(**view)
 
 
 async def _spool(request: Request, directory: Path) -> tuple[Path, int, str, bytes]:
@@ -169,7 +121,7 @@ async def _upload(kind: Kind, request: Request, scope: Scope, on_error: str,
         async def work(conn) -> bytes:
             row = await jobs.create(conn, spec, filename, size, rows_total,
                                     scope.actor.model_dump_json())
-            job = _view(row, settings.import_stale_after_s, row["created_at"])
+            job = job_view(row, settings.import_stale_after_s, row["created_at"])
             return job.__pydantic_serializer__.to_json(job)
 
         body, kept = await command_runs.run_once(runtime.pool, key, fingerprint, 202, work)
@@ -248,7 +200,7 @@ async def get_import(job_id: Identifier, request: Request,
     row = await jobs.fetch(runtime.pool, job_id)
     if row is None or not await _visible(scope, row, runtime.pool):
         raise ImportNotFound(job_id)
-    return _view(row, runtime.settings.import_stale_after_s, runtime.definition.clock())
+    return job_view(row, runtime.settings.import_stale_after_s, runtime.definition.clock())
 
 
 def _cursor(row: dict[str, Any]) -> str:
@@ -291,7 +243,7 @@ async def list_imports(
     more = len(rows) > limit
     rows = rows[:limit]
     now = runtime.definition.clock()
-    return ImportJobPage(items=[_view(r, runtime.settings.import_stale_after_s, now)
+    return ImportJobPage(items=[job_view(r, runtime.settings.import_stale_after_s, now)
                                 for r in rows],
                          next_cursor=_cursor(rows[-1]) if more else None)
 

@@ -23,17 +23,9 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Histogram
 
-from . import directory_import
-from .import_rows import (
-    FileProblem,
-    Format,
-    Kind,
-    RowError,
-    column_positions,
-    estimate_rows,
-    read_rows,
-    row_checker,
-)
+from . import directory_import, import_checks
+from .import_files import FileProblem, Format, RowError, estimate_rows, read_rows
+from .import_rows import Kind, column_positions, row_checker
 
 log = structlog.get_logger()
 
@@ -233,7 +225,7 @@ async def _import(pool: asyncpg.Pool, spec: JobSpec, progress: Progress, *, sour
     sheet = read_rows(spec.path, spec.format)
     try:
         check = row_checker(spec.kind, column_positions(spec.kind, sheet.header))
-        caller = directory_import.Caller(spec.scope_unit_id, today, spec.actor_json)
+        caller = import_checks.Caller(spec.scope_unit_id, today, spec.actor_json)
         return await _record(pool, spec, progress, sheet, check, caller, source=source,
                              clock=clock, max_errors=max_errors)
     finally:
@@ -246,7 +238,7 @@ async def _record(pool, spec: JobSpec, progress: Progress, sheet, check, caller,
         await directory_import.stage(conn, spec.kind, _staged(sheet.rows, check, progress))
         await _update(pool, spec.job_id, status="checking", rows_total=progress.read,
                       rows_read=progress.read)
-        await directory_import.check(conn, spec.kind, caller)
+        await import_checks.check(conn, spec.kind, caller)
         db_bad, db_errors = await directory_import.bad_rows(conn, max_errors)
         bad = progress.bad + db_bad
         errors = sorted(progress.errors + db_errors, key=lambda e: e.row)[:max_errors]

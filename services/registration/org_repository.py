@@ -72,8 +72,9 @@ _CHILDREN_FROM = """SELECT EXISTS (SELECT FROM unit_states WHERE parent_id = $1
                     AND valid && daterange($2::date, NULL))"""
 _CLOSE_UNIT = """UPDATE unit_states SET valid = daterange(effective_from, $2::date)
                  WHERE unit_id = $1 AND upper_inf(valid)"""
-_CLOSE_MEMBER = """UPDATE member_states SET valid = daterange(effective_from, $2::date)
-                   WHERE member_id = $1 AND upper_inf(valid)"""
+# A member's state ends where the next begins (`valid` follows `valid_until`, migration 0014).
+_CLOSE_MEMBER = """UPDATE member_states SET valid_until = $2::date
+                   WHERE member_id = $1 AND valid_until IS NULL"""
 _INSERT_UNIT_STATE = """
     INSERT INTO unit_states (unit_id, effective_from, valid, parent_id, name, kind, district_id,
                              sector, member_count, direct_worker_count, status, event_id,
@@ -81,11 +82,10 @@ _INSERT_UNIT_STATE = """
     VALUES ($1, $2::date, daterange($2::date, NULL), $3, $4, $5, $6, $7, $8, $9, $10, $11,
             $12::jsonb)"""
 _INSERT_MEMBER_STATE = """
-    INSERT INTO member_states (member_id, effective_from, valid, unit_id, full_name, gender,
+    INSERT INTO member_states (member_id, effective_from, unit_id, full_name, gender,
                                direct_worker, union_officer, job_title, status, event_id,
                                recorded_by)
-    VALUES ($1, $2::date, daterange($2::date, NULL), $3, $4, $5, $6, $7, $8, $9, $10,
-            $11::jsonb)"""
+    VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)"""
 
 def _unit(row) -> UnitOnDate | None:
     return None if row is None else UnitOnDate(*row.values())

@@ -17,14 +17,17 @@ from .campaign_domain import PhaseClosed
 from .domain import AlreadyReviewed, InitiativeAlreadySubmitted
 
 # One statement, so one round trip and its own transaction: lock the phase against its close
-# (FOR KEY SHARE; the close's FOR UPDATE waits for it) and go on only while it is open, find earlier initiatives with a
-# similar title (same campaign, or submitted before this year; the trigram index on the folded
-# title), build the answer with them, claim the idempotency key (or take over an expired one),
-# insert the initiative with its candidates only if the key was claimed or none was given,
-# stage its event only if the initiative was inserted, wake the relay. A second submission of
-# an initiative id fails the whole statement (unique violation), key included, so a refused
-# command keeps no answer. Each command also prunes two expired keys: keys go as fast as they
-# come, with no sweeper to run.
+# (FOR KEY SHARE; the close's FOR UPDATE waits for it) and go on only while it is open, find
+# earlier initiatives with a similar title (same campaign, or submitted before this year), build
+# the answer with them, claim the idempotency key (or take over an expired one), insert the
+# initiative with its candidates only if the key was claimed or none was given, stage its event
+# only if the initiative was inserted, wake the relay. A second submission of an initiative id
+# fails the whole statement (unique violation), key included, so a refused command keeps no
+# answer. Each command also prunes two expired keys: keys go as fast as they come, with no
+# sweeper to run.
+# The GiST trigram index (migration 0013) hands earlier titles over nearest first, so the search
+# reads only the ten it keeps, however many look alike; the nearest ten less those under the
+# threshold are the (at most ten) most similar at or above it.
 _SUBMIT = """
 WITH phase AS (
     SELECT closed_at IS NULL AS open FROM campaign_phases
@@ -37,11 +40,11 @@ WITH phase AS (
     FROM (SELECT initiative_id, title,
                  public.similarity(title_key, initiative_title_key($6::text)) AS score
           FROM initiatives
-          WHERE title_key OPERATOR(public.%) initiative_title_key($6::text)
-            AND (campaign_id = $2::text OR submitted_at < $19::timestamptz)
+          WHERE (campaign_id = $2::text OR submitted_at < $19::timestamptz)
             AND initiative_id <> $1::text
-            AND public.similarity(title_key, initiative_title_key($6::text)) >= $20::float8
-          ORDER BY score DESC, initiative_id LIMIT {limit}) AS c
+          ORDER BY title_key OPERATOR(public.<->) initiative_title_key($6::text)
+          LIMIT {limit}) AS c
+    WHERE c.score >= $20::float8
 ), answer AS (
     SELECT convert_to(($16::jsonb || jsonb_build_object('duplicate_candidates', found))::text,
                       'UTF8') AS body, found

@@ -14,7 +14,7 @@ class RegistrationSettings(ServiceSettings):
 
     service_name: str = ENTRY.name
     http_port: int = ENTRY.http_port
-    # The trigram index answers `%` (pg_trgm's own threshold, 0.3), so lower values act as 0.3.
+    # Under 0.3 almost any two titles share enough trigrams to be listed.
     duplicate_threshold: float = Field(
         0.5, ge=0.3, le=1.0,
         description="Title similarity (0.3–1) from which an earlier initiative is reported as a "

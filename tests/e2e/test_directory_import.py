@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from datetime import date
 
+import asyncpg
 import pytest
 from openpyxl import Workbook
 
@@ -417,3 +419,121 @@ async def test_exports_stay_inside_the_callers_subtree(clients):
     assert initiatives.content.startswith(b"PK")
     member = bearer("member", member="m-lt-0007")
     await download(clients, "/exports/units", headers=member, status=403)
+
+
+async def test_an_imported_member_moves_later_and_a_reimport_keeps_the_move(clients,
+                                                                           infrastructure):
+    """The import's states and the single commands' share one chain per member: a move after
+    an import, a re-import of the first file, and a row dated into the moved history."""
+    first, second = uid("u-imp-first"), uid("u-imp-second")
+    units = csv_file(
+        UNIT_HEADER,
+        f"{first},Công đoàn Công ty TNHH May Đức Giang,grassroots_union,{SCHOOL},2021-01-01,,"
+        "enterprise,2,2",
+        f"{second},Công đoàn Công ty CP Dệt Kim Đông Xuân,grassroots_union,{SCHOOL},2021-01-01,,"
+        "enterprise,0,0")
+    assert (await imported(clients, "units", units))["registered"] == 2
+    worker, other = uid("m-imp-move"), uid("m-imp-stay")
+    members = csv_file(MEMBER_HEADER,
+                       f"{worker},{first},Phạm Thị Thu Trang,nữ,x,,công nhân may,2021-03-01",
+                       f'{other},{first},"Đỗ Văn ""Hùng"" \\ Út",nam,x,,thợ cơ khí,2021-03-01')
+    assert (await imported(clients, "members", members))["registered"] == 2
+    moved = await clients["registration"].post(
+        f"/members/{worker}/changes", headers=ADMIN,
+        json={"effective_from": "2024-07-01", "unit_id": second})
+    assert moved.status_code == 201, moved.text
+
+    again = await imported(clients, "members", members)  # each row still holds on its date
+    assert (again["status"], again["unchanged"], again["updated"]) == ("succeeded", 2, 0), again
+    into_history = csv_file(MEMBER_HEADER,
+                            f"{worker},{first},Phạm Thị Thu Trang,nữ,x,x,tổ trưởng,2023-01-01")
+    refused = await imported(clients, "members", into_history)
+    assert errors_of(refused) == {(2, "effective_from", "change_not_after_latest")}
+    reg = clients["registration"]
+    before = (await reg.get(f"/units/{first}/members?as_of=2024-06-30")).json()["items"]
+    after = (await reg.get(f"/units/{second}/members?as_of=2024-07-01")).json()["items"]
+    assert sorted(m["member_id"] for m in before) == sorted([worker, other])
+    assert [m["member_id"] for m in after] == [worker]
+    found = await events_settled(infrastructure, {worker, other}, 3)
+    assert len(found) == 3
+    # The event written by the database escapes what a name may hold.
+    assert [e.data.full_name for _, e in found if e.subject == other] == ['Đỗ Văn "Hùng" \\ Út']
+
+
+async def test_the_database_refuses_overlapping_member_states(clients, system):
+    """The chain of a member's states is guarded by the database itself (migration 0014), so
+    no writer, however it races, can record two states of a member on one day."""
+    unit, member = uid("u-chain"), uid("m-chain")
+    units = csv_file(UNIT_HEADER, f"{unit},Công đoàn Trạm Y tế phường Láng,grassroots_union,"
+                                  f"{SCHOOL},2021-01-01,,health,1,0")
+    assert (await imported(clients, "units", units))["registered"] == 1
+    members = csv_file(MEMBER_HEADER, f"{member},{unit},Vũ Thị Lan,nữ,,,điều dưỡng,2021-01-01")
+    assert (await imported(clients, "members", members))["registered"] == 1
+    moved = await clients["registration"].post(f"/members/{member}/changes", headers=ADMIN,
+                                               json={"effective_from": "2024-01-01",
+                                                     "job_title": "hộ lý"})
+    assert moved.status_code == 201, moved.text
+    pool = system["registration"].state.runtime.pool
+    insert = """INSERT INTO member_states (member_id, effective_from, valid_until, unit_id,
+                    full_name, gender, direct_worker, union_officer, status, event_id,
+                    recorded_by)
+                VALUES ($1, $2::date, $3::date, $4, 'x', 'female', false, false, 'active', 'e',
+                        '{}')"""
+    # [2021, 2024) and [2024, ∞) stand. A second open state, a second state ending on 1 Jan
+    # 2024, a state ending on a day no state starts, an empty state and one ending before it
+    # starts.
+    async with pool.acquire() as conn:
+        for start, until, error in (
+                ("2025-01-01", None, "UniqueViolationError"),
+                ("2022-01-01", "2024-01-01", "UniqueViolationError"),
+                ("2022-01-01", "2023-01-01", "ForeignKeyViolationError"),
+                ("2022-01-01", "2022-01-01", "CheckViolationError"),
+                ("2022-06-01", "2022-01-01", "DataError")):
+            with pytest.raises(asyncpg.PostgresError) as refused:
+                async with conn.transaction():
+                    await conn.execute(insert, member, date.fromisoformat(start),
+                                       until and date.fromisoformat(until), unit)
+            assert type(refused.value).__name__ == error, (start, until, refused.value)
+    states = await pool.fetch("SELECT lower(valid), upper(valid) FROM member_states "
+                              "WHERE member_id = $1 ORDER BY effective_from", member)
+    assert [tuple(s) for s in states] == [(date(2021, 1, 1), date(2024, 1, 1)),
+                                          (date(2024, 1, 1), None)]
+
+    # A state names a registered member and unit (checked per statement, migration 0015), and
+    # neither is ever removed.
+    async with pool.acquire() as conn:
+        newcomer = uid("m-newcomer")
+        for who, where, constraint in ((uid("m-nobody"), unit, "member_states_member_id_known"),
+                                       (newcomer, uid("u-nowhere"), "member_states_unit_id_known")):
+            with pytest.raises(asyncpg.ForeignKeyViolationError) as refused:
+                async with conn.transaction():
+                    await conn.execute("INSERT INTO members (member_id) VALUES ($1)", newcomer)
+                    await conn.execute(insert, who, date(2030, 1, 1), None, where)
+            assert refused.value.constraint_name == constraint
+        for table, key in (("members", member), ("units", unit)):
+            with pytest.raises(asyncpg.RestrictViolationError):
+                await conn.execute(f"DELETE FROM {table} WHERE {table[:-1]}_id = $1", key)
+
+    # Two writers changing the member at once, each closing the open state and opening its own:
+    # the second, let through once the first commits, finds no open state to close and is
+    # refused rather than leaving two open states.
+    close = "UPDATE member_states SET valid_until = $2 WHERE member_id = $1 AND valid_until IS NULL"
+    async with pool.acquire() as one, pool.acquire() as two:
+        first = one.transaction()
+        await first.start()
+        await one.execute(close, member, date(2025, 1, 1))
+        await one.execute(insert, member, date(2025, 1, 1), None, unit)
+        second = two.transaction()
+        await second.start()
+        racing = asyncio.create_task(two.execute(close, member, date(2025, 6, 1)))
+        await asyncio.sleep(0.2)
+        assert not racing.done()  # waits for the first writer's row lock
+        await first.commit()
+        assert await racing == "UPDATE 0"
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await two.execute(insert, member, date(2025, 6, 1), None, unit)
+        await second.rollback()
+    states = await pool.fetch("SELECT lower(valid), upper(valid) FROM member_states "
+                              "WHERE member_id = $1 ORDER BY effective_from", member)
+    assert [tuple(s) for s in states][1:] == [(date(2024, 1, 1), date(2025, 1, 1)),
+                                              (date(2025, 1, 1), None)]

@@ -14,14 +14,13 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from services.registration import exports
-from services.registration.import_rows import (
+from services.registration.import_files import (
     FileProblem,
-    column_positions,
     detect_format,
     estimate_rows,
     read_rows,
-    row_checker,
 )
+from services.registration.import_rows import column_positions, row_checker
 
 HEADER = "member_id,unit_id,full_name,gender,direct_worker,union_officer,job_title,effective_from"
 
