@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncpg
 
 from .facts_store import FactsStore
-from .fanout_store import DigestItem, EmailDelivery, FanoutStore, Recipient, anchor_unit
+from .fanout_store import FanoutStore, Written, anchor_unit
 
-__all__ = ["DigestItem", "EmailDelivery", "NotifyRepository", "Recipient", "anchor_unit"]
+__all__ = ["NotifyRepository", "Written", "anchor_unit"]
 
 
 class NotifyRepository(FactsStore, FanoutStore):

@@ -122,3 +122,36 @@ async def test_a_sender_stopped_mid_fan_out_resends_nothing_it_recorded(notify, 
     # documented window) may arrive twice, with the same Message-ID; nothing recorded is resent.
     assert not {f"<{n}@thidua.local>" for n in recorded} & twice
     assert len(twice) <= 4  # at most the messages in flight
+
+
+async def test_a_fan_out_announces_each_inbox_line_once_and_stores_one_mail_body(notify, smtp):
+    event = closed()
+    await notify.apply(event)
+    await notify.apply(notify.record(event, partition=0, offset=0))  # redelivered
+    announced = await notify.emitted("thidua.notification.delivered.v1")
+    inbox = {r["notification_id"]: r["recipient_id"] for r in await notify.pool.fetch(
+        "SELECT notification_id, recipient_id FROM notifications")}
+    assert len(announced) == len(inbox) == UNITS
+    assert len({a.id for a in announced}) == UNITS  # a fresh event id each
+    for a in announced:
+        assert a.subject == a.data.recipient_id == inbox[a.data.notification_id]
+        assert a.partition_key() == a.data.recipient_id
+        assert (a.causationid, a.correlationid, a.district) == (
+            event.id, event.correlationid, DISTRICT)
+        assert (a.data.template, a.data.channel, a.data.source_event_id) == (
+            "phase_closed", "in_app", event.id)
+    keys = await notify.pool.fetch("SELECT partition_key, event_id FROM outbox")
+    assert {k["partition_key"].decode() for k in keys} == set(inbox.values())
+    # Every officer's e-mail names the one stored body; none is kept inline.
+    bodies = await notify.pool.fetch(
+        """SELECT body_id, count(*) AS n, count(text_body) AS inline FROM deliveries
+           GROUP BY body_id""")
+    assert [(b["n"], b["inline"]) for b in bodies] == [(UNITS, 0)]
+    assert await notify.pool.fetchval("SELECT count(*) FROM message_bodies") == 1
+    smtp.messages.clear()
+    mailer = sender(notify, smtp)
+    while await mailer.run_once():
+        pass
+    assert len(smtp.messages) == UNITS
+    assert all("Đợt cao điểm 90 ngày" in m.get_body(("plain",)).get_content()
+               for m in smtp.messages)
