@@ -17,6 +17,7 @@ from services.runtime.outbox import notify_channel
 from services.runtime.vietnamese import vietnam_date
 
 from .columns import columns
+from .directory_sql import holds_on
 from .domain import webhook_delivery_id
 from .fanout import Plan, Recipient
 from .triggers import Audience
@@ -101,16 +102,37 @@ FAN_OUT = """
            (SELECT pg_notify(current_schema() || $27, '') FROM announced LIMIT 1) AS woken"""
 
 
-def _holds(valid: str, day: str) -> str:
-    """`valid @> day`, spelled so that no index can take it as its condition.
-
-    The walk down a subtree probes once per unit reached (10,000 for a phase close). With
-    `@>`, once the tables are analyzed, the planner may probe the directory's exclusion index
-    (`unit_id WITH =, valid WITH &&`) on the date alone and filter by parent: every unit valid
-    that day read once per unit reached, 106 s for 10,000 units. Spelled as bounds, the probe
-    can only go by parent (`directory_units_children_walk`) or by unit
-    (`directory_members_officers`, migration 0009): one short descent each."""
-    return (f"(lower({valid}) <= {day} AND (upper_inf({valid}) OR {day} < upper({valid})))")
+# Every member of each audience (by its index): the union officers of every unit under a root
+# ($1-$3) and of listed units ($4-$6), as the directory stood on the audience's date, and named
+# members ($7, $8); with how each may be reached.
+AUDIENCES = f"""
+    WITH RECURSIVE down (idx, unit_id, on_day, depth) AS (
+        SELECT idx, unit_id, on_day, 0
+        FROM unnest($1::int[], $2::text[], $3::date[]) AS r (idx, unit_id, on_day)
+        UNION ALL
+        SELECT down.idx, c.unit_id, down.on_day, down.depth + 1
+        FROM down JOIN directory_units AS c
+             ON c.parent_id = down.unit_id AND {holds_on("c.valid", "down.on_day")}
+        WHERE down.depth < {MAX_DEPTH}),
+    units AS (
+        SELECT idx, unit_id, on_day FROM down
+        UNION
+        SELECT * FROM unnest($4::int[], $5::text[], $6::date[])),
+    targets AS (
+        SELECT u.idx, m.member_id
+        FROM units u JOIN directory_members m
+             ON m.unit_id = u.unit_id AND {holds_on("m.valid", "u.on_day")}
+        WHERE m.union_officer AND m.status = 'active'
+        UNION
+        SELECT * FROM unnest($7::int[], $8::text[]))
+    SELECT t.idx, t.member_id, coalesce(p.language, 'vi') AS language,
+           coalesce(p.in_app_enabled, true) AS in_app,
+           c.email IS NOT NULL AND coalesce(p.email_enabled, true) AS by_email,
+           coalesce(p.email_digest, 'off') = 'daily' AS digest
+    FROM targets t
+    LEFT JOIN member_preferences p ON p.member_id = t.member_id
+    LEFT JOIN member_contacts c ON c.member_id = t.member_id
+    ORDER BY t.idx, t.member_id"""
 
 
 class FanoutStore:
@@ -148,34 +170,7 @@ class FanoutStore:
         units = [(i, u, a.on) for i, a in enumerate(audiences) for u in a.officials_of]
         named = [(i, m) for i, a in enumerate(audiences) for m in a.members]
         rows = await self._conn.fetch(
-            f"""WITH RECURSIVE down (idx, unit_id, on_day, depth) AS (
-                    SELECT idx, unit_id, on_day, 0
-                    FROM unnest($1::int[], $2::text[], $3::date[]) AS r (idx, unit_id, on_day)
-                    UNION ALL
-                    SELECT down.idx, c.unit_id, down.on_day, down.depth + 1
-                    FROM down JOIN directory_units AS c
-                         ON c.parent_id = down.unit_id AND {_holds("c.valid", "down.on_day")}
-                    WHERE down.depth < {MAX_DEPTH}),
-                units AS (
-                    SELECT idx, unit_id, on_day FROM down
-                    UNION
-                    SELECT * FROM unnest($4::int[], $5::text[], $6::date[])),
-                targets AS (
-                    SELECT u.idx, m.member_id
-                    FROM units u JOIN directory_members m
-                         ON m.unit_id = u.unit_id AND {_holds("m.valid", "u.on_day")}
-                    WHERE m.union_officer AND m.status = 'active'
-                    UNION
-                    SELECT * FROM unnest($7::int[], $8::text[]))
-                SELECT t.idx, t.member_id, coalesce(p.language, 'vi') AS language,
-                       coalesce(p.in_app_enabled, true) AS in_app,
-                       c.email IS NOT NULL AND coalesce(p.email_enabled, true) AS by_email,
-                       coalesce(p.email_digest, 'off') = 'daily' AS digest
-                FROM targets t
-                LEFT JOIN member_preferences p ON p.member_id = t.member_id
-                LEFT JOIN member_contacts c ON c.member_id = t.member_id
-                ORDER BY t.idx, t.member_id""",
-            *columns(roots, 3), *columns(units, 3), *columns(named, 2))
+            AUDIENCES, *columns(roots, 3), *columns(units, 3), *columns(named, 2))
         return [Recipient(*r.values()) for r in rows]
 
     async def queue_webhooks(self, events: Sequence[CloudEvent]) -> int:

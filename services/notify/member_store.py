@@ -11,6 +11,7 @@ import asyncpg
 from services.runtime.directory.queries import MAX_DEPTH
 
 from .columns import columns
+from .directory_sql import holds_on
 
 
 async def contacts_of(pool: asyncpg.Pool, member_id: str) -> dict | None:
@@ -72,7 +73,7 @@ async def members_inside(conn: asyncpg.Connection, unit_id: str, member_ids: Seq
                 UNION ALL
                 SELECT c.unit_id, down.depth + 1
                 FROM down JOIN directory_units c
-                     ON c.parent_id = down.unit_id AND c.valid @> $3::date
+                     ON c.parent_id = down.unit_id AND {holds_on("c.valid", "$3::date")}
                 WHERE down.depth < {MAX_DEPTH})
             SELECT m.member_id FROM directory_members m
             WHERE m.member_id = ANY($2::text[]) AND m.valid @> $3::date AND m.status = 'active'
