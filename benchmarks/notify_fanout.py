@@ -41,7 +41,7 @@ from contracts.events.awards import AwardGranted
 from contracts.events.campaigns import CampaignLaunched, Phase, PhaseClosed
 from contracts.events.org import MemberRegistered
 from services.devstack.infrastructure import provide_infrastructure
-from services.notify import repository, signing
+from services.notify import signing, webhook_store
 from services.notify.email_channel import EmailSender
 from services.notify.handlers import handlers
 from services.notify.repository import NotifyRepository
@@ -206,7 +206,7 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             print(f"ceiling  webhook receiver alone     {http_ceiling:>9,.0f} requests/s  "
                   f"({n:,} signed POSTs straight with httpx, concurrency {concurrency})")
             for s in range(SUBSCRIPTIONS):
-                await repository.create_webhook(
+                await webhook_store.create_webhook(
                     pool, f"wh-{s}", "bench:integrator", receiver.url(f"/hook-{s}"),
                     ["thidua.award.granted.v1"], DISTRICT, signing.new_secret())
             grants = [new_event(AwardGranted(

@@ -22,7 +22,7 @@ from services.runtime.caller import Role
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import contact_points, pages, repository
+from . import contact_points, inbox_store, member_store, pages
 
 router = APIRouter(tags=["inbox"])
 STRICT = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
@@ -70,7 +70,7 @@ async def member_notifications(
     """The member's notifications, newest first. When there is more, the `Link` header holds
     the next page (`rel="next"`, with its `cursor`)."""
     await scope.require_member(member_id)
-    rows = await repository.notifications_of(
+    rows = await inbox_store.notifications_of(
         request.app.state.runtime.pool, member_id, limit + 1,
         before=pages.after(cursor), unread=unread, template=template,
         correlation_id=correlation_id)
@@ -92,7 +92,7 @@ async def member_notification_counts(
 ) -> InboxCounts:
     """How many messages the member has, and how many are unread (the badge)."""
     await scope.require_member(member_id)
-    counts = await repository.inbox_counts(request.app.state.runtime.pool, member_id)
+    counts = await inbox_store.inbox_counts(request.app.state.runtime.pool, member_id)
     return InboxCounts(member_id=member_id, **counts)
 
 
@@ -127,10 +127,10 @@ async def mark_notifications_read(
     without its `Idempotency-Key`) changes nothing more. Ids of other inboxes are ignored."""
     await scope.require_member(member_id)
     pool = request.app.state.runtime.pool
-    marked = await repository.mark_read(pool, member_id,
+    marked = await inbox_store.mark_read(pool, member_id,
                                         None if body.all else body.notification_ids)
     return Marked(member_id=member_id, marked=marked,
-                  **await repository.inbox_counts(pool, member_id))
+                  **await inbox_store.inbox_counts(pool, member_id))
 
 
 # Contacts and preferences: personal data, private to notify (never on any topic).
@@ -240,7 +240,7 @@ async def member_contacts(
 ) -> Contacts:
     """The member's contact points (nulls when none is kept)."""
     await scope.require_member(member_id)
-    return _contacts(member_id, await repository.contacts_of(request.app.state.runtime.pool,
+    return _contacts(member_id, await member_store.contacts_of(request.app.state.runtime.pool,
                                                              member_id))
 
 
@@ -252,7 +252,7 @@ async def put_member_contacts(
 ) -> Contacts:
     """Replace the member's contact points. They stay in notify and travel on no topic."""
     await scope.require_member(member_id)
-    row = await repository.put_contacts(request.app.state.runtime.pool, member_id, body.email,
+    row = await member_store.put_contacts(request.app.state.runtime.pool, member_id, body.email,
                                         body.phone, scope.caller.subject)
     return _contacts(member_id, row)
 
@@ -265,7 +265,7 @@ async def member_preferences(
 ) -> Preferences:
     """How the member wants to be told (defaults when never set: Vietnamese, every channel)."""
     await scope.require_member(member_id)
-    return _preferences(member_id, await repository.preferences_of(
+    return _preferences(member_id, await member_store.preferences_of(
         request.app.state.runtime.pool, member_id))
 
 
@@ -279,7 +279,7 @@ async def put_member_preferences(
     daily e-mail digest."""
     await scope.require_member(member_id)
     quiet = body.quiet_hours
-    row = await repository.put_preferences(
+    row = await member_store.put_preferences(
         request.app.state.runtime.pool, member_id, body.language, body.email, body.in_app,
         scope.caller.subject,
         quiet=(time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)) if quiet else None,

@@ -37,6 +37,8 @@ log = structlog.get_logger()
 
 Transport = Callable[[EmailMessage], Awaitable[object]]
 
+BODIES_KEPT = 256  # distinct shared bodies kept in memory; a fan-out sends one or two
+
 
 class PermanentFailure(Exception):
     """A message that no retry can deliver."""
@@ -128,6 +130,7 @@ class EmailChannel:
         self.envelopes = envelopes
         self.clock = clock
         self.relay = SmtpRelay(settings)
+        self._bodies: dict[str, tuple[str, str]] = {}  # body id -> (text, HTML)
         self.transport = transport or self.relay
         self.domain = settings.email_message_id_domain or mail.domain_of(settings.smtp_sender)
         s = settings
@@ -157,7 +160,24 @@ class EmailChannel:
                                WHERE c.member_id = d.recipient_id) AS email""",
             limit, self.settings.email_claim_lease_s,
         )
-        return [dict(row) for row in rows]
+        claimed = [dict(row) for row in rows]
+        await self._fill_bodies(claimed)
+        return claimed
+
+    async def _fill_bodies(self, rows: list[dict]) -> None:
+        """Shared bodies (`message_bodies`) read once per process, not once per row: a claim of
+        a fan-out's rows names one or two bodies, kilobytes each."""
+        missing = {r["body_id"] for r in rows if r["body_id"] and r["body_id"] not in self._bodies}
+        if missing:
+            if len(self._bodies) + len(missing) > BODIES_KEPT:
+                self._bodies.clear()
+            for b in await self.pool.fetch(
+                    """SELECT body_id, text_body, html_body FROM message_bodies
+                       WHERE body_id = ANY($1::text[])""", list(missing)):
+                self._bodies[b["body_id"]] = (b["text_body"], b["html_body"])
+        for r in rows:
+            if r["body_id"]:
+                r["text_body"], r["html_body"] = self._bodies[r["body_id"]]
 
     async def send(self, row: dict) -> Outcome:
         try:

@@ -20,20 +20,23 @@ from contracts import CloudEvent
 from contracts.events.awards import AwardEligibilityChanged, AwardGranted, AwardProposed
 from contracts.events.campaigns import CampaignLaunched, PhaseClosed
 from contracts.events.initiatives import InitiativeReviewed, InitiativeSubmitted
-from contracts.events.notifications import NotificationDelivered
 from contracts.events.participation import PledgeSigned
 from contracts.events.scores import PhaseStandingsFinalized
-from services.runtime.context import Context
+from services.runtime import tracing
+from services.runtime.context import Context, Envelopes
 from services.runtime.handlers import Handlers
 from services.runtime.vietnamese import vietnam_date
 
-from . import domain, mail, triggers
+from . import fanout, triggers
 from .queue import QUEUED
-from .repository import DigestItem, EmailDelivery, NotifyRepository
+from .repository import NotifyRepository
 from .triggers import Names, Notice
 
 log = structlog.get_logger()
 handlers = Handlers()
+# The in-app announcements' envelopes, built once per notice (`fanout.py`); their `time` is
+# when the batch ran.
+ENVELOPES = Envelopes("notify")
 
 
 async def _names(ctx: Context[NotifyRepository], events: Sequence[CloudEvent]) -> Names:
@@ -58,68 +61,19 @@ async def deliver(ctx: Context[NotifyRepository], notices: Sequence[Notice],
                   events: Sequence[CloudEvent]) -> None:
     """Every notice to every member of its audience, on the channels they allow, and every
     event to the webhooks subscribed to it; each (event, member, channel) once, whatever is
-    redelivered."""
+    redelivered. Three statements, however many members hear: the audiences, the fan-out
+    (`fanout.py`), the webhooks."""
     recipients = await ctx.repo.recipients([n.audience for n in notices])
-    rendered: dict[tuple[int, str, str], mail.Rendered] = {}
-
-    def render(i: int, language: str, channel: str = "email") -> mail.Rendered:
-        """Once per notice, language and channel (the in-app text has no e-mail footer)."""
-        if (i, language, channel) not in rendered:
-            n = notices[i]
-            rendered[i, language, channel] = mail.render(
-                n.template, language, n.context(language) | {"channel": channel})
-        return rendered[i, language, channel]
-
-    seen: set[tuple[str, str]] = set()  # (event, member): the first notice of an event wins
-    in_app: list[domain.Outgoing] = []
-    emails: list[EmailDelivery] = []
-    digests: list[DigestItem] = []
-    for r in recipients:
-        n = notices[r.audience]
-        event = n.event
-        if (event.id, r.member_id) in seen:
-            continue
-        seen.add((event.id, r.member_id))
-        if r.in_app:
-            subject, body = n.in_app or (render(r.audience, "vi", "in_app").subject,
-                                         render(r.audience, "vi", "in_app").text)
-            in_app.append(domain.Outgoing(domain.Message(
-                domain.notification_id(event.id, r.member_id, "in_app"), r.member_id, "member",
-                "in_app", n.template, subject, body), event.id, event.correlationid))
-        if not r.by_email:
-            continue
-        mail_id = domain.notification_id(event.id, r.member_id, "email")
-        text = render(r.audience, r.language)
-        if r.digest:
-            digests.append(DigestItem(mail_id, r.member_id, n.template, text.subject,
-                                      r.language, event.id, event.correlationid,
-                                      event.district))
-            continue
-        message = domain.Message(mail_id, r.member_id, "member", "email", n.template,
-                                 text.subject, text.text)
-        emails.append(EmailDelivery(domain.Outgoing(message, event.id, event.correlationid),
-                                    r.language, text.text, text.html, event.district))
-
-    delivered = await ctx.repo.record_in_app(in_app)
-    causes = {e.id: e for e in events}
-    now = ctx.now()
-    for item in delivered:
-        m = item.message
-        ctx.emit(NotificationDelivered(
-            notification_id=m.notification_id, recipient_id=m.recipient_id,
-            recipient_kind=m.recipient_kind, channel=m.channel, template=m.template,
-            subject=m.subject, source_event_id=item.source_event_id, delivered_at=now),
-            cause=causes[item.source_event_id], subject=m.recipient_id)
-    queued = await ctx.repo.queue_emails(emails)
-    held = await ctx.repo.queue_digest_items(digests)
+    planned = fanout.plan(notices, recipients, ctx.now(), ENVELOPES)
+    written = await ctx.repo.fan_out(planned, tracing.current_traceparent())
     hooked = await ctx.repo.queue_webhooks(events)
-    for channel, count in (("in_app", len(delivered)), ("email", queued), ("digest", held),
-                           ("webhook", hooked)):
+    for channel, count in (("in_app", written.in_app), ("email", written.email),
+                           ("digest", written.digest), ("webhook", hooked)):
         if count:
             QUEUED.labels(channel).inc(count)
-    if delivered or queued or held or hooked:
-        log.info("notifications_queued", in_app=len(delivered), email=queued, digest=held,
-                 webhook=hooked, recipients=len(seen))
+    if written.in_app or written.email or written.digest or hooked:
+        log.info("notifications_queued", in_app=written.in_app, email=written.email,
+                 digest=written.digest, webhook=hooked, recipients=planned.recipients)
 
 
 @handlers.batch

@@ -17,7 +17,7 @@ from services.runtime.domain_errors import Invalid
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import contact_points, repository
+from . import contact_points, member_store
 
 log = structlog.get_logger()
 router = APIRouter(tags=["contacts"])
@@ -78,7 +78,7 @@ async def import_contacts(
     refused = list(checked.refused)
 
     async def work(conn) -> bytes:
-        inside = await repository.members_inside(conn, unit_id, list(checked.contacts),
+        inside = await member_store.members_inside(conn, unit_id, list(checked.contacts),
                                                  scope.today)
         apply = []
         for member_id, (row, email, phone) in checked.contacts.items():
@@ -87,7 +87,7 @@ async def import_contacts(
             else:
                 refused.append(contact_points.Refusal(
                     row, "member_id", "not a member of this unit or a unit below it"))
-        changed = 0 if dry_run else await repository.import_contacts(
+        changed = 0 if dry_run else await member_store.import_contacts(
             conn, apply, scope.caller.subject)
         report = ImportReport(
             unit_id=unit_id, dry_run=dry_run, rows=checked.rows, accepted=len(apply),

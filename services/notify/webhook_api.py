@@ -14,11 +14,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from services.runtime import command_runs, idempotency
 from services.runtime.access import Rule, Scope
 from services.runtime.caller import Role
-from services.runtime.domain_errors import NotFound
+from services.runtime.domain_errors import Conflict, NotFound
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
 
-from . import pages, repository, signing
+from . import pages, signing, webhook_store
 from .handlers import handlers
 
 router = APIRouter(tags=["webhooks"])
@@ -105,6 +105,13 @@ class WebhookNotFound(NotFound):
         super().__init__("webhook_not_found", f"no webhook {webhook_id}")
 
 
+class WebhookDeleted(Conflict):
+    """A deleted subscription signs and sends nothing any more: nothing to rotate or replay."""
+
+    def __init__(self, webhook_id: str) -> None:
+        super().__init__("webhook_deleted", f"webhook {webhook_id} is deleted")
+
+
 class DeliveryNotFound(NotFound):
     def __init__(self, delivery_id: str) -> None:
         super().__init__("delivery_not_found", f"no delivery {delivery_id}")
@@ -126,7 +133,7 @@ async def _mine(scope: Scope, row: dict) -> bool:
 
 async def _owned(request: Request, scope: Scope, webhook_id: str) -> dict:
     """The subscription, deleted or not, if it is the caller's; else 404."""
-    row = await repository.webhook(request.app.state.runtime.pool, webhook_id,
+    row = await webhook_store.webhook(request.app.state.runtime.pool, webhook_id,
                                    with_deleted=True)
     if row is None or not await _mine(scope, row):
         raise WebhookNotFound(webhook_id)
@@ -152,7 +159,7 @@ async def create_webhook(body: WebhookIn, request: Request,
 
     async def work(conn) -> bytes:
         secret = signing.new_secret()
-        row = await repository.create_webhook(
+        row = await webhook_store.create_webhook(
             conn, f"wh-{uuid.uuid4().hex}", scope.caller.subject, body.url,
             list(dict.fromkeys(body.event_types)), body.unit_id, secret)
         created = WebhookWithSecret(**_webhook(row).model_dump(), secret=secret)
@@ -167,7 +174,7 @@ async def list_webhooks(request: Request,
                         scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> list[Webhook]:
     """The caller's live subscriptions (every one for the city administrator)."""
     owner = None if scope.caller.role is Role.CITY_ADMIN else scope.caller.subject
-    rows = await repository.webhooks_of(request.app.state.runtime.pool, owner)
+    rows = await webhook_store.webhooks_of(request.app.state.runtime.pool, owner)
     return [_webhook(r) for r in rows if await _mine(scope, r)]
 
 
@@ -185,13 +192,15 @@ async def rotate_webhook_secret(webhook_id: Identifier, request: Request,
                                 idempotency_key: idempotency.IdempotencyKey = None) -> Response:
     """A new secret, shown once; the former ones keep signing beside it for
     `NOTIFY_WEBHOOK_SECRET_OVERLAP_S`, so the receiver can switch without a gap. A retry with
-    the same `Idempotency-Key` answers the same secret instead of rotating again."""
+    the same `Idempotency-Key` answers the same secret instead of rotating again. A deleted
+    subscription answers 409 `webhook_deleted`: it signs nothing any more."""
     await _owned(request, scope, webhook_id)
     overlap = request.app.state.runtime.definition.settings.webhook_secret_overlap_s
 
     async def work(conn) -> bytes:
         secret = signing.new_secret()
-        await repository.rotate_secret(conn, webhook_id, secret, overlap)
+        if not await webhook_store.rotate_secret(conn, webhook_id, secret, overlap):
+            raise WebhookDeleted(webhook_id)
         rotated = Secret(webhook_id=webhook_id, secret=secret, previous_valid_for_s=overlap)
         return rotated.__pydantic_serializer__.to_json(rotated)
 
@@ -214,7 +223,7 @@ async def list_deliveries(
     """The subscription's deliveries, newest first; `?status=parked` for those given up. When
     there is more, the `Link` header holds the next page."""
     await _owned(request, scope, webhook_id)
-    rows = await repository.webhook_deliveries(request.app.state.runtime.pool, webhook_id,
+    rows = await webhook_store.webhook_deliveries(request.app.state.runtime.pool, webhook_id,
                                                status, limit + 1, event_type=event_type,
                                                before=pages.after(cursor))
     return [Delivery.model_validate(r)
@@ -226,12 +235,14 @@ async def list_deliveries(
 async def replay_delivery(webhook_id: Identifier, delivery_id: Identifier, request: Request,
                           scope: Annotated[Scope, Depends(WEBHOOK_KEEPERS)]) -> Delivery:
     """Send a parked delivery again, with a fresh set of attempts. One pending or delivered
-    already is answered as it stands (nothing is sent twice by replaying)."""
-    await _owned(request, scope, webhook_id)
+    already is answered as it stands (nothing is sent twice by replaying). A deleted
+    subscription's deliveries are not sent again: 409 `webhook_deleted`."""
+    if (await _owned(request, scope, webhook_id))["deleted_at"] is not None:
+        raise WebhookDeleted(webhook_id)
     pool = request.app.state.runtime.pool
-    row = await repository.replay_delivery(pool, webhook_id, delivery_id)
+    row = await webhook_store.replay_delivery(pool, webhook_id, delivery_id)
     if row is None:
-        row = await repository.webhook_delivery(pool, webhook_id, delivery_id)
+        row = await webhook_store.webhook_delivery(pool, webhook_id, delivery_id)
     if row is None:
         raise DeliveryNotFound(delivery_id)
     return Delivery.model_validate(row)
@@ -245,5 +256,5 @@ async def delete_webhook(webhook_id: Identifier, request: Request,
     readable, with its deliveries; deleting it again changes nothing."""
     await _owned(request, scope, webhook_id)
     pool = request.app.state.runtime.pool
-    await repository.delete_webhook(pool, webhook_id)
-    return _webhook(await repository.webhook(pool, webhook_id, with_deleted=True))
+    await webhook_store.delete_webhook(pool, webhook_id)
+    return _webhook(await webhook_store.webhook(pool, webhook_id, with_deleted=True))

@@ -47,6 +47,33 @@ async def test_an_integrator_keeps_its_own_webhooks_within_its_subtree(clients,
     assert gone["deleted_at"] is not None
 
 
+async def test_a_deleted_webhook_has_no_secret_to_rotate_and_nothing_to_replay(clients,
+                                                                             directory_seeded):
+    notify = clients["notify"]
+    mine = bearer("integrator", unit=WARD_LANG, subject="test:hr-deleted")
+    hook = (await notify.post("/webhooks", json=subscription(), headers=mine)).json()
+    webhook_id = hook["webhook_id"]
+    kept = {"Idempotency-Key": "rotate-before-delete"}
+    before = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | kept)
+    assert before.status_code == 200, before.text
+    assert (await notify.delete(f"/webhooks/{webhook_id}", headers=mine)).status_code == 200
+
+    rotated = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine)
+    assert rotated.status_code == 409, rotated.text
+    assert rotated.json()["errors"][0]["code"] == "webhook_deleted"
+    replayed = await notify.post(f"/webhooks/{webhook_id}/deliveries/msg-any/replay",
+                                 headers=mine)
+    assert replayed.status_code == 409, replayed.text
+    assert replayed.json()["errors"][0]["code"] == "webhook_deleted"
+    # A retry of the rotation made before the deletion still answers as it did.
+    again = await notify.post(f"/webhooks/{webhook_id}/secrets", headers=mine | kept)
+    assert again.status_code == 200 and again.json() == before.json()
+    # Someone else's deleted subscription stays unknown to them.
+    other = bearer("integrator", unit=WARD_LANG, subject="test:another-system")
+    assert (await notify.post(f"/webhooks/{webhook_id}/secrets",
+                              headers=other)).status_code == 404
+
+
 async def test_a_unit_outside_the_scope_or_a_plain_http_url_is_refused(clients,
                                                                        directory_seeded):
     notify = clients["notify"]

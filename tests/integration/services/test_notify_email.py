@@ -10,7 +10,7 @@ import pytest
 
 from services.notify.domain import notification_id
 from services.notify.email_channel import EmailSender
-from services.notify.repository import put_contacts, put_preferences
+from services.notify.member_store import put_contacts, put_preferences
 from services.notify.settings import NotifySettings
 from services.runtime.context import Envelopes
 from tests.integration.services.test_notify_handlers import NOTIFY, eligibility_changed

@@ -9,10 +9,10 @@ import pytest
 
 from contracts import new_event
 from contracts.events.awards import AwardGranted
-from services.notify import repository, signing
+from services.notify import signing, webhook_store
 from services.notify.digest import DigestBuilder, last_cutoff, lines_of
 from services.notify.email_channel import EmailSender
-from services.notify.repository import put_contacts, put_preferences
+from services.notify.member_store import put_contacts, put_preferences
 from services.notify.settings import NotifySettings
 from services.notify.webhook_channel import WebhookSender
 from services.runtime.context import Envelopes
@@ -171,7 +171,7 @@ async def test_a_webhook_scope_holds_its_whole_subtree_as_of_the_event_date(noti
         for webhook_id, unit in (("wh-city", CITY), ("wh-district", DISTRICT),
                                  ("wh-school", SCHOOL), ("wh-factory", FACTORY),
                                  ("wh-badinh", OTHER_DISTRICT)):
-            await repository.create_webhook(notify.pool, webhook_id, "test:integrator",
+            await webhook_store.create_webhook(notify.pool, webhook_id, "test:integrator",
                                             receiver.url(f"/{webhook_id}"), [GRANTED], unit,
                                             signing.new_secret())
         await notify.apply(granted("aw-1"))

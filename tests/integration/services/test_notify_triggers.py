@@ -17,7 +17,8 @@ from contracts.events.org import ClusterFormed, MemberRegistered, UnitRegistered
 from contracts.events.participation import PledgeSigned, PledgeTarget
 from contracts.events.scores import PhaseStandingsFinalized, ScoreChanged
 from services.notify.handlers import handlers
-from services.notify.repository import NotifyRepository, put_contacts, put_preferences
+from services.notify.member_store import put_contacts, put_preferences
+from services.notify.repository import NotifyRepository
 from services.runtime.directory import directory_handlers
 from tests.support.handler_harness import HARNESS_NOW, ServiceUnderTest, open_harness
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from services.notify import repository, signing
+from services.notify import signing, webhook_store
 from services.notify.domain import webhook_delivery_id
 from services.notify.settings import NotifySettings
 from services.notify.webhook_channel import WebhookSender
@@ -48,7 +48,7 @@ def sender(notify, **overrides) -> WebhookSender:
 async def subscribe(notify, receiver, *, district: str = "d-dongda", path: str = "/hook",
                     types: tuple[str, ...] = (ELIGIBILITY,), webhook_id: str = "wh-1") -> str:
     secret = signing.new_secret()
-    await repository.create_webhook(notify.pool, webhook_id, "test:integrator",
+    await webhook_store.create_webhook(notify.pool, webhook_id, "test:integrator",
                                     receiver.url(path), list(types), district, secret)
     return secret
 
@@ -118,16 +118,16 @@ async def test_a_failing_receiver_gets_its_retries_then_the_delivery_is_parked_a
     assert await s.run_once() == 0
     assert len(receiver.received) == 3
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
-    [parked] = await repository.webhook_deliveries(notify.pool, "wh-1", "parked", 10)
+    [parked] = await webhook_store.webhook_deliveries(notify.pool, "wh-1", "parked", 10)
     assert (parked["attempts"], parked["last_error"]) == (3, "HTTP 503")
     receiver.status = 204
-    replayed = await repository.replay_delivery(notify.pool, "wh-1", parked["delivery_id"])
+    replayed = await webhook_store.replay_delivery(notify.pool, "wh-1", parked["delivery_id"])
     assert replayed["status"] == "pending"
-    assert await repository.replay_delivery(notify.pool, "wh-1", parked["delivery_id"]) is None
+    assert await webhook_store.replay_delivery(notify.pool, "wh-1", parked["delivery_id"]) is None
     assert await s.run_once() == 1
     assert len(receiver.received) == 4
     signing.verify(secret, receiver.received[-1].body, receiver.received[-1].headers)
-    [done] = await repository.webhook_deliveries(notify.pool, "wh-1", "delivered", 10)
+    [done] = await webhook_store.webhook_deliveries(notify.pool, "wh-1", "delivered", 10)
     assert done["delivery_id"] == parked["delivery_id"]
     await s.client.aclose()
 
@@ -136,7 +136,7 @@ async def test_during_a_rotation_both_secrets_sign_and_after_the_overlap_only_th
         notify, receiver):
     old = await subscribe(notify, receiver)
     new = signing.new_secret()
-    await repository.rotate_secret(notify.pool, "wh-1", new, overlap_s=3600)
+    await webhook_store.rotate_secret(notify.pool, "wh-1", new, overlap_s=3600)
     await notify.apply(eligibility_changed("m-1"))
     s = sender(notify)
     await s.run_once()
@@ -145,7 +145,7 @@ async def test_during_a_rotation_both_secrets_sign_and_after_the_overlap_only_th
     signing.verify(old, got.body, got.headers)
     signing.verify(new, got.body, got.headers)
     newer = signing.new_secret()
-    await repository.rotate_secret(notify.pool, "wh-1", newer, overlap_s=0)
+    await webhook_store.rotate_secret(notify.pool, "wh-1", newer, overlap_s=0)
     await notify.apply(eligibility_changed("m-2"))
     await s.run_once()
     latest = receiver.received[-1]
@@ -203,7 +203,7 @@ async def test_a_dead_receiver_never_delays_the_others(notify, receiver):
 
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     dead_port = server.sockets[0].getsockname()[1]
-    await repository.create_webhook(notify.pool, "wh-dead", "test:integrator",
+    await webhook_store.create_webhook(notify.pool, "wh-dead", "test:integrator",
                                     f"http://127.0.0.1:{dead_port}/hook", [ELIGIBILITY],
                                     "d-dongda", signing.new_secret())
     await subscribe(notify, receiver, webhook_id="wh-ok")
