@@ -47,6 +47,11 @@ DEMO_INITIATIVE = {
 }
 
 
+DEMO_REVIEW = {"outcome": "accepted", "level": "grassroots", "grade": "B",
+               "recognised_benefit_vnd": 100_000_000,
+               "comment": "Hội đồng sáng kiến cơ sở công nhận, áp dụng toàn trường"}
+
+
 class DemoFailed(RuntimeError):
     pass
 
@@ -72,13 +77,24 @@ def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 
         accepted = response.json()
         print(f"registration accepted initiative {accepted.get('initiative_id')} "
               f"(event {accepted.get('event_id')}, HTTP {response.status_code})", flush=True)
+        # The school's council accepts it in the same thread: its author hears of the review
+        # even when the submission changes none of her verdicts (a stack started again on the
+        # same database, where her earlier initiative decided them already).
+        reviewed = client.post(
+            f"{registration_url}/initiatives/{accepted['initiative_id']}/reviews",
+            json=DEMO_REVIEW, headers={"X-Correlation-ID": correlation_id,
+                                       "Authorization": f"Bearer {official}"})
+        if reviewed.status_code != 201:
+            raise DemoFailed(f"POST /initiatives/…/reviews answered {reviewed.status_code}: "
+                             f"{reviewed.text}")
         notification = _poll_notification(client, notify_url, teacher, correlation_id,
                                           started + timeout_s)
     elapsed = time.monotonic() - started
     print(f"\nthe initiative reached {DEMO_MEMBER}'s inbox in {elapsed:.1f} s:\n"
           f"  POST {registration_url}/initiatives -> registration outbox\n"
           f"  -> thidua.initiatives.v1 -> scoring -> thidua.scores.v1 -> awards\n"
-          f"  -> thidua.awards.v1 -> notify (from event {notification.get('source_event_id')})\n"
+          f"  -> thidua.awards.v1 (or its review, straight from thidua.initiatives.v1) -> notify "
+          f"(from event {notification.get('source_event_id')})\n"
           f"  -> GET {notify_url}/members/{DEMO_MEMBER}/notifications: "
           f"{notification.get('subject') or notification}\n"
           f"grep the logs for correlationid={correlation_id}", flush=True)
