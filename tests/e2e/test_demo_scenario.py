@@ -117,7 +117,7 @@ def expected_placements() -> dict[tuple[str, str, str], str]:
         m.member_id: m.direct_worker for m in demo_members()}
     members = [m for m in points if m != excluded]
     for m in members:
-        if points[m] >= rules["advanced_labourer"]["min_points"]:
+        if points[m] >= Decimal(rules["advanced_labourer"]["min_points"]):
             placed["advanced_labourer", "grassroots", m] = "proposed"
     workers = [m for m in members if points[m] >= Decimal(rules["good_worker"]["min_points"])]
     by_ward = defaultdict(list)
@@ -191,7 +191,9 @@ def stack(infrastructure, tmp_path):
         base = free_base_port()
         notify_env = {"NOTIFY_SMTP_HOST": "127.0.0.1", "NOTIFY_SMTP_PORT": str(smtp.port),
                       "NOTIFY_EMAIL_POLL_INTERVAL_MS": "100",
-                      "NOTIFY_WEBHOOK_POLL_INTERVAL_MS": "100"}
+                      "NOTIFY_WEBHOOK_POLL_INTERVAL_MS": "100",
+                      # A killed sender's leased rows are sent again when the lease runs out.
+                      "NOTIFY_EMAIL_CLAIM_LEASE_S": "5", "NOTIFY_WEBHOOK_CLAIM_LEASE_S": "5"}
         env = {"LOG_FORMAT": "json"}
 
         def start(name: str) -> sup.ServiceProcess:
@@ -285,8 +287,9 @@ def test_the_scenario_reaches_the_outcome_its_facts_dictate_whichever_service_is
     assert max(numbers.values()) == 1  # numbered once per issuer
     assert {d["issuer_unit_id"] for d in decisions} >= {CITY}
 
-    # No notification twice: one delivery event per notification id, one e-mail per
-    # Message-ID, one webhook per delivery, and each member hears once of each award.
+    # No notification twice: one delivery event per notification id; e-mails and webhooks by
+    # their ids (a copy sent again after a kill carries the same Message-ID / webhook-id, for
+    # the receiver to drop); each member hears once of each of their awards.
     delivered = [e.data for e in events["thidua.notifications.v1"].values()
                  if e.type == "thidua.notification.delivered.v1"]
     assert Counter(d.notification_id for d in delivered).most_common(1)[0][1] == 1
@@ -296,13 +299,18 @@ def test_the_scenario_reaches_the_outcome_its_facts_dictate_whichever_service_is
     assert all(c["pending"] == 0 and c["failed"] == 0 for c in stats.values()), stats
     assert {ch: stats[ch]["delivered"] for ch in stats} == {
         ch: per_channel[ch] for ch in stats}
-    message_ids = Counter(m["Message-ID"] for m in smtp.messages)
-    assert len(message_ids) == per_channel["email"] and max(message_ids.values()) == 1
-    assert webhook.refused == 0 and len(set(webhook.verified)) == len(webhook.verified)
-    assert Counter(webhook.event_types)["thidua.award.granted.v1"] == len(granted)
-    assert len(webhook.verified) == per_channel["webhook"]
-    member_awards = Counter(p["subject_id"] for p in approved if p["subject_kind"] == "member")
-    for member, awards in member_awards.items():
+    assert len({m["Message-ID"] for m in smtp.messages}) == per_channel["email"] > 0
+    hooks = dict(zip(webhook.verified, webhook.event_types, strict=True))
+    assert webhook.refused == 0 and len(hooks) == per_channel["webhook"]
+    assert Counter(hooks.values())["thidua.award.granted.v1"] == len(granted)
+    granted_to = defaultdict(set)
+    for event in granted:
+        if event.data.subject_kind == "member":
+            granted_to[event.data.subject_id].add(str(event.id))
+    assert sum(len(ids) for ids in granted_to.values()) == sum(
+        1 for p in approved if p["subject_kind"] == "member")
+    for member, ids in granted_to.items():
         inbox = scenario.get(urls.notify, f"/members/{member}/notifications",
                              template="award_granted", limit=500)
-        assert len(inbox) == awards, (member, json.dumps(inbox, ensure_ascii=False)[:500])
+        about = Counter(n["source_event_id"] for n in inbox if n["source_event_id"] in ids)
+        assert about == dict.fromkeys(ids, 1), (member, json.dumps(inbox, ensure_ascii=False)[:500])
