@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--demo", action="store_true", help=(
         "play the demo scenario (the three districts' year campaign to its awards) and print "
         "its report"))
+    up.add_argument("--skeleton-only", action="store_true", help=(
+        "with --demo: record the union tree and follow one initiative to its author's inbox, "
+        "without the rest of the scenario"))
     up.add_argument("--report-dir", default=".thidua/report",
                     help="where --demo writes its HTML report")
     up.add_argument("--exit-after-demo", action="store_true", help="stop everything after --demo")
@@ -162,7 +165,8 @@ def run_up(args: argparse.Namespace) -> int:
             print(_ready_table(services, infra, time.monotonic() - started, tokens_hint),
                   flush=True)
             if args.demo and not _demo(services, bool(identity), mail, webhook,
-                                       args.report_dir) and args.exit_after_demo:
+                                       args.report_dir, args.skeleton_only) \
+                    and args.exit_after_demo:
                 return 1
             if args.exit_after_demo:
                 return 0
@@ -177,7 +181,8 @@ def run_up(args: argparse.Namespace) -> int:
             sup.stop_services(services)
 
 
-def _demo(services, local_tokens: bool, mail, webhook, report_dir: str) -> bool:
+def _demo(services, local_tokens: bool, mail, webhook, report_dir: str,
+          skeleton_only: bool = False) -> bool:
     from pathlib import Path
 
     from services.devstack.demo import DemoFailed, run_demo
@@ -203,6 +208,13 @@ def _demo(services, local_tokens: bool, mail, webhook, report_dir: str) -> bool:
 
         scenario = Scenario(urls, issuer, between=after, webhook=webhook,
                             progress=lambda line: print(line, flush=True))
+        if skeleton_only:  # the demo directory's sixteen states only, then the one thread
+            from services.devstack.demo_directory import demo_directory, directory_commands
+
+            for path, body in directory_commands(demo_directory()):
+                scenario.org_command(path, body, scenario.admin())
+            after("directory")
+            return True
         print(f"\ndemo scenario: {scenario.campaign['campaign_id']}, acting in "
               f"{scenario.phase['phase_id']} ({scenario.phase['name']})", flush=True)
         outcome = scenario.run()

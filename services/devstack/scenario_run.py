@@ -176,7 +176,7 @@ class Scenario:
         reg, admin = self.urls.registration, self.admin()
         commands = directory_commands(scenario_tree())
         for n, (path, body) in enumerate(commands, 1):
-            self._org_command(path, body, admin)
+            self.org_command(path, body, admin)
             if n % 25 == 0 or n == len(commands):
                 self.progress(f"    union tree: {n}/{len(commands)} commands")
         rows = scenario_members()
@@ -200,7 +200,7 @@ class Scenario:
                      self.urls.notify):
             self.get(base, f"/directory/units/{last.unit_id}")  # retried until projected
 
-    def _org_command(self, path: str, body: dict, token: str) -> None:
+    def org_command(self, path: str, body: dict, token: str) -> None:
         key = f"demo:org:{path}:{body.get('member_id') or body.get('unit_id')}:{body['effective_from']}"
         answer = self.call("POST", f"{self.urls.registration}{path}", token, key=key, json=body,
                            ok=(201, 422))
