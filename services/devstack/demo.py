@@ -47,6 +47,11 @@ DEMO_INITIATIVE = {
 }
 
 
+DEMO_REVIEW = {"outcome": "accepted", "level": "grassroots", "grade": "B",
+               "recognised_benefit_vnd": 100_000_000,
+               "comment": "Hội đồng sáng kiến cơ sở công nhận, áp dụng toàn trường"}
+
+
 class DemoFailed(RuntimeError):
     pass
 
@@ -54,7 +59,7 @@ class DemoFailed(RuntimeError):
 def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 60.0) -> dict:
     """Submit the demo initiative as the school's union official; return the notification
     that carries its correlation id, as the teacher sees it."""
-    correlation_id = str(uuid.uuid4())
+    correlation_id, review_correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
     official = issuer.mint(role="grassroots_official", unit=SCHOOL, subject="local:official-lt",
                            name="Trần Văn Minh")
     teacher = issuer.mint(role="member", member=DEMO_MEMBER, subject="local:teacher-lt",
@@ -72,13 +77,25 @@ def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 
         accepted = response.json()
         print(f"registration accepted initiative {accepted.get('initiative_id')} "
               f"(event {accepted.get('event_id')}, HTTP {response.status_code})", flush=True)
-        notification = _poll_notification(client, notify_url, teacher, correlation_id,
+        # The school's council accepts it (a thread of its own): its author hears of the
+        # review even when the submission changes none of her verdicts (a stack started again
+        # on the same database, where her earlier initiative decided them already).
+        reviewed = client.post(
+            f"{registration_url}/initiatives/{accepted['initiative_id']}/reviews",
+            json=DEMO_REVIEW, headers={"X-Correlation-ID": review_correlation_id,
+                                       "Authorization": f"Bearer {official}"})
+        if reviewed.status_code != 201:
+            raise DemoFailed(f"POST /initiatives/…/reviews answered {reviewed.status_code}: "
+                             f"{reviewed.text}")
+        notification = _poll_notification(client, notify_url, teacher,
+                                          (correlation_id, review_correlation_id),
                                           started + timeout_s)
     elapsed = time.monotonic() - started
     print(f"\nthe initiative reached {DEMO_MEMBER}'s inbox in {elapsed:.1f} s:\n"
           f"  POST {registration_url}/initiatives -> registration outbox\n"
           f"  -> thidua.initiatives.v1 -> scoring -> thidua.scores.v1 -> awards\n"
-          f"  -> thidua.awards.v1 -> notify (from event {notification.get('source_event_id')})\n"
+          f"  -> thidua.awards.v1 (or its review, straight from thidua.initiatives.v1) -> notify "
+          f"(from event {notification.get('source_event_id')})\n"
           f"  -> GET {notify_url}/members/{DEMO_MEMBER}/notifications: "
           f"{notification.get('subject') or notification}\n"
           f"grep the logs for correlationid={correlation_id}", flush=True)
@@ -111,20 +128,22 @@ def _await_directory(client: httpx.Client, registration_url: str, token: str,
     raise DemoFailed(f"registration's directory never showed {SCHOOL} under {WARD_LANG} ({last})")
 
 
-def _poll_notification(client: httpx.Client, notify_url: str, token: str, correlation_id: str,
-                       deadline: float) -> dict:
+def _poll_notification(client: httpx.Client, notify_url: str, token: str,
+                       correlation_ids: tuple[str, ...], deadline: float) -> dict:
+    """The first notification of the submission's thread, else of its review's."""
     url = f"{notify_url}/members/{DEMO_MEMBER}/notifications"
     last = "nothing yet"
     while time.monotonic() < deadline:
         try:
-            response = client.get(url, headers={"Authorization": f"Bearer {token}"},
-                                  params={"correlation_id": correlation_id})
-            last = f"HTTP {response.status_code}"
-            if response.status_code == 200:
-                for item in response.json():
-                    if item.get("correlation_id") == correlation_id:
-                        return item
+            for correlation_id in correlation_ids:
+                response = client.get(url, headers={"Authorization": f"Bearer {token}"},
+                                      params={"correlation_id": correlation_id})
+                last = f"HTTP {response.status_code}"
+                if response.status_code == 200:
+                    for item in response.json():
+                        if item.get("correlation_id") == correlation_id:
+                            return item
         except (httpx.HTTPError, ValueError) as exc:
             last = repr(exc)
         time.sleep(0.25)
-    raise DemoFailed(f"no notification for correlationid={correlation_id} at {url} ({last})")
+    raise DemoFailed(f"no notification for correlationid={correlation_ids[0]} at {url} ({last})")

@@ -41,7 +41,7 @@ WARDS_FOUNDED = date(2025, 10, 1)
 RECORDER = Actor(subject="local:city_admin", role="city_admin", name="Ban Tổ chức LĐLĐ Thành phố")
 
 
-def _unit(unit_id: str, name: str, kind: str, parent: str | None, district: str | None,
+def unit_founded(unit_id: str, name: str, kind: str, parent: str | None, district: str | None,
           sector: str, members: int, direct: int, on: date = FOUNDED) -> UnitRegistered:
     return UnitRegistered(
         unit_id=unit_id, name=name, kind=kind, parent_id=parent, effective_from=on,
@@ -49,7 +49,7 @@ def _unit(unit_id: str, name: str, kind: str, parent: str | None, district: str 
         direct_worker_count=direct, actor=RECORDER)
 
 
-def _moved(before: UnitRegistered | UnitUpdated, on: date, parent: str | None, district: str | None,
+def unit_moved(before: UnitRegistered | UnitUpdated, on: date, parent: str | None, district: str | None,
            status: str = "active") -> UnitUpdated:
     state = before.model_dump(exclude={"effective_from", "parent_id", "district_id", "status",
                                        "changed", "previous_parent_id"})
@@ -64,19 +64,19 @@ def _moved(before: UnitRegistered | UnitUpdated, on: date, parent: str | None, d
 
 def demo_directory() -> list[EventData]:
     """The demo tree's events, founding first."""
-    city = _unit(CITY, "LĐLĐ Thành phố Hà Nội", "city_federation", None, None, "other",
+    city = unit_founded(CITY, "LĐLĐ Thành phố Hà Nội", "city_federation", None, None, "other",
                  1_050_000, 420_000)
-    dongda = _unit(DONGDA, "LĐLĐ quận Đống Đa", "district_federation", CITY, DONGDA, "other",
+    dongda = unit_founded(DONGDA, "LĐLĐ quận Đống Đa", "district_federation", CITY, DONGDA, "other",
                    62_000, 18_000)
-    caugiay = _unit(CAUGIAY, "LĐLĐ quận Cầu Giấy", "district_federation", CITY, CAUGIAY,
+    caugiay = unit_founded(CAUGIAY, "LĐLĐ quận Cầu Giấy", "district_federation", CITY, CAUGIAY,
                     "other", 48_000, 12_000)
-    school = _unit(SCHOOL, "Công đoàn Trường THCS Láng Thượng", "grassroots_union", DONGDA,
+    school = unit_founded(SCHOOL, "Công đoàn Trường THCS Láng Thượng", "grassroots_union", DONGDA,
                    DONGDA, "education", 62, 0)
-    hospital = _unit(HOSPITAL, "Công đoàn Bệnh viện E", "grassroots_union", CAUGIAY, CAUGIAY,
+    hospital = unit_founded(HOSPITAL, "Công đoàn Bệnh viện E", "grassroots_union", CAUGIAY, CAUGIAY,
                      "health", 1_450, 0)
-    lang = _unit(WARD_LANG, "Công đoàn phường Láng", "upper_level_union", CITY, WARD_LANG,
+    lang = unit_founded(WARD_LANG, "Công đoàn phường Láng", "upper_level_union", CITY, WARD_LANG,
                  "other", 9_800, 2_100, on=WARDS_FOUNDED)
-    nghiado = _unit(WARD_NGHIADO, "Công đoàn phường Nghĩa Đô", "upper_level_union", CITY,
+    nghiado = unit_founded(WARD_NGHIADO, "Công đoàn phường Nghĩa Đô", "upper_level_union", CITY,
                     WARD_NGHIADO, "other", 11_200, 2_600, on=WARDS_FOUNDED)
     teacher = MemberRegistered(
         member_id=TEACHER, unit_id=SCHOOL, full_name="Nguyễn Thị Lan", gender="female",
@@ -88,17 +88,17 @@ def demo_directory() -> list[EventData]:
     nurse = MemberRegistered(
         member_id="m-bve-0031", unit_id=HOSPITAL, full_name="Phạm Thu Hằng", gender="female",
         direct_worker=True, job_title="điều dưỡng", effective_from=FOUNDED, actor=RECORDER)
-    school_july = _moved(school, DISTRICTS_DISSOLVED, CITY, None)
-    hospital_july = _moved(hospital, DISTRICTS_DISSOLVED, CITY, None)
+    school_july = unit_moved(school, DISTRICTS_DISSOLVED, CITY, None)
+    hospital_july = unit_moved(hospital, DISTRICTS_DISSOLVED, CITY, None)
     return [
         city, dongda, caugiay, school, hospital, teacher, colleague, nurse,
         # Their units handed to the city first: a federation with units under it stays.
         school_july, hospital_july,
-        _moved(dongda, DISTRICTS_DISSOLVED, CITY, DONGDA, status="dissolved"),
-        _moved(caugiay, DISTRICTS_DISSOLVED, CITY, CAUGIAY, status="dissolved"),
+        unit_moved(dongda, DISTRICTS_DISSOLVED, CITY, DONGDA, status="dissolved"),
+        unit_moved(caugiay, DISTRICTS_DISSOLVED, CITY, CAUGIAY, status="dissolved"),
         lang, nghiado,
-        _moved(school_july, WARDS_FOUNDED, WARD_LANG, WARD_LANG),
-        _moved(hospital_july, WARDS_FOUNDED, WARD_NGHIADO, WARD_NGHIADO),
+        unit_moved(school_july, WARDS_FOUNDED, WARD_LANG, WARD_LANG),
+        unit_moved(hospital_july, WARDS_FOUNDED, WARD_NGHIADO, WARD_NGHIADO),
     ]
 
 

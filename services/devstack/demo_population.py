@@ -28,8 +28,8 @@ from .demo_directory import (
     RECORDER,
     SCHOOL,
     WARDS_FOUNDED,
-    _moved,
-    _unit,
+    unit_founded,
+    unit_moved,
 )
 
 HADONG = "u-hadong"
@@ -149,29 +149,29 @@ def population_units() -> list[EventData]:
     for district, name in DISTRICTS.items():
         size = sum(g.members for g in GRASSROOTS[district])
         if district != DONGDA:
-            federation = _unit(district, name, "district_federation", CITY, district, "other",
+            federation = unit_founded(district, name, "district_federation", CITY, district, "other",
                                size, sum(round(g.members * g.direct_share)
                                          for g in GRASSROOTS[district]))
             events.append(federation)
     founded: list[tuple[UnitRegistered, Grassroots]] = []
     for district, units in GRASSROOTS.items():
         for g in units:
-            unit = _unit(g.unit_id, g.name, "grassroots_union", district, district, g.sector,
+            unit = unit_founded(g.unit_id, g.name, "grassroots_union", district, district, g.sector,
                          g.members, round(g.members * g.direct_share))
             founded.append((unit, g))
             events.append(unit)
-    handed = [(_moved(unit, DISTRICTS_DISSOLVED, CITY, None), g) for unit, g in founded]
+    handed = [(unit_moved(unit, DISTRICTS_DISSOLVED, CITY, None), g) for unit, g in founded]
     events.extend(moved for moved, _ in handed)
     for district in (HADONG, MYDUC):  # Đống Đa's dissolution is in the demo directory
         federation = next(e for e in events if getattr(e, "unit_id", None) == district)
-        events.append(_moved(federation, DISTRICTS_DISSOLVED, CITY, district, status="dissolved"))
+        events.append(unit_moved(federation, DISTRICTS_DISSOLVED, CITY, district, status="dissolved"))
     for ward, (name, district) in WARDS.items():
         if ward == "u-phuong-lang":
             continue  # founded by the demo directory
         members = sum(g.members for g in GRASSROOTS[district] if g.ward == ward)
-        events.append(_unit(ward, name, "upper_level_union", CITY, ward, "other", members, 0,
+        events.append(unit_founded(ward, name, "upper_level_union", CITY, ward, "other", members, 0,
                             on=WARDS_FOUNDED))
-    events.extend(_moved(moved, WARDS_FOUNDED, g.ward, g.ward) for moved, g in handed)
+    events.extend(unit_moved(moved, WARDS_FOUNDED, g.ward, g.ward) for moved, g in handed)
     return events
 
 

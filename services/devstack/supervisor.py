@@ -83,11 +83,13 @@ def check_port_free(name: str, port: int) -> None:
 
 
 def start_service(name: str, port: int, infra: Infrastructure,
-                  identity: Mapping[str, str] | None = None) -> ServiceProcess:
+                  identity: Mapping[str, str] | None = None,
+                  extra_env: Mapping[str, str] | None = None) -> ServiceProcess:
+    """`extra_env` adds settings of this one service (e.g. the demo's SMTP relay for notify)."""
     check_port_free(name, port)
     # Own session and process group: Ctrl-C reaches only us, and we stop services before the
     # infrastructure; the kernel still stops them if we are killed outright.
-    env = service_env(name, port, infra, os.environ, identity)
+    env = service_env(name, port, infra, os.environ, identity) | dict(extra_env or {})
     process = subprocess.Popen(service_command(name), env=env,
                                stdin=subprocess.DEVNULL, start_new_session=True,
                                preexec_fn=die_with_parent)  # noqa: PLW1509 (prctl only)

@@ -14,6 +14,7 @@ from .handlers import handlers
 from .import_api import router as import_router
 from .repository import NotifyRepository
 from .settings import NotifySettings
+from .statistics_api import router as statistics_router
 from .webhook_api import router as webhook_router
 from .webhook_channel import run_webhook_sender
 
@@ -25,6 +26,6 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         migrations_dir=Path(__file__).parent / "migrations",
         handlers=handlers,
         repository=NotifyRepository,
-        routers=[router, import_router, webhook_router],
+        routers=[router, import_router, webhook_router, statistics_router],
         workers=[run_email_sender, run_webhook_sender, run_digests],
     )

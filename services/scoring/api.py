@@ -108,7 +108,7 @@ class FactPoints(BaseModel):
     """A fact behind a total and the points it earns now, under which rule."""
 
     fact_id: str = Field(description="`submission:<initiative>`, `initiative:<initiative>` "
-                                     "(its counting review), `pledge:<pledge>:<target>`, "
+                                     "(its counting review), `pledge:<pledge>:<unit>:<target>`, "
                                      "`work:<work>`, `registration:<registration>`.")
     campaign_id: str
     phase_id: str

@@ -128,9 +128,10 @@ def registrations(events: Sequence[CloudEvent[EmulationRegistered]]) -> list[Fac
 
 
 def pledged_targets(events: Sequence[CloudEvent[PledgeSigned]]) -> list[Fact]:
-    """Each pledged target is a fact that earns nothing until reported met."""
+    """Each pledged target of each signing unit is a fact that earns nothing until reported
+    met: the units of a cluster's pledge sign the same targets and report their own results."""
     return [
-        Fact(f"pledge:{e.data.pledge_id}:{t.target_id}", "pledge_target_pending",
+        Fact(f"pledge:{e.data.pledge_id}:{e.data.unit_id}:{t.target_id}", "pledge_target_pending",
              e.data.campaign_id, e.data.phase_id, e.data.unit_id, e.district, True, (), e.id,
              datetime.combine(e.data.signed_on, datetime.min.time(), tzinfo=e.time.tzinfo),
              target_value=t.target_value)
@@ -142,7 +143,7 @@ def target_results(events: Sequence[CloudEvent[PledgeResultReported]]) -> list[F
     """A reported result makes its target met (earning `pledge_target_met_points`) or missed;
     a later report replaces an earlier one."""
     return [
-        Fact(f"pledge:{e.data.pledge_id}:{r.target_id}",
+        Fact(f"pledge:{e.data.pledge_id}:{e.data.unit_id}:{r.target_id}",
              "pledge_target_met" if r.met else "pledge_target_missed",
              e.data.campaign_id, e.data.phase_id, e.data.unit_id, e.district, True, (), e.id,
              e.data.reported_at, achieved_value=r.achieved_value)

@@ -52,15 +52,32 @@ def test_a_pledge_target_is_pending_until_a_result_makes_it_met_or_missed():
         targets=[PledgeTarget(target_id=t, description="Sáng kiến", target_value=Decimal(10),
                               unit_of_measure="sáng kiến") for t in ("t1", "t2")]))])
     assert [(f.fact_id, f.rule, f.target_value) for f in signed] == [
-        ("pledge:pl-1:t1", "pledge_target_pending", Decimal(10)),
-        ("pledge:pl-1:t2", "pledge_target_pending", Decimal(10))]
+        ("pledge:pl-1:u-1:t1", "pledge_target_pending", Decimal(10)),
+        ("pledge:pl-1:u-1:t2", "pledge_target_pending", Decimal(10))]
     reported = facts.target_results([event(PledgeResultReported(
         pledge_id="pl-1", campaign_id="c", phase_id="p", unit_id="u-1", reported_at=AT,
         results=[TargetResult(target_id="t1", achieved_value=Decimal(12), met=True),
                  TargetResult(target_id="t2", achieved_value=Decimal(4), met=False)]))])
     assert [(f.fact_id, f.rule, f.achieved_value) for f in reported] == [
-        ("pledge:pl-1:t1", "pledge_target_met", Decimal(12)),
-        ("pledge:pl-1:t2", "pledge_target_missed", Decimal(4))]
+        ("pledge:pl-1:u-1:t1", "pledge_target_met", Decimal(12)),
+        ("pledge:pl-1:u-1:t2", "pledge_target_missed", Decimal(4))]
+
+
+def test_each_signing_unit_of_a_pledge_keeps_its_own_targets_and_results():
+    signed = facts.pledged_targets([event(PledgeSigned(
+        pledge_id="pl-1", campaign_id="c", phase_id="p", unit_id=unit, signed_on=date(2025, 1, 5),
+        counterpart_unit_ids=[other],
+        targets=[PledgeTarget(target_id="t1", description="Sáng kiến", target_value=Decimal(10),
+                              unit_of_measure="sáng kiến")]))
+        for unit, other in (("u-1", "u-2"), ("u-2", "u-1"))])
+    reported = facts.target_results([event(PledgeResultReported(
+        pledge_id="pl-1", campaign_id="c", phase_id="p", unit_id=unit, reported_at=AT,
+        results=[TargetResult(target_id="t1", achieved_value=value, met=value >= 10)]))
+        for unit, value in (("u-1", Decimal(12)), ("u-2", Decimal(4)))])
+    assert [(f.fact_id, f.unit_id) for f in signed] == [
+        ("pledge:pl-1:u-1:t1", "u-1"), ("pledge:pl-1:u-2:t1", "u-2")]
+    assert [(f.fact_id, f.rule) for f in facts.latest_per_fact([*signed, *reported])] == [
+        ("pledge:pl-1:u-1:t1", "pledge_target_met"), ("pledge:pl-1:u-2:t1", "pledge_target_missed")]
 
 
 def test_one_statement_gets_the_latest_state_of_each_fact():
