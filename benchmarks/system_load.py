@@ -81,12 +81,14 @@ class Followed:
     event_id: str
     correlation_id: str
     notified: bool  # whether the command notifies the member
+    scored: bool = True  # whether it changes the member's score (a higher level's rejection
+    # keeps the lower acceptance's points and event)
     to_score: float | None = None
     to_notification: float | None = None
 
     def done(self) -> bool:
-        return self.to_score is not None and (not self.notified
-                                              or self.to_notification is not None)
+        return ((not self.scored or self.to_score is not None)
+                and (not self.notified or self.to_notification is not None))
 
 
 @dataclass
@@ -135,7 +137,7 @@ class Follower:
 
     async def _check(self, client: httpx.AsyncClient, sample: Followed) -> None:
         try:
-            if sample.to_score is None:
+            if sample.scored and sample.to_score is None:
                 answer = await client.get(
                     f"{self.scoring}/scores/member/{sample.member_id}/breakdown",
                     params={"campaign_id": self.campaign_id, "phase_id": self.phase_id,
@@ -302,7 +304,8 @@ class Load:
                 self.follower.follow(Followed(
                     kind, sent_at, body["authors"][0]["member_id"],
                     f"initiative:{body['initiative_id']}", recorded["event_id"],
-                    recorded["correlation_id"], notified=True))
+                    recorded["correlation_id"], notified=True,
+                    scored=decision["outcome"] == "accepted" or level == "grassroots"))
             return answer
 
         await self.send_all(run, len(bodies), send)
