@@ -399,7 +399,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="follow one command in N (default: about 300 of each kind)")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds any one step may take before the run stops")
-    parser.add_argument("--out", type=Path, default=Path("benchmark-results"))
+    parser.add_argument("--out", type=Path,
+                        default=Path(tempfile.gettempdir()) / "thidua-system-benchmark",
+                        help="directory for system-benchmark.json and .svg")
     args = parser.parse_args(argv)
     if not 0 < args.scale <= 1 or args.concurrency < 1:
         parser.error("--scale must lie in (0, 1] and --concurrency be at least 1")
