@@ -48,7 +48,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks import system_ceilings, system_report
 from benchmarks.command_throughput import drive
@@ -73,7 +72,7 @@ from contracts.topics import AWARDS
 from services.devstack.infrastructure import Infrastructure, provide_infrastructure
 from services.devstack.supervisor import ServiceProcess
 from services.devstack.topics import all_topic_specs, ensure_topics
-from services.ops.offsets_by_time import true_ends
+from services.ops.topic_reader import reading
 from services.runtime.logs import configure_logging
 
 DISTRICT_REVIEW_SHARE = 0.1
@@ -109,27 +108,15 @@ async def poll(what: str, timeout_s: float, check, interval_s: float = 0.2):
 
 async def award_proposed_on_topic(bootstrap: str, campaign_id: str) -> int:
     """`thidua.award.proposed.v1` records of the campaign on the awards topic, read to its end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 << 20)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = [TopicPartition(AWARDS.name, p)
-                      for p in consumer.partitions_for_topic(AWARDS.name) or ()]
-        consumer.assign(partitions)
-        ends = await true_ends(consumer, partitions)  # the embedded broker's answer falls short
-        await consumer.seek_to_beginning(*partitions)
-        found = 0
-        for partition in partitions:
-            while await consumer.position(partition) < ends[partition]:
-                batch = await consumer.getmany(partition, timeout_ms=1000, max_records=10_000)
-                for record in (r for records in batch.values() for r in records):
-                    event = json.loads(record.value)
-                    found += (event.get("type") == "thidua.award.proposed.v1"
-                              and event.get("data", {}).get("campaign_id") == campaign_id)
-        return found
-    finally:
-        await consumer.stop()
+    found = 0
+    async with reading(bootstrap, AWARDS.name, from_beginning=True,
+                       client_id="thidua-system-benchmark") as reader:
+        while not await reader.at_end():
+            for record in await reader.poll():
+                event = json.loads(record.value)
+                found += (event.get("type") == "thidua.award.proposed.v1"
+                          and event.get("data", {}).get("campaign_id") == campaign_id)
+    return found
 
 
 async def count_proposals(client: httpx.AsyncClient, awards: str, campaign: dict) -> int:
@@ -288,8 +275,9 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
             f"after {to_published:.1f} s")
         mark("end")
         rss = peak_rss(services)
-        load_started = next(m["at"] for m in marks if m["label"] == "submissions")
-        rates = sampler.rates(since=load_started)
+        at = {m["label"]: m["at"] for m in marks}
+        rates = {"directory import": sampler.rates(at["import"], at["submissions"]),
+                 "commands and phase close": sampler.rates(at["submissions"])}
 
     delays = {}
     for kind, what, attribute in (

@@ -41,12 +41,15 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         table.append((f"{kind} accepted/s ({run['accepted']:,} of {run['sent']:,})",
                       f"{run['accepted_per_s']:,.1f}", f"1-row tx {single:,.0f}/s",
                       _ratio(run["accepted_per_s"], single)))
-    for name, rate in results["events_applied"].items():
-        table.append((f"{name}: events applied/s (mean; peak 5 s {rate['peak_5s_per_s']:,.0f})",
-                      f"{rate['mean_per_s']:,.0f}",
-                      f"consume {consume:,.0f}/s; upsert {upsert:,.0f} rows/s",
-                      f"{_ratio(rate['mean_per_s'], consume)}; "
-                      f"{_ratio(rate['mean_per_s'], upsert)}"))
+    for during, per_service in results["events_applied"].items():
+        for name, rate in per_service.items():
+            table.append((f"{name}: events applied/s during the {during} (mean over "
+                          f"{rate['active_s']:,.0f} s, {rate['applied']:,} events; best 5 s "
+                          f"{rate['peak_5s_per_s']:,.0f}/s)",
+                          f"{rate['mean_per_s']:,.0f}",
+                          f"consume {consume:,.0f}/s; upsert {upsert:,.0f} rows/s",
+                          f"{_ratio(rate['mean_per_s'], consume)}; "
+                          f"{_ratio(rate['mean_per_s'], upsert)}"))
     for what, delays in results["delays"].items():
         table.append((f"{what} (p50 / p95 / p99, n={delays['count']}"
                       f"{', missing ' + str(delays['missing']) if delays.get('missing') else ''})",
@@ -64,6 +67,9 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
     table.append(("backlog drained after the last review", f"{results['drain_s']:.1f} s", "", ""))
     for name, mb in results["peak_rss_mb"].items():
         table.append((f"{name}: peak RSS (VmHWM)", f"{mb:,.0f} MB", "", ""))
+    table.append((f"ceiling: registration GET /healthz (concurrency "
+                  f"{results['options']['concurrency']})",
+                  f"{c['http_healthz_per_s']:,.0f} req/s", "", ""))
     table.append(("ceiling: aiokafka produce", f"{c['kafka_produce_records_per_s']:,.0f} rec/s",
                   "", ""))
     table.append(("ceiling: aiokafka consume", f"{consume:,.0f} rec/s", "", ""))
@@ -97,7 +103,8 @@ COLOURS = {"registration": "#1f77b4", "scoring": "#2ca02c", "awards": "#d62728",
 def chart(results: dict) -> str:
     """Two panels: events applied per second by each service over the run (with the phases of
     the load marked), and each throughput as a fraction of its ceiling."""
-    width, height, left, top = 960, 640, 70, 40
+    bars = fractions(results)
+    width, height, left, top = 960, 440 + 22 * len(bars), 70, 40
     plot_w, plot_h = width - left - 30, 300
     series = results["timeline"]
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -123,12 +130,12 @@ def chart(results: dict) -> str:
     parts.append(f'<text x="{left}" y="{top - 4}">events applied per second, per service</text>')
     parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
                  'stroke="#999"/>')
-    for mark in results["marks"]:
+    for i, mark in enumerate(results["marks"]):
         mx = x(mark["at"])
         parts.append(f'<line x1="{mx:.1f}" y1="{top}" x2="{mx:.1f}" y2="{top + plot_h}" '
                      'stroke="#bbb" stroke-dasharray="3,3"/>')
-        parts.append(f'<text x="{mx + 2:.1f}" y="{top + 12}" fill="#666" font-size="10">'
-                     f'{escape(mark["label"])}</text>')
+        parts.append(f'<text x="{mx + 2:.1f}" y="{top + 12 + (i % 4) * 12}" fill="#666" '
+                     f'font-size="10">{escape(mark["label"])}</text>')
     for fraction in (0.5, 1.0):
         parts.append(f'<text x="{left - 6}" y="{y(top_rate * fraction) + 4:.1f}" '
                      f'text-anchor="end">{top_rate * fraction:,.0f}</text>')
@@ -146,16 +153,15 @@ def chart(results: dict) -> str:
     bars_top = top + plot_h + 80
     parts.append(f'<text x="{left}" y="{bars_top - 8}">throughput as a fraction of the '
                  'ceiling measured in the same run</text>')
-    bars = fractions(results)
-    bar_w = plot_w - 330
+    bar_w = plot_w - 390
     for i, (label, fraction) in enumerate(bars):
         by = bars_top + i * 22
         shown = min(1.0, fraction)
         parts.append(f'<text x="{left}" y="{by + 12}">{escape(label)}</text>')
-        parts.append(f'<rect x="{left + 320}" y="{by}" width="{bar_w}" height="16" fill="#eee"/>')
-        parts.append(f'<rect x="{left + 320}" y="{by}" width="{shown * bar_w:.1f}" height="16" '
+        parts.append(f'<rect x="{left + 380}" y="{by}" width="{bar_w}" height="16" fill="#eee"/>')
+        parts.append(f'<rect x="{left + 380}" y="{by}" width="{shown * bar_w:.1f}" height="16" '
                      'fill="#1f77b4"/>')
-        parts.append(f'<text x="{left + 326 + shown * bar_w:.1f}" y="{by + 12}">'
+        parts.append(f'<text x="{left + 386 + shown * bar_w:.1f}" y="{by + 12}">'
                      f'{fraction:.3f}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
@@ -165,10 +171,11 @@ def fractions(results: dict) -> list[tuple[str, float]]:
     c = results["ceilings"]
     answer = [("members import / COPY",
                results["import"]["members_rows_per_s"] / c["pg_copy_rows_per_s"])]
-    answer += [(f"{kind} / 1-row transactions",
+    answer += [(f"{kind.removeprefix('POST /initiatives/{id}/')} / 1-row transactions",
                 run["accepted_per_s"] / c["pg_single_row_transactions_per_s"])
                for kind, run in results["commands"].items()]
-    answer += [(f"{name} events / aiokafka consume",
+    answer += [(f"{name}, {during}: events / consume",
                 rate["mean_per_s"] / c["kafka_consume_records_per_s"])
-               for name, rate in results["events_applied"].items()]
+               for during, per_service in results["events_applied"].items()
+               for name, rate in per_service.items() if rate["applied"]]
     return answer

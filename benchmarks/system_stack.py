@@ -140,10 +140,12 @@ class StatsSampler:
             except httpx.HTTPError:
                 pass  # a slow answer under load: the next sample covers it
 
-    def rates(self, since: float = 0.0) -> dict[str, dict[str, float]]:
-        """Per service: events applied since `since`, the seconds from the first to the last
-        sample where the count moved, their mean rate, and the best 5-second window."""
-        window = [s for s in self.samples if s.at >= since]
+    def rates(self, since: float = 0.0, until: float = float("inf"),
+              ) -> dict[str, dict[str, float]]:
+        """Per service: events applied between `since` and `until`, the seconds from the first
+        to the last sample where the count moved, their mean rate, and the best 5-second
+        window."""
+        window = [s for s in self.samples if since <= s.at <= until]
         answer = {}
         for name in (s.name for s in self.services):
             moved = [b for a, b in itertools.pairwise(window)
