@@ -70,7 +70,7 @@ from benchmarks.system_stack import (
 )
 from contracts.topics import AWARDS
 from services.devstack.infrastructure import Infrastructure, provide_infrastructure
-from services.devstack.supervisor import ServiceProcess
+from services.devstack.supervisor import ServiceDied, ServiceProcess
 from services.devstack.topics import all_topic_specs, ensure_topics
 from services.ops.topic_reader import reading
 from services.runtime.logs import configure_logging
@@ -173,7 +173,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
             marks.append({"at": round(sampler.now(), 2), "label": label})
 
         http_ceiling = await measure_http_ceiling(url["registration"], args.concurrency,
-                                                  max(100, min(10 * initiatives, 5_000)))
+                                                  max(100, min(2 * initiatives, 2_000)))
         say(f"registration GET /healthz at concurrency {args.concurrency}: "
             f"{http_ceiling:,.0f}/s (its HTTP stack alone)")
 
@@ -397,8 +397,8 @@ def main(argv: list[str] | None = None) -> dict:
     with provide_infrastructure() as infra, tempfile.TemporaryDirectory() as work:
         try:
             results = run(args, infra, Path(work))
-        except (BenchmarkFailed, TimeoutError) as exc:
-            raise SystemExit(f"system benchmark stopped: {exc}") from exc
+        except (BenchmarkFailed, TimeoutError, ServiceDied, httpx.TransportError) as exc:
+            raise SystemExit(f"system benchmark stopped: {type(exc).__name__}: {exc}") from exc
     table = system_report.markdown_table(results)
     json_path, svg_path = system_report.write(results, args.out)
     print(f"\n{results['options']['command']}\n{results['options']['label']}\n\n{table}\n")

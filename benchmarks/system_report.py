@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from html import escape
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def _ms(value: float | None) -> str:
 
 
 def _ratio(value: float, ceiling: float) -> str:
-    return f"{value / ceiling:.3f}" if ceiling else "—"
+    return f"{value / ceiling:.4f}" if ceiling else "—"
 
 
 def rows(results: dict) -> list[tuple[str, str, str, str]]:
@@ -96,6 +97,7 @@ def write(results: dict, out: Path) -> tuple[Path, Path]:
     return json_path, svg_path
 
 
+DECADES = 4  # of the fractions' log scale
 COLOURS = {"registration": "#1f77b4", "scoring": "#2ca02c", "awards": "#d62728",
            "notify": "#9467bd"}
 
@@ -134,8 +136,10 @@ def chart(results: dict) -> str:
         mx = x(mark["at"])
         parts.append(f'<line x1="{mx:.1f}" y1="{top}" x2="{mx:.1f}" y2="{top + plot_h}" '
                      'stroke="#bbb" stroke-dasharray="3,3"/>')
-        parts.append(f'<text x="{mx + 2:.1f}" y="{top + 12 + (i % 4) * 12}" fill="#666" '
-                     f'font-size="10">{escape(mark["label"])}</text>')
+        near_end = mx > left + plot_w - 90
+        parts.append(f'<text x="{mx + (-2 if near_end else 2):.1f}" y="{top + 12 + (i % 4) * 12}" '
+                     f'fill="#666" font-size="10" text-anchor="{"end" if near_end else "start"}">'
+                     f'{escape(mark["label"])}</text>')
     for fraction in (0.5, 1.0):
         parts.append(f'<text x="{left - 6}" y="{y(top_rate * fraction) + 4:.1f}" '
                      f'text-anchor="end">{top_rate * fraction:,.0f}</text>')
@@ -152,17 +156,18 @@ def chart(results: dict) -> str:
 
     bars_top = top + plot_h + 80
     parts.append(f'<text x="{left}" y="{bars_top - 8}">throughput as a fraction of the '
-                 'ceiling measured in the same run</text>')
+                 f'ceiling measured in the same run (log scale, 1/{10 ** DECADES:,} to 1)</text>')
     bar_w = plot_w - 390
     for i, (label, fraction) in enumerate(bars):
         by = bars_top + i * 22
-        shown = min(1.0, fraction)
+        # Fractions of a percent are the rule here: a log scale keeps them apart.
+        shown = max(0.0, min(1.0, (math.log10(fraction) + DECADES) / DECADES)) if fraction else 0.0
         parts.append(f'<text x="{left}" y="{by + 12}">{escape(label)}</text>')
         parts.append(f'<rect x="{left + 380}" y="{by}" width="{bar_w}" height="16" fill="#eee"/>')
         parts.append(f'<rect x="{left + 380}" y="{by}" width="{shown * bar_w:.1f}" height="16" '
                      'fill="#1f77b4"/>')
         parts.append(f'<text x="{left + 386 + shown * bar_w:.1f}" y="{by + 12}">'
-                     f'{fraction:.3f}</text>')
+                     f"{fraction:.4f}</text>")
     parts.append("</svg>")
     return "\n".join(parts)
 

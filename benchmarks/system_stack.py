@@ -24,7 +24,9 @@ from services import registry
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.processes import die_with_parent, free_port
 from services.devstack.supervisor import (
+    ServiceDied,
     ServiceProcess,
+    raise_if_any_died,
     service_command,
     service_env,
     stop_services,
@@ -119,6 +121,7 @@ class StatsSampler:
         return time.perf_counter() - self._started
 
     async def sample(self) -> Sample:
+        raise_if_any_died(self.services)  # ServiceDied names it: no wait runs on to its timeout
         answers = await asyncio.gather(*(self._client.get(f"{s.url}/stats")
                                          for s in self.services))
         stats = {s.name: a.raise_for_status().json() for s, a in
@@ -139,6 +142,8 @@ class StatsSampler:
                 await self.sample()
             except httpx.HTTPError:
                 pass  # a slow answer under load: the next sample covers it
+            except ServiceDied:
+                return  # the load's next wait or command reports it
 
     def rates(self, since: float = 0.0, until: float = float("inf"),
               ) -> dict[str, dict[str, float]]:
@@ -163,9 +168,10 @@ class StatsSampler:
                 if end is None:
                     break
                 peak = max(peak, (end.applied[name] - start.applied[name]) / (end.at - start.at))
-            answer[name] = {"applied": total, "active_s": round(active, 2),
-                            "mean_per_s": total / active if active else 0.0,
-                            "peak_5s_per_s": peak or (total / active if active else 0.0)}
+            mean = total / active if active else 0.0
+            # Over a span shorter than 5 s, the best 5 s are the mean.
+            answer[name] = {"applied": total, "active_s": round(active, 2), "mean_per_s": mean,
+                            "peak_5s_per_s": peak if active >= 5.0 else mean}
         return answer
 
 
