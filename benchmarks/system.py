@@ -314,6 +314,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
         "http_healthz_per_s": http_ceiling,
         "sample_every": sample_every,
         "missing_samples": [asdict(s) for s in follower.missing],
+        "poll_errors": follower.poll_errors,
         "marks": marks,
         "timeline": [asdict(s) for s in sampler.samples],
     }

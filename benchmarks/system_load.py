@@ -26,6 +26,7 @@ from tests.support.identity import ISSUER
 
 TOKEN_TTL_S = 6 * 3600  # outlives the longest run
 SWEEP_S = 0.2
+FINAL_SWEEPS_S = 15.0  # sweeps once the system is quiet: a poll that failed is tried again
 UPPER_KINDS = ("district_federation", "sector_union", "upper_level_union")
 
 VERBS = ("Cải tiến", "Ứng dụng", "Tự động hóa", "Số hóa", "Hợp lý hóa", "Thiết kế lại",
@@ -106,17 +107,22 @@ class Follower:
     pending: list[Followed] = field(default_factory=list)  # not seen yet
     finished: list[Followed] = field(default_factory=list)
     missing: list[Followed] = field(default_factory=list)
+    poll_errors: int = 0
 
     def follow(self, sample: Followed) -> None:
         self.pending.append(sample)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set, then once more: `stop` is set when the system has gone quiet,
-        so a sample not seen in that last sweep never will be, and counts as missing."""
+        """Until `stop` is set, then for `FINAL_SWEEPS_S` more: `stop` is set when the system
+        has gone quiet, so a sample not seen by then (a poll that failed included) never will
+        be, and counts as missing."""
         admin = token("city_admin")
         async with httpx.AsyncClient(timeout=30, headers=admin) as client:
+            ends_at = float("inf")
             while True:
-                last = stop.is_set()
+                if stop.is_set() and ends_at == float("inf"):
+                    ends_at = time.perf_counter() + FINAL_SWEEPS_S
+                last = time.perf_counter() >= ends_at
                 sweep_started = time.perf_counter()
                 batch = list(self.pending)
                 await asyncio.gather(*(self._sweep(client, queue)
@@ -129,7 +135,7 @@ class Follower:
                     elif last or now - sample.accepted_at > self.timeout_s:
                         self.pending.remove(sample)
                         self.missing.append(sample)
-                if last:
+                if last or (stop.is_set() and not self.pending):
                     return
                 # A sweep at most every SWEEP_S: the polls take a share of the machine they
                 # measure, and that share stays small.
@@ -158,7 +164,7 @@ class Follower:
                         n.get("correlation_id") == sample.correlation_id for n in answer.json()):
                     sample.to_notification = time.perf_counter() - sample.accepted_at
         except (httpx.HTTPError, ValueError):
-            pass  # polled again in the next sweep
+            self.poll_errors += 1  # polled again in the next sweep
 
 
 @dataclass
