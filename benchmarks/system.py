@@ -194,7 +194,8 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
                 _status_is(client, f"{s.url}/directory/units/{last}", 200)))
         waited = await wait_until_quiet(sampler, bootstrap, run_id, topics, timeout,
                                         "directory reaching every service")
-        say(f"  every service holds the directory {waited:.1f} s after the members import")
+        say(f"  every service holds the directory; their consumers went quiet {waited:.1f} s "
+            "after it showed")
 
         campaign = campaign_for(district.city, run_id)
         launched = await client.post(f"{url['registration']}/campaigns", json=campaign,

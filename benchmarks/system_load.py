@@ -16,12 +16,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 
 from benchmarks.command_throughput import drive
 from services.devstack.demo import demo_campaign
+from services.runtime.access import VIETNAM
 from tests.support.identity import ISSUER
 
 TOKEN_TTL_S = 6 * 3600  # outlives the longest run
@@ -200,7 +202,7 @@ class CommandRun:
 
 def campaign_for(city: str, run_id: str) -> dict:
     """The city federation's year campaign (one phase, the whole year), unique to the run."""
-    campaign = demo_campaign(time.gmtime().tm_year)
+    campaign = demo_campaign(datetime.now(VIETNAM).year)  # phases follow Vietnam's calendar
     campaign_id = f"{campaign['campaign_id']}-sysbench-{run_id}"
     phase = campaign["phases"][0] | {"phase_id": f"{campaign_id}-ca-nam"}
     return campaign | {"campaign_id": campaign_id, "organizer_unit_id": city, "phases": [phase]}
