@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scoring_phase_close
 	$(BIN)/python -m benchmarks.award_proposals
 	$(BIN)/python -m benchmarks.notify_fanout
+	$(BIN)/python -m benchmarks.system
 
 contracts: $(STAMP)
 	$(BIN)/python -m contracts.generate

@@ -84,7 +84,12 @@ MEMBER_HEADER = ("member_id,unit_id,full_name,gender,direct_worker,union_officer
 def generate(directory: Path, units: int, members: int, seed: int = 7) -> tuple[Path, Path]:
     """The city's units file and its members file (written a row at a time)."""
     rng = random.Random(seed)
-    grassroots = units - 1 - len(DISTRICTS) - len(SECTOR_UNIONS)
+    # Fewer federations for a small directory (a quick run), all of them from 1,000 units on.
+    districts = DISTRICTS[:max(1, min(len(DISTRICTS), units // 30))]
+    sector_unions = SECTOR_UNIONS[:min(len(SECTOR_UNIONS), units // 120)]
+    grassroots = units - 1 - len(districts) - len(sector_unions)
+    if grassroots < 1:
+        raise ValueError(f"{units} units leave no grassroots union under the federations")
     # Sizes from a skewed distribution (many small unions, a few large factories), scaled so
     # they sum to the members wanted.
     weights = [rng.lognormvariate(4.2, 0.9) for _ in range(grassroots)]
@@ -97,10 +102,10 @@ def generate(directory: Path, units: int, members: int, seed: int = 7) -> tuple[
         u.write(UNIT_HEADER)
         m.write(MEMBER_HEADER)
         u.write("u-hn,Liên đoàn Lao động Thành phố Hà Nội,city_federation,,2020-01-01,,other,0,0\n")
-        for d, district in enumerate(DISTRICTS):
+        for d, district in enumerate(districts):
             u.write(f"u-hn-d{d:02d},LĐLĐ {district},district_federation,u-hn,2020-01-01,"
                     f"u-hn-d{d:02d},other,0,0\n")
-        for s, (name, sector) in enumerate(SECTOR_UNIONS):
+        for s, (name, sector) in enumerate(sector_unions):
             u.write(f"u-hn-s{s:02d},{name},sector_union,u-hn,2020-01-01,,{sector},0,0\n")
         cumulative = []
         total = 0
@@ -111,9 +116,9 @@ def generate(directory: Path, units: int, members: int, seed: int = 7) -> tuple[
         for n, size in enumerate(sizes):
             pick = rng.random() * total
             sector, _, names, jobs, women, direct = next(k for c, k in cumulative if pick <= c)
-            district = rng.randrange(len(DISTRICTS))
-            parent = (f"u-hn-s{rng.randrange(len(SECTOR_UNIONS)):02d}" if rng.random() < 0.2
-                      else f"u-hn-d{district:02d}")
+            district = rng.randrange(len(districts))
+            parent = (f"u-hn-s{rng.randrange(len(sector_unions)):02d}"
+                      if rng.random() < 0.2 and sector_unions else f"u-hn-d{district:02d}")
             unit_id = f"u-hn-{n:05d}"
             directs = 0
             rows = []
