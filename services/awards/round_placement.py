@@ -13,7 +13,8 @@ to on random inputs), written as statements over temporary tables of the round's
 - `round_qualified`: for the title being placed, who meets its criteria (prerequisites as joins
   on the title history and on this round's placements, member shares as counts of them);
 - `round_placements`: every placement so far, ranked by a window function per issuer (or
-  cluster) in the tie-break order, its quota joined per group.
+  cluster) in the tie-break order, its quota joined per group; `round_proposed`: the narrow
+  list of those within quota, which later titles and levels look up.
 
 Each title is two statements plus one per level, whatever the number of candidates: the cost is
 PostgreSQL's sorting and writing, not round trips.
@@ -38,8 +39,11 @@ ISSUER_KINDS = {
     "national": ("confederation",),
 }
 
-_TABLES = ("round_placements", "round_candidates", "round_issuers", "round_clusters",
-           "round_member_facts", "round_exclusions", "round_qualified")
+_TABLES = ("round_placements", "round_proposed", "round_candidates", "round_issuers",
+           "round_clusters", "round_member_facts", "round_exclusions", "round_qualified")
+# Memory for the round's sorts and hashes (a million candidates sort in memory, not on disk);
+# for the round's statements only.
+WORK_MEM = "256MB"
 
 # ON COMMIT DELETE ROWS: a round leaves nothing behind on the pooled connection; each round
 # also empties them first, since two phases' rounds may run in one batch transaction.
@@ -49,6 +53,9 @@ CREATE TEMP TABLE IF NOT EXISTS round_placements (
     unit_id text, issuer_unit_id text, cluster_id text, points numeric, rank int, quota int,
     candidate_count int, tie_break text, standing text, direct_worker bool,
     initiative_ids text[], status text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS round_proposed (
+    title text, level text, subject_kind text, subject_id text, unit_id text)
+    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS round_candidates (
     subject_kind text, subject_id text, name text, unit_id text, points numeric,
     accepted_initiatives int, direct_worker bool, woman bool, officer bool, unit_members int,
@@ -63,7 +70,9 @@ CREATE TEMP TABLE IF NOT EXISTS round_member_facts (
 CREATE TEMP TABLE IF NOT EXISTS round_exclusions (
     member_id text PRIMARY KEY, standing text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS round_qualified (
-    subject_id text, excluded text, initiative_ids text[]) ON COMMIT DELETE ROWS;
+    subject_kind text, subject_id text, name text, unit_id text, points numeric,
+    direct_worker bool, reached_at timestamptz, unit_members int, excluded text,
+    initiative_ids text[]) ON COMMIT DELETE ROWS;
 """
 
 # $1 campaign, $2 phase, $3 the round's date, $4 the unit score basis. Rounding: half away from
@@ -169,28 +178,29 @@ def _qualifying(rule: TitleRule, year: int) -> tuple[str, list[object]]:
         where.append(f"coalesce(f.benefit, 0) >= {p(rule.min_recognised_benefit_vnd, 'numeric')}")
     for n, req in enumerate(rule.requires):
         title, level = p(req.title, "text"), p(req.level, "text")
-        this_round = (f"c.subject_id IN (SELECT subject_id FROM round_placements WHERE "
-                      f"title = {title} AND level = {level} AND status = 'proposed')")
+        joins.append(f"LEFT JOIN {_proposed(title, level)} r{n} ON r{n}.subject_id = c.subject_id")
         if req.same_round:
-            where.append(this_round)
+            where.append(f"r{n}.subject_id IS NOT NULL")
             continue
-        # Held every year of the span: in the history, or this year by this round's proposal.
+        # Held every year of the span: in the history (one row a year), or this year by this
+        # round's proposal.
         y, span = p(year, "int"), p(req.consecutive_years, "int")
         joins.append(
-            f"""LEFT JOIN LATERAL (
-                  SELECT count(*) AS years FROM generate_series({y} - {span} + 1, {y}) AS g(y)
-                  WHERE (g.y = {y} AND {this_round})
-                     OR EXISTS (SELECT 1 FROM title_history h
-                                WHERE h.subject_kind = c.subject_kind
-                                  AND h.subject_id = c.subject_id AND h.title = {title}
-                                  AND h.level = {level} AND h.year = g.y)) r{n} ON true""")
-        where.append(f"r{n}.years >= {span}")
+            f"""LEFT JOIN (SELECT subject_kind, subject_id, count(*) AS years,
+                                  bool_or(year = {y}) AS this_year
+                           FROM title_history
+                           WHERE title = {title} AND level = {level}
+                             AND year BETWEEN {y} - {span} + 1 AND {y}
+                           GROUP BY subject_kind, subject_id) h{n}
+                 ON h{n}.subject_kind = c.subject_kind AND h{n}.subject_id = c.subject_id""")
+        where.append(f"coalesce(h{n}.years, 0) + CASE WHEN r{n}.subject_id IS NOT NULL AND "
+                     f"NOT coalesce(h{n}.this_year, false) THEN 1 ELSE 0 END >= {span}")
     for n, share in enumerate(rule.member_shares):
         joins.append(
-            f"""LEFT JOIN (SELECT unit_id, count(DISTINCT subject_id) AS members
-                           FROM round_placements
-                           WHERE title = {p(share.title, 'text')} AND status = 'proposed'
-                             AND subject_kind = 'member'
+            f"""LEFT JOIN (SELECT unit_id, count(*) AS members
+                           FROM (SELECT DISTINCT unit_id, subject_id FROM round_proposed
+                                 WHERE title = {p(share.title, 'text')}
+                                   AND subject_kind = 'member') d
                            GROUP BY unit_id) s{n} ON s{n}.unit_id = c.subject_id""")
         where.append(f"coalesce(s{n}.members, 0) >= {p(share.min_count, 'int')} AND "
                      f"coalesce(s{n}.members, 0) * 100 >= "
@@ -206,7 +216,8 @@ def _qualifying(rule: TitleRule, year: int) -> tuple[str, list[object]]:
     joined = "\n".join(joins)
     sql = f"""
 INSERT INTO round_qualified
-SELECT c.subject_id, x.standing, {rests_on}
+SELECT c.subject_kind, c.subject_id, c.name, c.unit_id, c.points, c.direct_worker,
+       c.reached_at, c.unit_members, x.standing, {rests_on}
 FROM round_candidates c
 LEFT JOIN round_member_facts f ON c.subject_kind = 'member' AND f.member_id = c.subject_id
 LEFT JOIN round_exclusions x ON c.subject_kind = 'member' AND x.member_id = c.subject_id
@@ -217,33 +228,38 @@ WHERE {' AND '.join(where)}"""
 
 _EXCLUDED = """
 INSERT INTO round_placements
-SELECT $1::text, $2::text, c.subject_kind, c.subject_id, c.name, c.unit_id,
-       coalesce(i.issuer_unit_id, ''), NULL, c.points, NULL, NULL, 0, NULL, q.excluded,
-       c.direct_worker, '{}'::text[], 'excluded'
+SELECT $1::text, $2::text, q.subject_kind, q.subject_id, q.name, q.unit_id,
+       coalesce(i.issuer_unit_id, ''), NULL, q.points, NULL, NULL, 0, NULL, q.excluded,
+       q.direct_worker, '{}'::text[], 'excluded'
 FROM round_qualified q
-JOIN round_candidates c ON c.subject_kind = $3::text AND c.subject_id = q.subject_id
-LEFT JOIN round_issuers i ON i.unit_id = c.unit_id AND i.level = $2::text
+LEFT JOIN round_issuers i ON i.unit_id = q.unit_id AND i.level = $2::text
 WHERE q.excluded IS NOT NULL"""
+
+
+def _proposed(title: str, level: str) -> str:
+    """Who this round proposed so far for a title at a level (parameters), once each."""
+    return f"(SELECT subject_id FROM round_proposed WHERE title = {title} AND level = {level})"
 
 
 def _level(rule: TitleRule, level: str, below: str | None, rules: AwardRules) -> tuple[str, list[object]]:
     """The statement placing the qualified candidates at one level: ranked per issuer (or
     cluster) in the tie-break order, against the group's quota."""
-    p = _Params(rule.title, level, rule.subject_kind)
+    p = _Params(rule.title, level)
     cluster = "k.cluster_id" if rule.per_cluster else "NULL::text"
-    joins = ["JOIN round_issuers i ON i.unit_id = c.unit_id AND i.level = $2::text"]
+    joins = ["JOIN round_issuers i ON i.unit_id = q.unit_id AND i.level = $2::text"]
     if rule.per_cluster:
-        joins.append("JOIN round_clusters k ON c.subject_kind = 'unit' "
-                     "AND k.unit_id = c.subject_id")
-    where = ["q.excluded IS NULL"]
+        joins.append("JOIN round_clusters k ON q.subject_kind = 'unit' "
+                     "AND k.unit_id = q.subject_id")
     if below is not None:
-        where.append(f"c.subject_id IN (SELECT subject_id FROM round_placements WHERE "
-                     f"title = $1::text AND level = {p(below, 'text')} AND status = 'proposed')")
+        joins.append(f"JOIN {_proposed('$1::text', p(below, 'text'))} b "
+                     "ON b.subject_id = q.subject_id")
     caps = [cap for cap in rules.ratio_caps
             if cap.enabled and cap.title == rule.title and cap.level == level]
-    held = [f"(c.subject_id IN (SELECT subject_id FROM round_placements WHERE "
-            f"title = {p(t, 'text')} AND level = $2::text AND status = 'proposed'))::int AS held{n}"
-            for n, t in enumerate(dict.fromkeys(cap.of_title for cap in caps))]
+    held = []
+    for n, of_title in enumerate(dict.fromkeys(cap.of_title for cap in caps)):
+        joins.append(f"LEFT JOIN {_proposed(p(of_title, 'text'), '$2::text')} o{n} "
+                     f"ON o{n}.subject_id = q.subject_id")
+        held.append(f"(o{n}.subject_id IS NOT NULL)::int AS held{n}")
     keys = [(name, *_BREAKER_KEYS[name]) for name in rules.tie_breakers]
     order = ", ".join(f"{col} {direction}" for _, col, direction in keys)
     order = f"{order}, subject_id COLLATE \"C\"" if order else "subject_id COLLATE \"C\""
@@ -269,8 +285,9 @@ def _level(rule: TitleRule, level: str, below: str | None, rules: AwardRules) ->
     held_cols = "".join(f", {h}" for h in held)
     small = p(rules.small_collective_max_members, "int")
     sql = f"""
-INSERT INTO round_placements
-SELECT $1::text, $2::text, subject_kind, subject_id, name, unit_id, issuer_unit_id, cluster_id,
+WITH placed AS (
+SELECT $1::text AS title, $2::text AS level, subject_kind, subject_id, name, unit_id,
+       issuer_unit_id, cluster_id,
        points, rank, quota, candidate_count, tie_break,
        CASE WHEN quota IS NULL
               THEN 'rank ' || rank || ' of ' || candidate_count || ' at ' || place
@@ -280,25 +297,27 @@ SELECT $1::text, $2::text, subject_kind, subject_id, name, unit_id, issuer_unit_
                    || ' place(s) at ' || place || ': proposed'
             ELSE 'rank ' || rank || ' of ' || candidate_count || ' for ' || quota
                  || ' place(s) at ' || place || ': ' || (rank - quota)
-                 || ' place(s) beyond the quota' END,
+                 || ' place(s) beyond the quota' END AS standing,
        direct_worker, initiative_ids,
        CASE WHEN quota IS NULL OR rank <= quota THEN 'proposed' ELSE 'beyond_quota' END
+         AS status
 FROM (SELECT *, {quota} AS quota, coalesce(cluster_id, issuer_unit_id) AS place
       FROM (SELECT *, row_number() OVER w AS rank, count(*) OVER g AS candidate_count,
                    CASE WHEN lag(points) OVER w = points THEN {differing('lag')}
                         WHEN lead(points) OVER w = points THEN {differing('lead')} END
                      AS tie_break{held_totals}
-            FROM (SELECT c.subject_kind, c.subject_id, c.name, c.unit_id, c.points,
-                         c.direct_worker, c.reached_at, q.initiative_ids,
-                         c.unit_members > 0 AND c.unit_members <= {small} AS small,
+            FROM (SELECT q.subject_kind, q.subject_id, q.name, q.unit_id, q.points,
+                         q.direct_worker, q.reached_at, q.initiative_ids,
+                         q.unit_members > 0 AND q.unit_members <= {small} AS small,
                          i.issuer_unit_id, {cluster} AS cluster_id{held_cols}
                   FROM round_qualified q
-                  JOIN round_candidates c
-                    ON c.subject_kind = $3::text AND c.subject_id = q.subject_id
                   {' '.join(joins)}
-                  WHERE {' AND '.join(where)}) pool
+                  WHERE q.excluded IS NULL) pool
             WINDOW g AS (PARTITION BY issuer_unit_id, cluster_id),
-                   w AS (g ORDER BY {order})) ranked) placed"""
+                   w AS (g ORDER BY {order})) ranked) quoted),
+stored AS (INSERT INTO round_placements SELECT * FROM placed)
+INSERT INTO round_proposed
+SELECT title, level, subject_kind, subject_id, unit_id FROM placed WHERE status = 'proposed'"""
     return sql, p.values
 
 
@@ -308,24 +327,29 @@ async def place(conn: asyncpg.Connection, campaign_id: str, phase_id: str, rules
     subject's placement, as `proposal_round.propose` would); give how many placements."""
     await conn.execute(_STAGE)
     await conn.execute(f"TRUNCATE {', '.join(_TABLES)}")
+    # Every join of the round is set against set; a nested loop, chosen on a guess about a
+    # table filled moments ago, would make one quadratic. Until the end of the round only.
+    saved = await conn.fetchrow(
+        "SELECT current_setting('enable_nestloop'), current_setting('work_mem')")
+    await conn.execute("SELECT set_config('enable_nestloop', 'off', true), "
+                       "set_config('work_mem', $1, true)", WORK_MEM)
     await conn.execute(_CANDIDATES, campaign_id, phase_id, on, unit_basis)
     pairs = [(level, kind) for level, kinds in ISSUER_KINDS.items() for kind in kinds]
     await conn.execute(_ISSUERS, on, [p[0] for p in pairs], [p[1] for p in pairs])
     await conn.execute(_CLUSTERS, year)
     await conn.execute(_MEMBER_FACTS, campaign_id, list(LEVELS))
     await conn.execute(_EXCLUSIONS, year, list(rules.exclusions))
-    # Temporary tables get no statistics of their own: without them the planner would guess.
-    await conn.execute("ANALYZE round_candidates, round_issuers, round_clusters, "
-                       "round_member_facts, round_exclusions")
     for rule in rules.titles:
         if not rule.levels or not rule.computed:
             continue  # nominated by peers
         await conn.execute("TRUNCATE round_qualified")
         sql, args = _qualifying(rule, year)
         await conn.execute(sql, *args)
-        await conn.execute(_EXCLUDED, rule.title, rule.levels[0], rule.subject_kind)
+        await conn.execute(_EXCLUDED, rule.title, rule.levels[0])
         for index, level in enumerate(rule.levels):
             below = rule.levels[index - 1] if index and rules.higher_level_requires_lower else None
             sql, args = _level(rule, level, below, rules)
             await conn.execute(sql, *args)
+    await conn.execute("SELECT set_config('enable_nestloop', $1, true), "
+                       "set_config('work_mem', $2, true)", saved[0], saved[1])
     return await conn.fetchval("SELECT count(*) FROM round_placements")
