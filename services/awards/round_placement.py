@@ -22,6 +22,8 @@ PostgreSQL's sorting and writing, not round trips.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 
 import asyncpg
@@ -41,8 +43,7 @@ ISSUER_KINDS = {
 
 _TABLES = ("round_placements", "round_proposed", "round_candidates", "round_issuers",
            "round_clusters", "round_member_facts", "round_exclusions", "round_qualified")
-# Memory for the round's sorts and hashes (a million candidates sort in memory, not on disk);
-# for the round's statements only.
+# Memory for the round's sorts and hashes, for the round's statements only.
 WORK_MEM = "256MB"
 
 # ON COMMIT DELETE ROWS: a round leaves nothing behind on the pooled connection; each round
@@ -327,12 +328,6 @@ async def place(conn: asyncpg.Connection, campaign_id: str, phase_id: str, rules
     subject's placement, as `proposal_round.propose` would); give how many placements."""
     await conn.execute(_STAGE)
     await conn.execute(f"TRUNCATE {', '.join(_TABLES)}")
-    # Every join of the round is set against set; a nested loop, chosen on a guess about a
-    # table filled moments ago, would make one quadratic. Until the end of the round only.
-    saved = await conn.fetchrow(
-        "SELECT current_setting('enable_nestloop'), current_setting('work_mem')")
-    await conn.execute("SELECT set_config('enable_nestloop', 'off', true), "
-                       "set_config('work_mem', $1, true)", WORK_MEM)
     await conn.execute(_CANDIDATES, campaign_id, phase_id, on, unit_basis)
     pairs = [(level, kind) for level, kinds in ISSUER_KINDS.items() for kind in kinds]
     await conn.execute(_ISSUERS, on, [p[0] for p in pairs], [p[1] for p in pairs])
@@ -350,6 +345,19 @@ async def place(conn: asyncpg.Connection, campaign_id: str, phase_id: str, rules
             below = rule.levels[index - 1] if index and rules.higher_level_requires_lower else None
             sql, args = _level(rule, level, below, rules)
             await conn.execute(sql, *args)
+    return await conn.fetchval("SELECT count(*) FROM round_placements")
+
+
+@asynccontextmanager
+async def round_settings(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """The planner settings of a round's statements, set back afterwards (the batch's other
+    handlers keep theirs). Every join of the round is set against set: a nested loop, chosen on
+    a guess about a table filled moments ago, would make one quadratic; and its sorts (a
+    million candidates, the outbox rows in order) fit in `WORK_MEM` instead of spilling."""
+    saved = await conn.fetchrow(
+        "SELECT current_setting('enable_nestloop'), current_setting('work_mem')")
+    await conn.execute("SELECT set_config('enable_nestloop', 'off', true), "
+                       "set_config('work_mem', $1, true)", WORK_MEM)
+    yield
     await conn.execute("SELECT set_config('enable_nestloop', $1, true), "
                        "set_config('work_mem', $2, true)", saved[0], saved[1])
-    return await conn.fetchval("SELECT count(*) FROM round_placements")

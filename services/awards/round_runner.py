@@ -15,7 +15,7 @@ from services.runtime.access import today_in_vietnam
 from services.runtime.context import Context
 
 from . import round_repository as rounds
-from .round_placement import place
+from .round_placement import place, round_settings
 
 log = structlog.get_logger()
 
@@ -27,11 +27,12 @@ async def run_round(ctx: Context, campaign_id: str, phase_id: str, cause: CloudE
     started = time.perf_counter()
     rules, year, basis = await rounds.campaign_rules(ctx.conn, campaign_id, now.year)
     today = today_in_vietnam(now)
-    placements = await place(ctx.conn, campaign_id, phase_id, rules, year, today, basis)
-    placed = time.perf_counter()
-    disclosure = timedelta(days=rules.disclosure_days)
-    stored, announced = await rounds.store_and_announce(
-        ctx.conn, campaign_id, phase_id, year, now, disclosure, cause, today)
+    async with round_settings(ctx.conn):
+        placements = await place(ctx.conn, campaign_id, phase_id, rules, year, today, basis)
+        placed = time.perf_counter()
+        stored, announced = await rounds.store_and_announce(
+            ctx.conn, campaign_id, phase_id, year, now, timedelta(days=rules.disclosure_days),
+            cause, today)
     log.info("proposal_round_done", campaign_id=campaign_id, phase_id=phase_id,
              placements=placements, stored=stored, proposed=announced,
              place_s=round(placed - started, 3),
