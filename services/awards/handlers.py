@@ -18,7 +18,7 @@ from services.runtime.handlers import Handlers
 from . import domain
 from . import facts_repository as facts
 from . import round_repository as rounds
-from .repository import AwardsRepository
+from .repository import AwardsRepository, hold_phases
 from .round_runner import run_round
 
 log = structlog.get_logger()
@@ -59,6 +59,8 @@ async def on_score_changed(
     ctx: Context[AwardsRepository], events: list[CloudEvent[ScoreChanged]]
 ) -> None:
     updates = domain.standing_updates([(event.id, event.data) for event in events])
+    await hold_phases(ctx.conn, {(e.data.campaign_id, e.data.phase_id) for e in events},
+                      exclusive=False)
     standings = await ctx.repo.update_standings(updates)
     causes = {event.id: event for event in events}
     await _reevaluate(ctx, {u.subject: (causes[u.cause_id], standings[u.subject])
@@ -102,6 +104,8 @@ async def on_campaign_launched(
 async def on_initiative_submitted(
     ctx: Context[AwardsRepository], events: list[CloudEvent[InitiativeSubmitted]]
 ) -> None:
+    await hold_phases(ctx.conn, {(e.data.campaign_id, e.data.phase_id) for e in events},
+                      exclusive=True)
     await facts.record_authors(ctx.conn, [e.data for e in events])
     await _recount(ctx, events)  # authors seen after the acceptance
 
@@ -111,6 +115,8 @@ async def on_initiative_reviewed(
     ctx: Context[AwardsRepository], events: list[CloudEvent[InitiativeReviewed]]
 ) -> None:
     accepted = [e for e in events if e.data.outcome == "accepted"]
+    await hold_phases(ctx.conn, {(e.data.campaign_id, e.data.phase_id) for e in accepted},
+                      exclusive=True)
     await facts.record_reviews(ctx.conn, [e.data for e in accepted])
     await _recount(ctx, accepted)
 

@@ -20,6 +20,30 @@ _ACCEPTED = """SELECT count(*)::int FROM initiatives i
                        ELSE {s}.subject_id = i.unit_id END"""
 
 
+# Phase locks (transaction-level advisory locks, per schema, campaign and phase) that make the
+# accepted-initiative count consistent. A score batch counts a subject's accepted initiatives
+# as its statement sees them; a review batch recounts the subjects already scored. Running at
+# the same instant, each would miss the other's uncommitted rows: the score's count lacks the
+# new acceptance, and the review's recount lacks the new standing. So score batches hold their
+# phases shared (they run side by side) and initiative batches exclusive: whichever commits
+# second starts its statements after the first's commit and counts both. Keys are taken in
+# order, so two batches never wait on each other in a circle over their keys.
+_PHASE_LOCK = """
+SELECT {fn}(hashtext('awards.accepted_initiatives'), hashtext(current_schema() || chr(31) || k))
+FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys"""
+
+
+async def hold_phases(conn: asyncpg.Connection, phases: set[tuple[str, str]], *,
+                      exclusive: bool) -> None:
+    """Hold these (campaign, phase) locks until the transaction ends: shared for a score
+    batch, exclusive for a batch recording initiatives' authors or acceptances."""
+    if not phases:
+        return
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(_PHASE_LOCK.format(fn=fn),
+                       sorted(f"{c}\x1f{p}" for c, p in phases))
+
+
 class AwardsRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn

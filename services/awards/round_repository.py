@@ -1,13 +1,13 @@
-"""The SQL of a proposal round: the phase barrier, the candidates' facts, the placements.
+"""The SQL of a proposal round: the phase barrier, the candidates' facts for the reference
+round, storing the placements and announcing the proposed.
 
 Each step is one set-based statement inside the consumer's batch transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import asyncpg
 
@@ -16,15 +16,8 @@ from contracts.events.rules import AwardRules
 from contracts.topics import AWARDS
 
 from .candidates import Candidate, Initiative
-from .proposal_round import Placement
+from .round_placement import ISSUER_KINDS
 
-# Which unit kinds issue awards at each level (the first such ancestor of a candidate's unit).
-ISSUER_KINDS = {
-    "grassroots": ("grassroots_union",),
-    "district": ("district_federation", "sector_union", "upper_level_union"),
-    "city": ("city_federation",),
-    "national": ("confederation",),
-}
 # Awards' CloudEvents source (`/thidua/<service>`), for the events the round writes in SQL.
 SOURCE = "/thidua/awards"
 
@@ -115,7 +108,9 @@ SELECT origin, unit_id, kind FROM up ORDER BY origin, depth"""
 
 async def candidates(conn: asyncpg.Connection, campaign_id: str, phase_id: str, year: int,
                      on: date, unit_basis: str) -> list[Candidate]:
-    """Every subject scored in the phase with the facts its titles look at."""
+    """Every subject scored in the phase with the facts its titles look at, as Python objects:
+    the reference round (`proposal_round.propose`) places these, and the tests hold the SQL
+    round (`round_placement`) to it."""
     standings = await conn.fetch(_STANDINGS, campaign_id, phase_id, on)
     initiatives: dict[str, list[Initiative]] = {}
     for r in await conn.fetch(_INITIATIVES, campaign_id):
@@ -145,7 +140,8 @@ async def candidates(conn: asyncpg.Connection, campaign_id: str, phase_id: str, 
         kind, sid, unit = s["subject_kind"], s["subject_id"], s["unit_id"]
         points = s["total_points"]
         if kind == "unit" and unit_basis == "per_100_members" and s["unit_members"]:
-            points = (points * 100 / Decimal(s["unit_members"])).quantize(Decimal("0.0001"))
+            points = (points * 100 / Decimal(s["unit_members"])).quantize(
+                Decimal("0.0001"), ROUND_HALF_UP)  # as PostgreSQL's round() does
         out.append(Candidate(
             kind, sid, s["name"], unit, points, s["accepted_initiatives"], s["direct_worker"],
             s["woman"], s["officer"], s["unit_members"], s["updated_at"],
@@ -156,20 +152,10 @@ async def candidates(conn: asyncpg.Connection, campaign_id: str, phase_id: str, 
     return out
 
 
-_COPY_COLUMNS = ("title", "level", "subject_kind", "subject_id", "subject_name", "unit_id",
-                 "issuer_unit_id", "cluster_id", "points", "rank", "quota", "candidate_count",
-                 "tie_break", "standing", "direct_worker", "initiative_ids", "status")
-
-# Placements land in a temporary table by COPY (binary, far cheaper than parameters for a
-# million rows); one statement then stores the new ones and, for those within quota, writes
-# their `thidua.award.proposed.v1` straight into the outbox: the envelope and payload built by
+# The round's placements are in the temporary `round_placements` (`round_placement.place`);
+# one statement stores the new ones and, for those within quota, writes their
+# `thidua.award.proposed.v1` straight into the outbox: the envelope and payload built by
 # PostgreSQL, in the round's transaction, with the relay woken at commit.
-_STAGE = """CREATE TEMP TABLE IF NOT EXISTS round_placements (
-    title text, level text, subject_kind text, subject_id text, subject_name text,
-    unit_id text, issuer_unit_id text, cluster_id text, points numeric, rank int, quota int,
-    candidate_count int, tie_break text, standing text, direct_worker bool,
-    initiative_ids text[], status text) ON COMMIT DELETE ROWS"""
-
 _STORE_AND_ANNOUNCE = """
 WITH stored AS (
     INSERT INTO proposals (proposal_id, campaign_id, phase_id, year, title, level, subject_kind,
@@ -219,18 +205,10 @@ SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM announced),
 
 
 async def store_and_announce(conn: asyncpg.Connection, campaign_id: str, phase_id: str,
-                             year: int, placements: Sequence[Placement], now: datetime,
-                             disclosure: timedelta, cause: CloudEvent, on: date) -> tuple[int, int]:
-    """Store every placement once and announce the new ones within quota; give (stored,
-    announced). A replayed round stores and announces nothing."""
-    if not placements:
-        return 0, 0
-    await conn.execute(_STAGE)
-    await conn.copy_records_to_table("round_placements", columns=_COPY_COLUMNS, records=[
-        (p.title, p.level, p.candidate.subject_kind, p.candidate.subject_id, p.candidate.name,
-         p.candidate.unit_id, p.issuer_unit_id, p.cluster_id, p.candidate.points, p.rank,
-         p.quota, p.candidate_count, p.tie_break, p.standing, p.candidate.direct_worker,
-         list(p.initiative_ids), p.status) for p in placements])
+                             year: int, now: datetime, disclosure: timedelta, cause: CloudEvent,
+                             on: date) -> tuple[int, int]:
+    """Store every placement of `round_placements` once and announce the new ones within
+    quota; give (stored, announced). A replayed round stores and announces nothing."""
     row = await conn.fetchrow(
         _STORE_AND_ANNOUNCE, campaign_id, phase_id, year, now, disclosure, AWARDS.name, SOURCE,
         cause.correlationid, cause.id, on)

@@ -1,7 +1,7 @@
-"""Running a phase's proposal round inside the batch that completes its barrier: gather the
-facts, place every candidate (`proposal_round`), store the placements and announce each
-proposal within quota as `thidua.award.proposed.v1` (written by one statement: see
-`round_repository.store_and_announce`)."""
+"""Running a phase's proposal round inside the batch that completes its barrier: PostgreSQL
+places every candidate (`round_placement`, set-based, held to the pure `proposal_round` by the
+tests), then one statement stores the placements and announces each proposal within quota as
+`thidua.award.proposed.v1` (`round_repository.store_and_announce`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from services.runtime.access import today_in_vietnam
 from services.runtime.context import Context
 
 from . import round_repository as rounds
-from .proposal_round import propose
+from .round_placement import place, round_settings
 
 log = structlog.get_logger()
 
@@ -26,17 +26,14 @@ async def run_round(ctx: Context, campaign_id: str, phase_id: str, cause: CloudE
         return
     started = time.perf_counter()
     rules, year, basis = await rounds.campaign_rules(ctx.conn, campaign_id, now.year)
-    candidates = await rounds.candidates(
-        ctx.conn, campaign_id, phase_id, year, today_in_vietnam(now), basis)
-    gathered = time.perf_counter()
-    placements = propose(candidates, rules, year)
-    placed = time.perf_counter()
-    disclosure = timedelta(days=rules.disclosure_days)
-    stored, announced = await rounds.store_and_announce(
-        ctx.conn, campaign_id, phase_id, year, placements, now, disclosure, cause,
-        today_in_vietnam(now))
+    today = today_in_vietnam(now)
+    async with round_settings(ctx.conn):
+        placements = await place(ctx.conn, campaign_id, phase_id, rules, year, today, basis)
+        placed = time.perf_counter()
+        stored, announced = await rounds.store_and_announce(
+            ctx.conn, campaign_id, phase_id, year, now, timedelta(days=rules.disclosure_days),
+            cause, today)
     log.info("proposal_round_done", campaign_id=campaign_id, phase_id=phase_id,
-             candidates=len(candidates), placements=len(placements), stored=stored,
-             proposed=announced, gather_s=round(gathered - started, 3),
-             place_s=round(placed - gathered, 3),
+             placements=placements, stored=stored, proposed=announced,
+             place_s=round(placed - started, 3),
              store_s=round(time.perf_counter() - placed, 3))

@@ -7,6 +7,7 @@ no computable criteria (they are decided on proposal), so a unit's score evaluat
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import permutations
@@ -17,8 +18,10 @@ import pytest
 from contracts import CloudEvent, new_event
 from contracts.events.initiatives import InitiativeAuthor, InitiativeReviewed
 from contracts.events.scores import ScoreChanged
+from services.awards import domain
+from services.awards import facts_repository as facts
 from services.awards.handlers import handlers
-from services.awards.repository import AwardsRepository, eligibility_of
+from services.awards.repository import AwardsRepository, eligibility_of, hold_phases
 from tests.support.events import initiative_submitted
 from tests.support.handler_harness import ServiceUnderTest, open_harness
 
@@ -370,3 +373,55 @@ async def test_the_criteria_follow_the_latest_standing_while_the_verdict_stays(a
     assert (rows["good_worker"]["eligible"], rows["good_worker"]["reason"],
             [c["text"] for c in rows["good_worker"]["criteria"]]) == (
         True, "criteria_met", ["points reached (22 of 20)"])
+
+
+# A score batch and an initiative batch of one phase at the same instant, on two consumers:
+# one side runs through the real consumer, the other is held open mid-transaction on its own
+# connection (the same repository calls its handler makes), so the interleaving is certain.
+
+async def blocked(task: asyncio.Task, seconds: float = 0.5) -> bool:
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    return not done
+
+
+async def test_a_score_arriving_while_its_acceptance_commits_counts_it(awards):
+    submission = submitted("m-1")
+    await awards.apply(submission)
+    async with awards.pool.acquire() as conn:
+        review = conn.transaction()
+        await review.start()
+        await hold_phases(conn, {(CAMPAIGN, PHASE)}, exclusive=True)
+        await facts.record_reviews(conn, [reviewed(submission).data])
+        assert await AwardsRepository(conn).recount_accepted(
+            [submission.data.initiative_id]) == {}  # nobody scored yet, as far as it sees
+        score = asyncio.create_task(awards.apply(score_changed("m-1", 10, delta=10)))
+        assert await blocked(score)  # the score batch waits for the review to commit
+        await review.commit()
+    await score
+    assert (await standing(awards, "m-1"))[1] == 1
+    assert ("m-1", "creative_labour", "grassroots", True, "criteria_met") in decisions(
+        await awards.emitted())
+
+
+async def test_an_acceptance_arriving_while_a_score_commits_recounts_it(awards):
+    submission = submitted("m-1")
+    await awards.apply(submission)
+    async with awards.pool.acquire() as conn:
+        scoring = conn.transaction()
+        await scoring.start()
+        await hold_phases(conn, {(CAMPAIGN, PHASE)}, exclusive=False)
+        update = domain.standing_updates([("score-1", score_changed("m-1", 10, delta=10).data)])
+        standings = await AwardsRepository(conn).update_standings(update)
+        assert [s.accepted_initiatives for s in standings.values()] == [0]
+        review = asyncio.create_task(awards.apply(reviewed(submission)))
+        assert await blocked(review)  # the review batch waits for the score to commit
+        await scoring.commit()
+    await review
+    assert (await standing(awards, "m-1"))[1] == 1
+
+
+async def test_score_batches_of_one_phase_do_not_wait_for_each_other(awards):
+    async with awards.pool.acquire() as conn, conn.transaction():
+        await hold_phases(conn, {(CAMPAIGN, PHASE)}, exclusive=False)
+        await asyncio.wait_for(awards.apply(score_changed("m-2", 12, delta=12)), 30)
+    assert (await standing(awards, "m-2"))[0] == Decimal(12)

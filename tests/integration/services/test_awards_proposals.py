@@ -276,3 +276,34 @@ async def test_provisional_eligibility_follows_the_campaigns_own_rule_set(awards
     [verdict] = await awards.emitted("thidua.award.eligibility_changed.v1")
     assert (verdict.data.title, verdict.data.eligible, verdict.data.reason) == (
         "good_worker", False, "min_points_not_reached")
+
+
+async def test_two_phases_finalized_in_one_batch_each_get_their_own_round(awards):
+    """Both rounds run in the batch's one transaction: the second starts from empty working
+    tables, so it neither repeats nor loses the first's placements."""
+    await tree(awards, {"u-g1": ("u-d1", 40)}, {f"m-{i}": ("u-g1", True) for i in range(4)})
+    await awards.apply(campaign(only(GOOD_WORKER)))
+    second = f"{PHASE}-b"
+
+    def in_second(event: CloudEvent) -> CloudEvent:
+        data = event.data.model_copy(update={"phase_id": second, "scope_id": second}
+                                     if event.type.endswith("standings_finalized.v1")
+                                     else {"phase_id": second})
+        return new_event(data, source=event.source, district=None)
+
+    first_scores = [score(f"m-{i}", 20 + i, "u-g1") for i in range(4)]
+    second_scores = [in_second(score(f"m-{i}", 30 - i, "u-g1")) for i in range(2)]
+    await awards.apply(*first_scores, *second_scores)
+    await awards.apply(finalized(4), in_second(finalized(2)))
+    rows = await awards.pool.fetch(
+        """SELECT phase_id, level, subject_id, rank FROM proposals WHERE status = 'proposed'
+           ORDER BY phase_id, level, rank""")
+    by_phase = {}
+    for r in rows:
+        by_phase.setdefault(r["phase_id"], []).append((r["level"], r["subject_id"], r["rank"]))
+    assert by_phase[PHASE] == [
+        ("city", "m-3", 1), ("district", "m-3", 1), ("district", "m-2", 2),
+        ("grassroots", "m-3", 1), ("grassroots", "m-2", 2), ("grassroots", "m-1", 3)]
+    assert by_phase[second] == [("city", "m-0", 1), ("district", "m-0", 1),
+                                ("district", "m-1", 2), ("grassroots", "m-0", 1),
+                                ("grassroots", "m-1", 2)]
