@@ -169,15 +169,17 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
 
     async with StatsSampler(services) as sampler, httpx.AsyncClient(
             timeout=120, headers=admin) as client:
-        def mark(label: str) -> None:
-            marks.append({"at": round(sampler.now(), 2), "label": label})
+        async def mark(label: str) -> None:
+            # A sample at each mark: a step shorter than the sampling interval (a tiny import)
+            # still has its counts at both ends.
+            marks.append({"at": (await sampler.sample()).at, "label": label})
 
         http_ceiling = await measure_http_ceiling(url["registration"], args.concurrency,
                                                   max(100, min(2 * initiatives, 2_000)))
         say(f"registration GET /healthz at concurrency {args.concurrency}: "
             f"{http_ceiling:,.0f}/s (its HTTP stack alone)")
 
-        mark("import")
+        await mark("import")
         say(f"importing {len(district.units):,} units and {len(district.members):,} members ...")
         client.base_url = url["registration"]
         units_job, units_s = await asyncio.wait_for(upload(client, "units", files[0]), timeout)
@@ -212,7 +214,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
         stop_following = asyncio.Event()
         following = asyncio.create_task(follower.run(stop_following))
 
-        mark("submissions")
+        await mark("submissions")
         say(f"submitting {initiatives:,} initiatives at concurrency {args.concurrency} ...")
         submitted, bodies = await work.submit(initiatives)
         commands[submitted.kind] = submitted
@@ -220,7 +222,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
         if submitted.refused:
             raise BenchmarkFailed(f"{sum(submitted.refused.values())} submissions refused: "
                                   f"{submitted.first_refusals}")
-        mark("grassroots reviews")
+        await mark("grassroots reviews")
         say(f"reviewing {len(accepted_ids):,} initiatives at grassroots ...")
         grassroots, accepted = await work.review(
             "POST /initiatives/{id}/reviews (grassroots)", bodies, "grassroots",
@@ -228,7 +230,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
         commands[grassroots.kind] = grassroots
         upper = [b for b in accepted if district.upper_council(b["unit_id"])]
         upper = upper[:max(1, round(len(upper) * DISTRICT_REVIEW_SHARE))]
-        mark("district reviews")
+        await mark("district reviews")
         say(f"reviewing {len(upper):,} of them again at district level ...")
         district_run, _ = await work.review(
             "POST /initiatives/{id}/reviews (district)", upper, "district",
@@ -239,7 +241,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
                 raise BenchmarkFailed(f"{run.kind}: {sum(run.refused.values())} refused: "
                                       f"{run.first_refusals}")
 
-        mark("drain")
+        await mark("drain")
         say("waiting for every consumer and outbox to catch up ...")
         drain_s = await wait_until_quiet(sampler, bootstrap, run_id, topics, timeout,
                                          "the load's events reaching every service")
@@ -247,7 +249,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
         stop_following.set()
         await asyncio.wait_for(following, timeout)
 
-        mark("phase close")
+        await mark("phase close")
         say("closing the phase ...")
         close_path = f"/campaigns/{campaign['campaign_id']}/phases/{phase_id}/close"
         started = time.perf_counter()
@@ -274,7 +276,7 @@ async def load(args: argparse.Namespace, infra: Infrastructure, run_id: str,
         say(f"  close answered in {close_s:.2f} s; standings final after {to_final:.1f} s; "
             f"{proposals:,} proposals visible after {to_visible:.1f} s, all on the topic "
             f"after {to_published:.1f} s")
-        mark("end")
+        await mark("end")
         rss = peak_rss(services)
         at = {m["label"]: m["at"] for m in marks}
         rates = {"directory import": sampler.rates(at["import"], at["submissions"]),

@@ -52,6 +52,11 @@ DEMO_REVIEW = {"outcome": "accepted", "level": "grassroots", "grade": "B",
                "comment": "Hội đồng sáng kiến cơ sở công nhận, áp dụng toàn trường"}
 
 
+# How long the walking skeleton waits for the submission's own notification before it has the
+# initiative reviewed (a used database, where the submission changes no verdict).
+SUBMISSION_GRACE_S = 10.0
+
+
 class DemoFailed(RuntimeError):
     pass
 
@@ -77,9 +82,14 @@ def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 
         accepted = response.json()
         print(f"registration accepted initiative {accepted.get('initiative_id')} "
               f"(event {accepted.get('event_id')}, HTTP {response.status_code})", flush=True)
-        # The school's council accepts it (a thread of its own): its author hears of the
-        # review even when the submission changes none of her verdicts (a stack started again
-        # on the same database, where her earlier initiative decided them already).
+        # On a fresh database the submission reaches her through scoring and awards; on a
+        # used one it may change none of her verdicts and say nothing, and she hears of the
+        # school council's review instead (a thread of its own, sent once the submission's
+        # was heard of or given up on, so that scoring does not fold the submission's score
+        # change into the review's).
+        notification = _poll_notification(client, notify_url, teacher, correlation_id,
+                                          min(started + timeout_s,
+                                              time.monotonic() + SUBMISSION_GRACE_S))
         reviewed = client.post(
             f"{registration_url}/initiatives/{accepted['initiative_id']}/reviews",
             json=DEMO_REVIEW, headers={"X-Correlation-ID": review_correlation_id,
@@ -87,9 +97,12 @@ def run_demo(registration_url: str, notify_url: str, issuer, timeout_s: float = 
         if reviewed.status_code != 201:
             raise DemoFailed(f"POST /initiatives/…/reviews answered {reviewed.status_code}: "
                              f"{reviewed.text}")
-        notification = _poll_notification(client, notify_url, teacher,
-                                          (correlation_id, review_correlation_id),
-                                          started + timeout_s)
+        if notification is None:
+            notification = _poll_notification(client, notify_url, teacher,
+                                              review_correlation_id, started + timeout_s)
+        if notification is None:
+            raise DemoFailed(f"no notification for correlationid={correlation_id} (nor its "
+                             f"review's, {review_correlation_id}) at {notify_url}")
     elapsed = time.monotonic() - started
     print(f"\nthe initiative reached {DEMO_MEMBER}'s inbox in {elapsed:.1f} s:\n"
           f"  POST {registration_url}/initiatives -> registration outbox\n"
@@ -129,21 +142,18 @@ def _await_directory(client: httpx.Client, registration_url: str, token: str,
 
 
 def _poll_notification(client: httpx.Client, notify_url: str, token: str,
-                       correlation_ids: tuple[str, ...], deadline: float) -> dict:
-    """The first notification of the submission's thread, else of its review's."""
+                       correlation_id: str, deadline: float) -> dict | None:
+    """The teacher's first notification of the thread, or None by the deadline."""
     url = f"{notify_url}/members/{DEMO_MEMBER}/notifications"
-    last = "nothing yet"
     while time.monotonic() < deadline:
         try:
-            for correlation_id in correlation_ids:
-                response = client.get(url, headers={"Authorization": f"Bearer {token}"},
-                                      params={"correlation_id": correlation_id})
-                last = f"HTTP {response.status_code}"
-                if response.status_code == 200:
-                    for item in response.json():
-                        if item.get("correlation_id") == correlation_id:
-                            return item
-        except (httpx.HTTPError, ValueError) as exc:
-            last = repr(exc)
+            response = client.get(url, headers={"Authorization": f"Bearer {token}"},
+                                  params={"correlation_id": correlation_id})
+            if response.status_code == 200:
+                for item in response.json():
+                    if item.get("correlation_id") == correlation_id:
+                        return item
+        except (httpx.HTTPError, ValueError):
+            pass  # a service still starting: the deadline bounds the wait
         time.sleep(0.25)
-    raise DemoFailed(f"no notification for correlationid={correlation_ids[0]} at {url} ({last})")
+    return None
