@@ -188,8 +188,9 @@ def _demo(services, local_tokens: bool, mail, webhook, report_dir: str,
     from services.devstack.demo import DemoFailed, run_demo
     from services.devstack.demo_report import render_text, write_html
     from services.devstack.identity import LocalIssuer, identity_dir
+    from services.devstack.scenario_client import ScenarioFailed, Urls
     from services.devstack.scenario_report import collect
-    from services.devstack.scenario_run import Scenario, ScenarioFailed, Urls
+    from services.devstack.scenario_run import Scenario
 
     if not local_tokens:
         print("demo skipped: it mints its tokens with the local issuer, and you pointed the "

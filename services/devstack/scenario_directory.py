@@ -88,3 +88,8 @@ def district_names() -> dict[str, str]:
 def grassroots_ids() -> list[str]:
     return [SCHOOL, HOSPITAL, *(g.unit_id for units in GRASSROOTS.values() for g in units)]
 
+
+def member_units() -> dict[str, str]:
+    """Each scenario member's unit."""
+    units = {r.member_id: r.unit_id for r in scenario_members()}
+    return units | {e.member_id: e.unit_id for e in demo_members()}

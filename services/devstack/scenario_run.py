@@ -9,21 +9,23 @@ steps `between(step)` is called (the end-to-end test stops and restarts a servic
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import httpx
-
 from services.runtime.vietnamese import VIETNAM
 
-from .demo_directory import CITY, RECORDER, directory_commands
+from .demo_directory import CITY, directory_commands
+from .scenario_award_steps import LEVEL_ORDER, AwardSteps
 from .scenario_campaign import phase_holding, scenario_campaign
+from .scenario_client import (
+    ScenarioFailed,
+    Urls,
+    codes,
+)
 from .scenario_directory import (
-    demo_members,
+    member_units,
     members_csv,
     scenario_members,
     scenario_tree,
@@ -48,28 +50,6 @@ from .scenario_participation import (
     unit_registrations,
 )
 
-# What a command answers when its step was recorded by an earlier run.
-DONE = {"unit_exists", "member_exists", "change_not_after_latest", "campaign_exists",
-        "cluster_exists", "already_registered", "registration_exists", "pledge_exists",
-        "results_already_reported", "initiative_exists", "already_reviewed_at_level",
-        "work_exists", "work_already_approved", "exclusion_exists"}
-# Answers that mean "not yet": a projection still filling, a service restarting.
-RETRY_STATUS = {404, 502, 503, 504}
-LEVEL_ORDER = ("grassroots", "district", "city", "national")
-SIGNATORY = "Thay mặt Ban Thường vụ, Chủ tịch"
-
-
-class ScenarioFailed(RuntimeError):
-    pass
-
-
-@dataclass(frozen=True)
-class Urls:
-    registration: str
-    scoring: str
-    awards: str
-    notify: str
-
 
 @dataclass
 class Outcome:
@@ -81,68 +61,19 @@ class Outcome:
     webhook_id: str | None = None
 
 
-class Scenario:
+class Scenario(AwardSteps):
+    """The year played step by step; `run` says which steps a repeated run skips."""
+
     def __init__(self, urls: Urls, issuer, *, today: date | None = None,
                  progress: Callable[[str], None] = print,
                  between: Callable[[str], None] | None = None, webhook=None,
                  timeout_s: float = 120.0) -> None:
-        self.urls, self.issuer = urls, issuer
+        super().__init__(urls, issuer, timeout_s=timeout_s)
         self.today = today or datetime.now(VIETNAM).date()
         self.year = self.today.year
         self.campaign = scenario_campaign(self.year)
         self.phase = phase_holding(self.campaign["phases"], self.today)
         self.progress, self.between, self.webhook = progress, between or (lambda step: None), webhook
-        self.timeout_s = timeout_s
-        self.http = httpx.Client(timeout=30.0)
-        self._tokens: dict[tuple, str] = {}
-
-    # --- who acts -----------------------------------------------------------------------
-
-    def token(self, role: str, unit: str | None = None, member: str | None = None) -> str:
-        key = (role, unit, member)
-        if key not in self._tokens:
-            subject = f"local:demo:{role}:{unit or member or 'city'}"
-            name = RECORDER.name if role == "city_admin" else None
-            self._tokens[key] = self.issuer.mint(role=role, unit=unit, member=member,
-                                                 subject=subject, name=name,
-                                                 ttl_seconds=4 * 3600)
-        return self._tokens[key]
-
-    def admin(self) -> str:
-        return self.token("city_admin")
-
-    # --- HTTP ---------------------------------------------------------------------------
-
-    def call(self, method: str, url: str, token: str, *, key: str | None = None,
-             json=None, content: bytes | None = None, params=None,
-             headers: dict | None = None, ok=(200, 201, 202)) -> httpx.Response:
-        """One request, retried while the answer means "not yet" (a projection filling, a
-        service restarting) until the run's deadline; a `DONE` conflict counts as done."""
-        hdrs = {"Authorization": f"Bearer {token}"} | (headers or {})
-        if key:
-            hdrs["Idempotency-Key"] = idempotency_key(key)
-        deadline = time.monotonic() + self.timeout_s
-        last = "no answer"
-        while True:
-            try:
-                answer = self.http.request(method, url, headers=hdrs, json=json, content=content,
-                                           params=params)
-                if answer.status_code in ok or (answer.status_code == 409 and _codes(answer) & DONE):
-                    return answer
-                last = f"{answer.status_code} {answer.text[:600]}"
-                if answer.status_code not in RETRY_STATUS:
-                    raise ScenarioFailed(f"{method} {url} answered {last}")
-            except httpx.TransportError as exc:
-                last = repr(exc)
-            if time.monotonic() > deadline:
-                raise ScenarioFailed(f"{method} {url}: still {last}")
-            time.sleep(0.25)
-
-    def post(self, base: str, path: str, token: str, body, key: str) -> httpx.Response:
-        return self.call("POST", f"{base}{path}", token, key=f"demo:{key}", json=body)
-
-    def get(self, base: str, path: str, token: str | None = None, **params):
-        return self.call("GET", f"{base}{path}", token or self.admin(), params=params).json()
 
     # --- the run ------------------------------------------------------------------------
 
@@ -207,7 +138,7 @@ class Scenario:
         if answer.status_code == 422:
             # A unit registered by an earlier run under a parent dissolved since: it is there.
             unit = body.get("unit_id")
-            if _codes(answer) == {"unit_not_active"} and path == "/units" and unit:
+            if codes(answer) == {"unit_not_active"} and path == "/units" and unit:
                 held = self.http.get(f"{self.urls.registration}/units/{unit}",
                                      params={"as_of": body["effective_from"]},
                                      headers={"Authorization": f"Bearer {token}"})
@@ -319,97 +250,10 @@ class Scenario:
         cid, pid = self.campaign["campaign_id"], self.phase["phase_id"]
         answer = self.call("POST", f"{self.urls.registration}/campaigns/{cid}/phases/{pid}/close",
                            self.admin(), key=f"demo:close:{pid}", ok=(200, 409))
-        if answer.status_code == 409 and _codes(answer) != {"phase_closed"}:
+        if answer.status_code == 409 and codes(answer) != {"phase_closed"}:
             raise ScenarioFailed(f"closing {pid}: {answer.text[:600]}")
         counts = answer.json().get("accepted_counts") if answer.status_code == 200 else None
         if counts:
             self.progress("    accepted for the phase: " + ", ".join(
                 f"{k.removeprefix('thidua.').removesuffix('.v1')} {v}"
                 for k, v in sorted(counts.items())))
-
-    def await_standings(self) -> None:
-        cid, pid = self.campaign["campaign_id"], self.phase["phase_id"]
-        self._until(lambda: self.get(self.urls.scoring,
-                                     f"/campaigns/{cid}/phases/{pid}/barrier").get("finalized_at"),
-                    "scoring to finalize the standings")
-
-    def proposals(self) -> list[dict]:
-        items, cursor = [], None
-        while True:
-            params = {"campaign_id": self.campaign["campaign_id"],
-                      "phase_id": self.phase["phase_id"], "limit": 500}
-            page = self.get(self.urls.awards, "/proposals", **(params | (
-                {"cursor": cursor} if cursor else {})))
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
-
-    def approve_proposals(self, outcome: Outcome) -> None:
-        """Once the round has placed its candidates, each level's proposals within quota are
-        approved in bulk, lowest level first (a level needs the one below approved)."""
-        found = self._until(self.proposals, "awards to place its candidates")
-        placed = {p["status"] for p in found}
-        self.progress(f"    {len(found)} placements: " + ", ".join(
-            f"{s} {sum(1 for p in found if p['status'] == s)}" for s in sorted(placed)))
-        for level in LEVEL_ORDER:
-            ids = [p["proposal_id"] for p in found if p["level"] == level
-                   and p["status"] == "proposed"]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                answer = self.post(self.urls.awards, "/proposals/approvals", self.admin(),
-                                   {"proposal_ids": chunk, "signatory": SIGNATORY},
-                                   f"approvals:{self.phase['phase_id']}:{level}:{start}").json()
-                refused = [i for i in answer["items"] if i["outcome"] == "refused"
-                           and i["code"] != "proposal_already_decided"]
-                if refused:
-                    raise ScenarioFailed(f"approvals at {level} refused: {refused[:5]}")
-                outcome.decisions |= {i["decision_id"]: i["decision_number"]
-                                      for i in answer["items"] if i.get("decision_id")}
-        if outcome.decisions:
-            self.progress(f"    {len(outcome.decisions)} decisions numbered "
-                          + ", ".join(sorted(set(outcome.decisions.values()))))
-
-    def await_notifications(self, quiet_s: float = 2.0) -> None:
-        """Until nothing is pending on any channel and the counts have held still a moment."""
-        last, since = None, time.monotonic()
-        deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
-            channels = self.get(self.urls.notify, "/statistics/notifications")["channels"]
-            now = tuple((c["channel"], c["delivered"], c["pending"]) for c in channels)
-            if now != last:
-                last, since = now, time.monotonic()
-            elif all(c["pending"] == 0 for c in channels) and time.monotonic() - since > quiet_s:
-                return
-            time.sleep(0.3)
-        raise ScenarioFailed(f"notifications still moving after {self.timeout_s:.0f} s: {last}")
-
-    def _until(self, probe: Callable, what: str):
-        deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
-            if found := probe():
-                return found
-            time.sleep(0.3)
-        raise ScenarioFailed(f"waited {self.timeout_s:.0f} s for {what}")
-
-
-def member_units() -> dict[str, str]:
-    """Each scenario member's unit."""
-    units = {r.member_id: r.unit_id for r in scenario_members()}
-    return units | {e.member_id: e.unit_id for e in demo_members()}
-
-
-def idempotency_key(text: str) -> str:
-    """The header allows `A-Z a-z 0-9 . _ : -`, at most 128: other characters become dots, a
-    longer key keeps its start and a digest of the whole."""
-    key = re.sub(r"[^A-Za-z0-9._:-]", ".", text)
-    if len(key) <= 128:
-        return key
-    return key[:100] + ":" + hashlib.sha256(text.encode()).hexdigest()[:27]
-
-
-def _codes(answer: httpx.Response) -> set[str]:
-    try:
-        return {e.get("code") for e in answer.json().get("errors", [])}
-    except (ValueError, AttributeError):
-        return set()

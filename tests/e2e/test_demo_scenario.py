@@ -25,8 +25,10 @@ from services.devstack.demo_directory import CITY
 from services.devstack.demo_sinks import WebhookSink
 from services.devstack.identity import LocalIssuer
 from services.devstack.scenario_campaign import award_rules
+from services.devstack.scenario_client import Urls
 from services.devstack.scenario_directory import (
     demo_members,
+    member_units,
     scenario_members,
     scenario_tree,
     scenario_units,
@@ -34,7 +36,7 @@ from services.devstack.scenario_directory import (
 )
 from services.devstack.scenario_initiatives import EXCLUDED, INITIATIVES, WORKS, registered_members
 from services.devstack.scenario_participation import CLUSTERS, cluster_id, targets_met
-from services.devstack.scenario_run import Scenario, Urls, member_units
+from services.devstack.scenario_run import Scenario
 from services.registry import NAMES
 from tests.support.kafka_log import read_topic
 from tests.support.ports import free_base_port

@@ -11,10 +11,10 @@ from contracts.events.campaigns import Phase
 from contracts.events.org import UnitRegistered, UnitUpdated
 from contracts.events.rules import AwardRules
 from services.devstack.scenario_campaign import phase_holding, phases, scenario_campaign
+from services.devstack.scenario_client import idempotency_key
 from services.devstack.scenario_directory import members_csv, scenario_members, scenario_tree
 from services.devstack.scenario_initiatives import INITIATIVES, WORKS, member_names
 from services.devstack.scenario_participation import CLUSTERS, achieved, targets_met
-from services.devstack.scenario_run import idempotency_key
 
 
 @pytest.mark.parametrize("year", [2025, 2026, 2028, 2100])
