@@ -83,12 +83,15 @@ async def register_unit(command: domain.RegisterUnit, request: Request,
             await own.require_acting_on(command.parent_id, field="parent_id")
             if command.parent_id == command.unit_id:
                 raise domain.Cycle(command.unit_id, command.parent_id)
+        # A registered unit answers 409 whatever became of its parent since: a repeated
+        # registration is told the unit is there, not that the parent is gone.
+        if not await repository.claim_unit(conn, command.unit_id):
+            raise domain.UnitExists(command.unit_id)
+        if command.parent_id is not None:
             parent = await _parent_on(conn, command.parent_id, command.effective_from)
             if "district_id" not in command.model_fields_set:
                 district = parent.district_id
         data = domain.unit_registered(command, district, scope.actor)
-        if not await repository.claim_unit(conn, command.unit_id):
-            raise domain.UnitExists(command.unit_id)
         event = runtime.envelopes.for_command(
             data, district=district, correlation_id=request.state.correlation_id,
             subject=data.unit_id)

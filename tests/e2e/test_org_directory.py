@@ -103,6 +103,10 @@ async def test_the_2025_reform_keeps_history_and_fills_every_directory(clients, 
                                             kind="upper_level_union", district_id=ward))
     await post(clients, f"/units/{school}/changes",
                {"effective_from": "2025-10-01", "parent_id": ward, "district_id": ward})
+    # Registering the school again as first recorded: it is there, whatever became of its
+    # first parent since.
+    again = await post(clients, "/units", unit_body(school, federation), status=409)
+    assert error_of(again) == ("unit_exists", "unit_id")
 
     reg = clients["registration"]
     then = (await reg.get(f"/units/{school}?as_of=2024-05-01")).json()
