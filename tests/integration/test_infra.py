@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.devstack.embedded import server_settings
 from services.devstack.topics import ensure_topics
 from tests.support.ports import free_base_port
 
@@ -73,6 +74,20 @@ async def test_postgres_answers(database_url):
     conn = await asyncpg.connect(database_url)
     try:
         assert (await conn.fetchval("select version()")).startswith("PostgreSQL")
+    finally:
+        await conn.close()
+
+
+async def test_the_embedded_server_runs_with_the_settings_sized_to_the_machine(infrastructure):
+    if infrastructure.kind != "embedded" or os.environ.get("DATABASE_URL"):
+        pytest.skip("only the embedded server is configured by thidua")
+    wanted = server_settings()
+    conn = await asyncpg.connect(infrastructure.database_url)
+    try:
+        for name in ("shared_buffers", "wal_buffers", "max_wal_size", "maintenance_work_mem"):
+            assert await conn.fetchval(
+                "SELECT pg_size_bytes(current_setting($1)) = pg_size_bytes($2)",
+                name, wanted[name]), (name, await conn.fetchval("SELECT current_setting($1)", name))
     finally:
         await conn.close()
 
