@@ -129,6 +129,7 @@ def build_consumer(
         repository=repository,
         clock=clock,
         health=ConsumerHealth(settings.consumer_stall_after_ms / 1000),
+        apply_connections=settings.consumer_apply_connections,
     )
 
 
