@@ -1,6 +1,7 @@
-"""A batch applied on two connections, against the real broker and database: its partitions
-split between two transactions side by side, every event applied once, a poison event
-dead-lettered without holding back the other transaction's partitions."""
+"""A batch applied on two connections and topped up with what the next fetch brings, against
+the real broker and database: its partitions split between two transactions side by side,
+every event applied once and in order per partition, a poison event dead-lettered without
+holding back the other transaction's partitions (the rewind covers the topped-up records)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ async def test_a_batch_of_several_partitions_is_applied_by_two_transactions_once
         consumer_group=f"apply-connections-{RUN}", consumer_session_timeout_ms=6000,
         consumer_heartbeat_interval_ms=500, consumer_max_attempts=2,
         consumer_retry_backoff_ms=20, consumer_retry_backoff_max_ms=50,
-        consumer_apply_connections=2,
+        consumer_apply_connections=2, consumer_top_up_ms=20,
     )
     broker, consumer = await start_consumer(settings, pool, producer, handlers, topics=[TOPIC])
     try:
