@@ -8,7 +8,11 @@ works, and the pledge results. All on one private topic (scoring dispatches on t
 unit as registration keys them. Then, in this run:
 
 1. ceiling: aiokafka fetching every record of the topic (no decoding, no database);
-2. ceiling: PostgreSQL upserting one row per event with one `unnest` statement per batch;
+2. ceiling: PostgreSQL upserting one row per event with one `unnest` statement per batch, on
+   as many connections as the worker applies a batch on (`SCORING_CONSUMER_APPLY_CONNECTIONS`;
+   each batch cut by unit, one transaction per connection) and, for reference, on one;
+   measured before and after the worker, which is compared with the mean (the machine's load
+   moves while it runs);
 3. one scoring worker (real handlers and repository: facts, reprice in SQL, ledger, totals,
    coalesced score.changed in the outbox, barrier counts), timed from its first applied batch.
 
@@ -39,6 +43,7 @@ from benchmarks.scoring_stream import (
 from services.devstack.infrastructure import provide_infrastructure
 from services.runtime.db import open_schema
 from services.runtime.logs import configure_logging
+from services.scoring.settings import ScoringSettings
 from tests.support.scoring_mix import scoring_mix
 
 TABLE = """CREATE TABLE rows (row_id text PRIMARY KEY, unit_id text NOT NULL,
@@ -49,22 +54,49 @@ UPSERT = """INSERT INTO rows (row_id, unit_id, kind, points)
 # Rows the worker keeps for the stream (updates in place not counted).
 ROWS_KEPT = """
     SELECT (SELECT count(*) FROM inbox) + (SELECT count(*) FROM facts)
-         + (SELECT count(*) FROM fact_points) + (SELECT count(*) FROM score_entries)
+         + (SELECT count(*) FROM score_entries)
          + (SELECT count(*) FROM scores) + (SELECT count(*) FROM outbox)
          + (SELECT count(*) FROM initiatives) + (SELECT count(*) FROM initiative_reviews)
          + (SELECT count(*) FROM phase_counts)"""
 
 
-async def upsert_ceiling(pool: asyncpg.Pool, events, batch: int) -> float:
-    """Rows/s for one unnest upsert per batch of `batch` rows, one transaction each."""
+async def upsert_ceiling(pool: asyncpg.Pool, events, batch: int, connections: int) -> float:
+    """Rows/s for one unnest upsert per batch of `batch` rows, one transaction each; with
+    several connections, each batch's rows are cut by unit (as the worker cuts a batch by
+    partition) and upserted side by side, one transaction per connection."""
     rows = [(e.id, getattr(e.data, "unit_id", "u"), e.type, 2) for e in events]
+
+    async def upsert(chunk) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(UPSERT, *(list(c) for c in zip(*chunk, strict=True)))
+
     started = time.perf_counter()
-    async with pool.acquire() as conn:
-        for i in range(0, len(rows), batch):
-            chunk = rows[i:i + batch]
-            async with conn.transaction():
-                await conn.execute(UPSERT, *(list(c) for c in zip(*chunk, strict=True)))
+    for i in range(0, len(rows), batch):
+        parts: list[list] = [[] for _ in range(connections)]
+        for row in rows[i:i + batch]:
+            parts[hash(row[1]) % connections].append(row)
+        await asyncio.gather(*(upsert(part) for part in parts if part))
     return len(rows) / (time.perf_counter() - started)
+
+
+async def upsert_ceilings(database_url: str, events, batch: int, connections: int,
+                          label: str) -> float:
+    """The upsert ceiling on a fresh table, on the worker's number of connections (and on one,
+    for reference, when that differs); returns the worker's."""
+    schema = f"bench_upsert_{uuid.uuid4().hex[:8]}"
+    pool = await open_schema(database_url, schema, max_size=max(2, connections))
+    await pool.execute(TABLE)
+    counts = sorted({1, connections})
+    rates = {}
+    for n in counts:
+        await pool.execute("TRUNCATE rows")
+        rates[n] = await upsert_ceiling(pool, events, batch, n)
+    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await pool.close()
+    shown = ", ".join(f"{rates[n]:,.0f} rows/s on {n} connection{'s' if n > 1 else ''}"
+                      for n in counts)
+    print(f"ceiling  PostgreSQL unnest upsert, {label}: {shown}")
+    return rates[connections]
 
 
 async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
@@ -82,11 +114,10 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
 
     consumed = await consume_ceiling(bootstrap, topic, len(events), args.batch)
     print(f"ceiling  aiokafka consume                   {consumed:>9,.0f} events/s")
-    pool = await open_schema(database_url, f"bench_upsert_{run_id}", max_size=2)
-    await pool.execute(TABLE)
-    upserts = await upsert_ceiling(pool, events, args.batch)
-    await pool.close()
-    print(f"ceiling  PostgreSQL unnest upsert per batch {upserts:>9,.0f} rows/s")
+    # The machine's load moves while the worker runs: the upsert ceiling is measured before
+    # and after it, and the worker compared with their mean.
+    connections = ScoringSettings().consumer_apply_connections
+    before = await upsert_ceilings(database_url, events, args.batch, connections, "before")
 
     worker = await ScoringWorker(bootstrap, database_url, run_id, "throughput",
                                  args.batch).open()
@@ -96,11 +127,14 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
         "SELECT count(*) FROM outbox WHERE event_type = 'thidua.score.changed.v1'")
     subjects = await worker.pool.fetchval("SELECT count(*) FROM scores")
     rows = await worker.pool.fetchval(ROWS_KEPT)
+    after = await upsert_ceilings(database_url, events, args.batch, connections, "after ")
+    upserts = (before + after) / 2
     lower = min(consumed, upserts)
     print(f"worker   scoring, one instance              {rate:>9,.0f} events/s  "
           f"= {rate / lower:.2f} of the lower ceiling (target ≥ 0.50); "
           f"{rate / consumed:.2f} of consume, {rate / upserts:.2f} of upsert; "
-          f"{worker.consumer.stats.batches} batches")
+          f"{worker.consumer.stats.batches} batches on {connections} connections; upsert "
+          f"ceiling {upserts:,.0f} rows/s (mean of before and after)")
     print(f"         {subjects:,} subjects scored, {changes:,} coalesced score.changed "
           f"for {len(events):,} events")
     # The upsert ceiling writes one row per event; the worker keeps several (inbox, fact,

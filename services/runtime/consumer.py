@@ -32,6 +32,10 @@ from .runs import runs_by_type
 
 log = structlog.get_logger()
 
+# A batch smaller than this is applied in one transaction even when the consumer may use more:
+# a second transaction's fixed round trips would cost more than the parallelism gains.
+SPLIT_MIN_RECORDS = 200
+
 # Records decoded between two inbox claims: small enough that the database works while the next
 # chunk decodes, large enough that a claim's round trip is negligible beside it.
 DECODE_CHUNK = 400
@@ -76,6 +80,7 @@ class EventConsumer:
         repository: RepositoryFactory = lambda conn: None,
         clock: Clock = system_clock,
         health: ConsumerHealth | None = None,
+        apply_connections: int = 1,
     ) -> None:
         self._pool = pool
         self._handlers = handlers
@@ -86,6 +91,7 @@ class EventConsumer:
         self._clock = clock
         self.health = health or ConsumerHealth()
         self.stats = ConsumerStats()
+        self._apply_connections = max(1, apply_connections)
 
     async def handle_batch(self, records: Sequence[ConsumerRecord]) -> None:
         started = time.perf_counter()
@@ -106,13 +112,34 @@ class EventConsumer:
         done = await self._dead_letters.already_sent(records)
         if done:
             records = [r for r in records if coordinates(r) not in done]
+        groups = partition_groups(records, self._apply_connections)
+        if len(groups) == 1:
+            rejections = await self._handle_group(records)
+        else:
+            rejections = await self._handle_groups(groups)
+        await self._dead_letters.send_all(rejections)
+        self.stats.dead_lettered += len(rejections)
+
+    async def _handle_groups(self, groups: list[list[ConsumerRecord]]) -> list[Rejection]:
+        """Apply each group of partitions in its own transaction, side by side. Every group
+        runs to its end before a failure is raised: the batch is then redelivered whole, and
+        the inbox skips what the groups that committed applied."""
+        outcomes = await asyncio.gather(*(self._handle_group(g) for g in groups),
+                                        return_exceptions=True)
+        rejections: list[Rejection] = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            rejections += outcome
+        return rejections
+
+    async def _handle_group(self, records: Sequence[ConsumerRecord]) -> list[Rejection]:
         rejections, received, failure = await self._decode_and_apply(records)
         if failure is not None:
             failure = await self._apply_with_retries(received, failure)
             if failure is not None:
                 rejections += await self._isolate(received)
-        await self._dead_letters.send_all(rejections)
-        self.stats.dead_lettered += len(rejections)
+        return rejections
 
     async def _decode_and_apply(
         self, records: Sequence[ConsumerRecord]
@@ -297,3 +324,24 @@ class EventConsumer:
             )
             for item in pending
         ]
+
+
+def partition_groups(records: Sequence[ConsumerRecord], connections: int) -> list[list[ConsumerRecord]]:
+    """The batch cut into at most `connections` groups of whole partitions, of about equal
+    sizes, each partition's records in their order: what one transaction applies.
+
+    A partition is never split, so the events of one key (one unit) are applied in order by
+    one transaction, as with a single connection.
+    """
+    if connections <= 1 or len(records) < SPLIT_MIN_RECORDS:
+        return [list(records)]
+    by_partition: dict[tuple[str, int], list[ConsumerRecord]] = {}
+    for record in records:
+        by_partition.setdefault((record.topic, record.partition), []).append(record)
+    if len(by_partition) == 1:
+        return [list(records)]
+    groups: list[list[ConsumerRecord]] = [[] for _ in range(min(connections, len(by_partition)))]
+    # Largest partition first onto the smallest group: balanced enough, deterministic.
+    for key in sorted(by_partition, key=lambda k: (-len(by_partition[k]), k)):
+        min(groups, key=len).extend(by_partition[key])
+    return groups

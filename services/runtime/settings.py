@@ -68,7 +68,15 @@ class ServiceSettings(BaseSettings):
     # through the subscriber at 500 and 91k at 2,000. Idle periods still deliver small batches.
     consumer_max_records: int = 2000
     consumer_batch_timeout_ms: int = 50
+    # Transactions a batch is applied in, side by side, each over whole partitions (a batch of
+    # fewer than 200 records or of one partition is one transaction). More than one lets the
+    # database work on several cores; it needs as many pool connections.
+    consumer_apply_connections: int = 1
     consumer_fetch_max_wait_ms: int = 50
+    # After a batch is delivered, wait up to this long for the fetch its delivery starts and
+    # add what it brings (0: never). Without it, what was published while the previous batch
+    # was applied waits for one batch more (subscription._top_up).
+    consumer_top_up_ms: int = 0
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 1_000
     consumer_request_timeout_ms: int = 40_000

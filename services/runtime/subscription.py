@@ -83,10 +83,32 @@ def subscribe(
 
     @subscriber
     async def on_batch(records: Any, message: KafkaMessage) -> None:
+        if settings.consumer_top_up_ms > 0:
+            await _top_up(message, settings.consumer_top_up_ms, settings.consumer_max_records)
         await consumer.handle_batch(message.raw_message)
         _report_lag(message)
 
     return subscriber
+
+
+async def _top_up(message: KafkaMessage, wait_ms: int, max_records: int) -> None:
+    """Add to the batch what the fetch its delivery set off brings within `wait_ms`.
+
+    aiokafka fetches a partition again only once its buffered records are taken, so the records
+    of a batch are those fetched while the previous batch was applied; what was published
+    after that fetch waits on the broker for a whole batch more. Taking the buffer starts that
+    fetch; waiting briefly for it lets them be applied now. They join `raw_message`, so a
+    failed batch rewinds them too (nack seeks each partition to its earliest record) and a
+    successful one commits them.
+    """
+    client = getattr(message, "consumer", None)
+    room = max_records - len(message.raw_message)
+    if client is None or room <= 0 or not hasattr(client, "getmany"):
+        return
+    more = await client.getmany(timeout_ms=wait_ms, max_records=room)
+    if more:
+        message.raw_message = (*message.raw_message,
+                               *(record for records in more.values() for record in records))
 
 
 def _report_lag(message: KafkaMessage) -> None:
@@ -129,6 +151,7 @@ def build_consumer(
         repository=repository,
         clock=clock,
         health=ConsumerHealth(settings.consumer_stall_after_ms / 1000),
+        apply_connections=settings.consumer_apply_connections,
     )
 
 

@@ -93,15 +93,18 @@ class PhaseBarrier:
         return {k for k in keys if self._held[k]}
 
     async def _take(self, keys: set[PhaseKey]) -> dict[PhaseKey, bool]:
-        campaigns, phases = _columns(keys)
-        await self._conn.execute(
-            """INSERT INTO phases (campaign_id, phase_id)
-               SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
-               ON CONFLICT DO NOTHING""", campaigns, phases)
         seen = await self._conn.fetch(
             """SELECT campaign_id, phase_id, accepted_counts IS NOT NULL AS closed FROM phases
                WHERE (campaign_id, phase_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
-            campaigns, phases)
+            *_columns(keys))
+        # Only a phase never seen is inserted (a statement fewer per batch once it exists); one
+        # inserted meanwhile by another batch, even closed, is caught by the lock below.
+        missing = keys - {(r[0], r[1]) for r in seen}
+        if missing:
+            await self._conn.execute(
+                """INSERT INTO phases (campaign_id, phase_id)
+                   SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
+                   ON CONFLICT DO NOTHING""", *_columns(missing))
         closed = {(r[0], r[1]) for r in seen if r[2]}
         state: dict[PhaseKey, tuple[bool, bool]] = {}
         for mode, part in (("UPDATE", closed), ("SHARE", keys - closed)):

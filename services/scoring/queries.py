@@ -42,17 +42,21 @@ async def breakdown_of(pool: asyncpg.Pool, subject_kind: str, subject_id: str,
                        campaign_id: str | None, phase_id: str | None, after: str,
                        limit: int) -> list[dict]:
     """Every fact behind a subject's totals with the points it earns now and the rule."""
+    # A unit's facts by unit (facts_by_unit), a member's through the members a fact credits
+    # (facts_by_member); each fact keeps whom it was last priced for.
+    credits = ("f.unit_id = $1 AND f.priced_unit" if subject_kind == "unit"
+               else "f.member_ids @> ARRAY[$1::text] AND $1 = ANY(f.priced_members)")
     rows = await pool.fetch(
-        """SELECT p.fact_id, p.campaign_id, p.phase_id, p.rule, p.points, f.unit_id, f.level,
-                  f.grade, f.benefit_vnd, f.target_value, f.achieved_value, f.source_event_id,
-                  f.occurred_at
-           FROM fact_points AS p JOIN facts AS f USING (fact_id)
-           WHERE p.subject_kind = $1 AND p.subject_id = $2
-             AND ($3::text IS NULL OR p.campaign_id = $3)
-             AND ($4::text IS NULL OR p.phase_id = $4)
-             AND p.fact_id > $5
-           ORDER BY p.fact_id LIMIT $6""",
-        subject_kind, subject_id, campaign_id, phase_id, after, limit,
+        f"""SELECT f.fact_id, f.campaign_id, f.phase_id, f.priced_rule AS rule, f.points,
+                   f.unit_id, f.level, f.grade, f.benefit_vnd, f.target_value, f.achieved_value,
+                   f.source_event_id, f.occurred_at
+            FROM facts AS f
+            WHERE {credits} AND f.points IS NOT NULL
+              AND ($2::text IS NULL OR f.campaign_id = $2)
+              AND ($3::text IS NULL OR f.phase_id = $3)
+              AND f.fact_id > $4
+            ORDER BY f.fact_id LIMIT $5""",
+        subject_id, campaign_id, phase_id, after, limit,
     )
     return [dict(r) for r in rows]
 

@@ -98,7 +98,9 @@ REFRESH_INITIATIVE_FACTS = """
 
 # What the touched facts earn now against what they earned: the differences become ledger
 # lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and
-# are added to the subjects' totals, each subject's version going up by its lines.
+# are added to the subjects' totals, each subject's version going up by its lines. A fact
+# keeps what it earns and whom it credited when last priced (`points`, `priced_*`), the same
+# amount for each of its subjects.
 REPRICE = f"""
 WITH touched AS MATERIALIZED (
     -- a primary-key probe per fact, never a pass over the table: OFFSET 0 keeps the planner
@@ -110,35 +112,40 @@ WITH touched AS MATERIALIZED (
     SELECT c.campaign_id, {prices(campaign_rules_of("cr", "$2"))}
     FROM (SELECT DISTINCT campaign_id FROM touched) AS c
     LEFT JOIN campaign_rules AS cr USING (campaign_id)
+), repriced AS MATERIALIZED (
+    SELECT t.*, {points_of("t", "pr")} AS new_points
+    FROM touched AS t JOIN priced AS pr USING (campaign_id)
 ), fresh AS (
-    SELECT t.fact_id, c.subject_kind, c.subject_id, t.campaign_id, t.phase_id, t.unit_id,
-           t.district, t.rule, t.source_event_id, t.fact_order, c.position,
-           {points_of("t", "pr")} AS points
-    FROM touched AS t
-    JOIN priced AS pr USING (campaign_id)
-    CROSS JOIN LATERAL (SELECT 'unit', t.unit_id, 0::bigint WHERE t.credit_unit
+    SELECT r.fact_id, c.subject_kind, c.subject_id, r.campaign_id, r.phase_id, r.unit_id,
+           r.district, r.rule, r.source_event_id, r.fact_order, c.position,
+           r.new_points AS points
+    FROM repriced AS r
+    CROSS JOIN LATERAL (SELECT 'unit', r.unit_id, 0::bigint WHERE r.credit_unit
                         UNION ALL
-                        SELECT 'member', m, n FROM unnest(t.member_ids) WITH ORDINALITY AS a(m, n))
+                        SELECT 'member', m, n FROM unnest(r.member_ids) WITH ORDINALITY AS a(m, n))
          AS c(subject_kind, subject_id, position)
-), known AS MATERIALIZED (  -- what they earned: probes of the primary key, as above
-    SELECT p.* FROM touched AS t
-    CROSS JOIN LATERAL (SELECT * FROM fact_points WHERE fact_points.fact_id = t.fact_id
-                        OFFSET 0) AS p
+), known AS (  -- what they earned, and whom, when last priced
+    SELECT r.fact_id, k.subject_kind, k.subject_id, r.priced_rule AS rule, r.points
+    FROM repriced AS r
+    CROSS JOIN LATERAL (SELECT 'unit', r.unit_id WHERE r.priced_unit
+                        UNION ALL
+                        SELECT 'member', m FROM unnest(r.priced_members) AS m)
+         AS k(subject_kind, subject_id)
+    WHERE r.points IS NOT NULL
 ), diff AS (
     SELECT n.fact_id, n.subject_kind, n.subject_id, n.campaign_id, n.phase_id, n.unit_id,
            n.district, n.rule, n.source_event_id, n.points, n.fact_order, n.position,
-           n.points - coalesce(k.points, 0) AS delta,
-           k.fact_id IS NULL OR k.rule <> n.rule OR k.points <> n.points AS changed
+           n.points - coalesce(k.points, 0) AS delta
     FROM fresh AS n
     LEFT JOIN known AS k USING (fact_id, subject_kind, subject_id)
-), kept AS (
-    INSERT INTO fact_points AS p (fact_id, subject_kind, subject_id, campaign_id, phase_id,
-                                  rule, points)
-    SELECT fact_id, subject_kind, subject_id, campaign_id, phase_id, rule, points
-    FROM diff WHERE changed
-    ON CONFLICT (fact_id, subject_kind, subject_id) DO UPDATE
-       SET rule = EXCLUDED.rule, points = EXCLUDED.points,
-           campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id
+), kept AS (  -- in place: these columns are in no index
+    UPDATE facts AS f
+    SET priced_rule = r.rule, points = r.new_points, priced_unit = r.credit_unit,
+        priced_members = r.member_ids
+    FROM repriced AS r
+    WHERE f.fact_id = ANY($1::text[]) AND f.fact_id = r.fact_id
+      AND (f.priced_rule, f.points, f.priced_unit, f.priced_members)
+          IS DISTINCT FROM (r.rule, r.new_points, r.credit_unit, r.member_ids)
 ), ordered AS MATERIALIZED (  -- the ledger lines, in the order they are written
     SELECT d.*, row_number() OVER (ORDER BY d.fact_order, d.position) AS line
     FROM diff AS d WHERE d.delta <> 0

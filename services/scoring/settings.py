@@ -13,3 +13,9 @@ class ScoringSettings(ServiceSettings):
 
     service_name: str = ENTRY.name
     http_port: int = ENTRY.http_port
+    # A batch's partitions on two transactions: the worker's statements are the database's
+    # work, and two run on two cores (benchmarks/scoring_throughput.py).
+    consumer_apply_connections: int = 2
+    # Publish → visible score: a batch takes in what was published while the previous one was
+    # applied (benchmarks/scoring_latency.py).
+    consumer_top_up_ms: int = 20

@@ -1,7 +1,7 @@
 """Scoring on the real broker and database: the close overtaking the phase's last events still
 finalizes the right standings once; two workers in one group derive what one does; and a
-worker reading the topics from offset zero after the fact (a replay) derives what the live one
-did."""
+worker reading the topics from offset zero after the fact (a replay, its large batches each
+applied in two transactions side by side) derives what the live one did."""
 
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ class Worker:
         await self.producer.start()
         return self
 
-    async def start_replica(self) -> None:
-        settings = ServiceSettings(
-            kafka_bootstrap_servers=self.bootstrap, service_name="scoring",
-            consumer_group=self.group, consumer_max_records=100,
-            consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=500,
-            consumer_retry_backoff_ms=20, consumer_retry_backoff_max_ms=200)
+    async def start_replica(self, **overrides) -> None:
+        settings = ServiceSettings(**{
+            "kafka_bootstrap_servers": self.bootstrap, "service_name": "scoring",
+            "consumer_group": self.group, "consumer_max_records": 100,
+            "consumer_session_timeout_ms": 6000, "consumer_heartbeat_interval_ms": 500,
+            "consumer_retry_backoff_ms": 20, "consumer_retry_backoff_max_ms": 200, **overrides})
         broker, _ = await start_consumer(settings, self.pool, self.producer, handlers,
                                          repository=ScoringRepository)
         self.brokers.append(broker)
@@ -116,7 +116,10 @@ async def test_one_worker_two_workers_and_a_replay_derive_the_same_final_standin
         await publish(producer, stream)
         for worker in (live, pair):
             await wait_for(lambda w=worker: w.finalized(mix.campaign_id), timeout=120)
-        await replay.start_replica()  # from offset zero, everything already in the topics
+        # From offset zero, everything already in the topics: large batches over many
+        # partitions, each applied in two transactions side by side as a deployed worker does.
+        await replay.start_replica(consumer_max_records=2000, consumer_apply_connections=2,
+                                   consumer_top_up_ms=20)
         await wait_for(lambda: replay.finalized(mix.campaign_id), timeout=120)
 
         expected = await live.state(mix.campaign_id)

@@ -20,6 +20,7 @@ from contracts.events.participation import (
     TargetResult,
 )
 from contracts.events.rules import ScoringRules
+from services.scoring import queries
 from services.scoring.handlers import handlers
 from services.scoring.repository import ScoringRepository
 from tests.support.handler_harness import ServiceUnderTest, open_harness
@@ -125,6 +126,50 @@ async def test_a_rejection_at_the_only_level_earns_nothing_and_stays_in_the_brea
         "SELECT fact_id, rule, points FROM fact_points WHERE subject_kind = 'unit' ORDER BY 1")
     assert [tuple(r) for r in rows] == [("initiative:ini-3", "initiative_rejected", 0),
                                         ("submission:ini-3", "initiative_submitted", 2)]
+
+
+async def test_the_breakdown_of_a_unit_or_a_member_lists_what_each_fact_earns_it(scoring):
+    await scoring.apply(submitted("ini-5", authors=("m-1", "m-2")),
+                        reviewed("ini-5", "grassroots", "A"))
+    await scoring.apply(submitted("ini-6", authors=("m-2",)),
+                        reviewed("ini-6", "grassroots", None, outcome="rejected"))
+    await scoring.apply(reviewed("ini-7", "district", "B"), submitted("ini-8", unit_id="u-other", authors=("m-9",)))
+    await scoring.apply(submitted("ini-7", authors=("m-2",)))  # credits m-2 with the review
+
+    async def breakdown(kind, subject, campaign=None, after="", limit=100):
+        rows = await queries.breakdown_of(scoring.pool, kind, subject, campaign, None, after,
+                                          limit)
+        return [(r["fact_id"], r["rule"], r["points"]) for r in rows]
+
+    assert await breakdown("unit", "u-det") == [
+        ("initiative:ini-5", "initiative_accepted", 10),
+        ("initiative:ini-6", "initiative_rejected", 0),
+        ("initiative:ini-7", "initiative_accepted", 14),
+        ("submission:ini-5", "initiative_submitted", 2),
+        ("submission:ini-6", "initiative_submitted", 2),
+        ("submission:ini-7", "initiative_submitted", 2)]
+    assert await breakdown("member", "m-2") == [
+        ("initiative:ini-5", "initiative_accepted", 10),
+        ("initiative:ini-6", "initiative_rejected", 0),
+        ("initiative:ini-7", "initiative_accepted", 14),
+        ("submission:ini-5", "initiative_submitted", 2),
+        ("submission:ini-6", "initiative_submitted", 2),
+        ("submission:ini-7", "initiative_submitted", 2)]
+    assert await breakdown("member", "m-1") == [
+        ("initiative:ini-5", "initiative_accepted", 10),
+        ("submission:ini-5", "initiative_submitted", 2)]
+    # each subject's breakdown adds up to its total
+    for kind, subject in (("unit", "u-det"), ("member", "m-1"), ("member", "m-2")):
+        assert sum(p for *_, p in await breakdown(kind, subject)) == (
+            await totals(scoring))[(kind, subject)]
+    # a cursor pages on by fact id; another campaign, another unit's or an unknown id: nothing
+    assert await breakdown("unit", "u-det", after="initiative:ini-7", limit=2) == [
+        ("submission:ini-5", "initiative_submitted", 2),
+        ("submission:ini-6", "initiative_submitted", 2)]
+    assert await breakdown("unit", "u-det", campaign="cmp-other") == []
+    assert await breakdown("unit", "u-other") == [("submission:ini-8", "initiative_submitted", 2)]
+    assert await breakdown("member", "u-det") == []
+    assert await breakdown("unit", "m-1") == []
 
 
 async def test_the_campaigns_own_rules_price_its_facts_even_when_its_launch_comes_late(scoring):
