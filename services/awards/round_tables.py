@@ -35,7 +35,7 @@ ISSUER_KINDS = {
 _TABLES = ("round_proposed", "round_candidates", "round_issuers", "round_clusters",
            "round_member_facts", "round_exclusions", "round_qualified")
 # Memory for the round's sorts and hashes, for the round's statements only.
-WORK_MEM = "256MB"
+WORK_MEM = "512MB"
 
 # ON COMMIT DELETE ROWS: a round leaves nothing behind on the pooled connection; each round
 # also empties them first, since two phases' rounds may run in one batch transaction.
