@@ -171,7 +171,7 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
               f"{round_seconds:.2f} s ({proposed / round_seconds:,.0f} events/s)")
         print(f"ceiling: PostgreSQL writing the same {placements:,} proposal and {proposed:,} "
               f"outbox rows alone: {ceiling_seconds:.2f} s")
-        print(f"ratio round / ceiling: {round_seconds / ceiling_seconds:.1f}")
+        print(f"ratio round / ceiling: {round_seconds / ceiling_seconds:.2f}")
         print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
         print("proposed per title and level: " + ", ".join(
             f"{r[0]}/{r[1]} {r[2]:,}" for r in by_level))

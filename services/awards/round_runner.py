@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import structlog
+from prometheus_client import Counter, Histogram
 
 from contracts import CloudEvent
 from contracts.topics import AWARDS
@@ -21,6 +22,18 @@ from .round_records import RoundStamp
 from .round_tables import round_settings
 
 log = structlog.get_logger()
+
+# What ops watch of proposal rounds: how long each took (a city's round takes minutes), and how
+# many placements it stored and proposals it announced. Counted when the round runs: a batch
+# that then fails runs it again and counts again.
+ROUND_DURATION = Histogram(
+    "thidua_awards_round_duration_seconds",
+    "Time from a proposal round's claim to its last statement (placing, storing, announcing).",
+    buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1200))
+ROUND_ROWS = Counter(
+    "thidua_awards_round_rows_total",
+    "Rows written by proposal rounds: `placement` (every placement stored in proposals), "
+    "`announced` (each award.proposed written to the outbox).", ["kind"])
 
 
 async def run_round(ctx: Context, campaign_id: str, phase_id: str, cause: CloudEvent) -> None:
@@ -35,6 +48,9 @@ async def run_round(ctx: Context, campaign_id: str, phase_id: str, cause: CloudE
     async with round_settings(ctx.conn):
         placements, announced = await place(ctx.conn, stamp, rules, today_in_vietnam(now),
                                             basis)
+    seconds = time.perf_counter() - started
+    ROUND_DURATION.observe(seconds)
+    ROUND_ROWS.labels("placement").inc(placements)
+    ROUND_ROWS.labels("announced").inc(announced)
     log.info("proposal_round_done", campaign_id=campaign_id, phase_id=phase_id,
-             placements=placements, proposed=announced,
-             seconds=round(time.perf_counter() - started, 3))
+             placements=placements, proposed=announced, seconds=round(seconds, 3))
