@@ -1,25 +1,20 @@
-"""The SQL of a proposal round: the phase barrier, the candidates' facts for the reference
-round, storing the placements and announcing the proposed.
+"""The SQL of a proposal round around its placing: the phase barrier, the campaign's rule set,
+and the candidates' facts for the reference round.
 
 Each step is one set-based statement inside the consumer's batch transaction.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import asyncpg
 
-from contracts import CloudEvent
 from contracts.events.rules import AwardRules
-from contracts.topics import AWARDS
 
 from .candidates import Candidate, Initiative
-from .round_placement import ISSUER_KINDS
-
-# Awards' CloudEvents source (`/thidua/<service>`), for the events the round writes in SQL.
-SOURCE = "/thidua/awards"
+from .round_tables import ISSUER_KINDS
 
 
 async def count_applied(conn: asyncpg.Connection, counts: dict[tuple[str, str], int]) -> list[tuple[str, str]]:
@@ -150,66 +145,3 @@ async def candidates(conn: asyncpg.Connection, campaign_id: str, phase_id: str, 
             frozenset(history.get((kind, sid), ())), issuers.get(unit, {}),
             tuple(clusters.get(sid, ())) if kind == "unit" else ()))
     return out
-
-
-# The round's placements are in the temporary `round_placements` (`round_placement.place`);
-# one statement stores the new ones and, for those within quota, writes their
-# `thidua.award.proposed.v1` straight into the outbox: the envelope and payload built by
-# PostgreSQL, in the round's transaction, with the relay woken at commit.
-_STORE_AND_ANNOUNCE = """
-WITH stored AS (
-    INSERT INTO proposals (proposal_id, campaign_id, phase_id, year, title, level, subject_kind,
-        subject_id, subject_name, unit_id, issuer_unit_id, cluster_id, points, rank, quota,
-        candidate_count, tie_break, standing, direct_worker, initiative_ids, status,
-        proposed_at, disclosure_ends_at)
-    SELECT 'prop-' || md5(concat_ws(chr(31), $1::text, $2::text, r.title, r.level,
-                                    r.subject_kind, r.subject_id))::uuid,
-           $1, $2, $3::int, r.title, r.level, r.subject_kind, r.subject_id, r.subject_name,
-           r.unit_id, r.issuer_unit_id, r.cluster_id, r.points, r.rank, r.quota,
-           r.candidate_count, r.tie_break, r.standing, r.direct_worker, r.initiative_ids,
-           r.status, $4::timestamptz, $4::timestamptz + $5::interval
-    FROM round_placements r
-    ON CONFLICT DO NOTHING
-    RETURNING *),
-announced AS (
-    INSERT INTO outbox (event_id, event_type, topic, partition_key, value, correlation_id)
-    SELECT p.event_id, 'thidua.award.proposed.v1', $6::text, convert_to(p.unit_id, 'UTF8'),
-           -- a null `district` is left out of the envelope, as the contracts say
-           convert_to(CASE WHEN u.district_id IS NULL THEN x.j
-                           ELSE '{"district":' || to_json(u.district_id)::text || ','
-                                || substr(x.j, 2) END, 'UTF8'),
-           $8::text
-    FROM (SELECT *, gen_random_uuid()::text AS event_id FROM stored) p
-    CROSS JOIN LATERAL (SELECT json_build_object(
-                   'specversion', '1.0', 'id', p.event_id, 'source', $7::text,
-                   'type', 'thidua.award.proposed.v1', 'time', $4::timestamptz,
-                   'subject', p.subject_id, 'datacontenttype', 'application/json',
-                   'correlationid', $8::text, 'causationid', $9::text,
-                   'data', json_build_object(
-                       'actor', NULL, 'unit_id', p.unit_id, 'campaign_id', p.campaign_id,
-                       'subject_kind', p.subject_kind, 'subject_id', p.subject_id,
-                       'title', p.title, 'level', p.level, 'proposal_id', p.proposal_id,
-                       'phase_id', p.phase_id, 'subject_name', p.subject_name,
-                       'issuer_unit_id', p.issuer_unit_id, 'points', p.points::text,
-                       'quota', p.quota, 'quota_rank', p.rank, 'tie_break', p.tie_break,
-                       'proposed_at', p.proposed_at, 'candidate_count', p.candidate_count,
-                       'cluster_id', p.cluster_id,
-                       'disclosure_ends_at', p.disclosure_ends_at))::text AS j) x
-    LEFT JOIN directory_units u ON u.unit_id = p.unit_id AND u.valid @> $10::date
-    WHERE p.status = 'proposed'
-    ORDER BY array_position(ARRAY['grassroots', 'district', 'city', 'national'], p.level),
-             p.title, p.issuer_unit_id, p.cluster_id, p.rank
-    RETURNING 1)
-SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM announced),
-       (SELECT pg_notify(current_schema() || '_outbox', '') FROM announced LIMIT 1)"""
-
-
-async def store_and_announce(conn: asyncpg.Connection, campaign_id: str, phase_id: str,
-                             year: int, now: datetime, disclosure: timedelta, cause: CloudEvent,
-                             on: date) -> tuple[int, int]:
-    """Store every placement of `round_placements` once and announce the new ones within
-    quota; give (stored, announced). A replayed round stores and announces nothing."""
-    row = await conn.fetchrow(
-        _STORE_AND_ANNOUNCE, campaign_id, phase_id, year, now, disclosure, AWARDS.name, SOURCE,
-        cause.correlationid, cause.id, on)
-    return row[0], row[1]

@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from contracts import CloudEvent, new_event
 from contracts.events.campaigns import CampaignLaunched, Phase
@@ -102,6 +104,10 @@ async def placements(awards, title: str) -> dict[tuple[str, str], dict]:
     return {(r["subject_id"], r["level"]): dict(r) for r in rows}
 
 
+def rounds_written(kind: str) -> float:
+    return REGISTRY.get_sample_value("thidua_awards_round_rows_total", {"kind": kind}) or 0.0
+
+
 def only(*titles: TitleRule, **settings) -> AwardRules:
     return AwardRules(titles=list(titles), **settings)
 
@@ -117,7 +123,9 @@ async def test_the_round_waits_until_every_score_change_of_the_phase_is_applied(
     await awards.apply(score("m-0", 30, "u-g1"), score("m-1", 25, "u-g1"))
     await awards.apply(finalized(3))  # the third change is still on its way
     assert await proposed(awards) == []
+    announced_before = rounds_written("announced")
     await awards.apply(score("m-2", 21, "u-g1"))
+    assert rounds_written("announced") - announced_before == 6  # what ops see at /metrics
     assert [p[:2] for p in await proposed(awards)] == [
         ("m-0", "grassroots"), ("m-1", "grassroots"), ("m-2", "grassroots"),
         ("m-0", "district"), ("m-1", "district"), ("m-0", "city")]
@@ -130,6 +138,31 @@ async def test_the_round_waits_until_every_score_change_of_the_phase_is_applied(
     await awards.apply(score("m-0", 40, "u-g1"))  # a late change after the round
     assert await awards.emitted("thidua.award.proposed.v1") == [
         e for e in before if e.type == "thidua.award.proposed.v1"]
+
+
+async def test_a_round_that_meets_a_stored_proposal_id_stores_and_announces_nothing(awards):
+    """The round's claim keeps a round from running twice; should a proposal id exist all the
+    same, the round fails whole (the batch retries, then dead-letters): no placement of it is
+    stored, none announced, and the phase is not marked proposed."""
+    await tree(awards, {"u-g1": ("u-d1", 40)}, {f"m-{i}": ("u-g1", True) for i in range(3)})
+    await awards.apply(campaign(only(GOOD_WORKER)))
+    await awards.apply(*[score(f"m-{i}", 30 - i, "u-g1") for i in range(3)])
+    await awards.pool.execute(  # the id the round derives for m-1's good worker at district
+        """INSERT INTO proposals (proposal_id, campaign_id, phase_id, year, title, level,
+               subject_kind, subject_id, subject_name, unit_id, issuer_unit_id, points,
+               candidate_count, standing, direct_worker, status, proposed_at,
+               disclosure_ends_at)
+           VALUES ('prop-' || md5(concat_ws(chr(31), $1::text, $2::text, 'good_worker',
+                                            'district', 'member', 'm-1'))::uuid,
+                   $1, $2, 2025, 'good_worker', 'district', 'member', 'm-1', 'Thành viên m-1',
+                   'u-g1', 'u-d1', 29, 1, 'stored before', true, 'proposed', $3, $3)""",
+        CAMPAIGN, PHASE, NOW)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await awards.apply(finalized(3))
+    assert await awards.emitted("thidua.award.proposed.v1") == []
+    assert await awards.pool.fetchval("SELECT count(*) FROM proposals") == 1
+    assert await awards.pool.fetchval(
+        "SELECT proposed_at FROM phase_progress WHERE phase_id = $1", PHASE) is None
 
 
 async def test_the_pyramid_holds_at_every_level(awards):

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from contracts import decode_event
 from contracts.events.common import LEVELS
 from contracts.events.rules import (
     EXCLUSION_KINDS,
@@ -34,6 +35,7 @@ from services.awards.handlers import handlers
 from services.awards.proposal_round import propose
 from services.awards.repository import AwardsRepository
 from services.awards.round_placement import place
+from services.awards.round_records import RoundStamp
 from tests.support.handler_harness import ServiceUnderTest, open_harness
 
 pytestmark = pytest.mark.integration
@@ -41,6 +43,7 @@ pytestmark = pytest.mark.integration
 AWARDS = ServiceUnderTest("awards", handlers, AwardsRepository,
                           Path(__file__).parents[3] / "services" / "awards" / "migrations")
 CAMPAIGN, PHASE, YEAR, ON = "c-prop", "c-prop-p1", 2025, date(2025, 6, 2)
+NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
 MEMBER_TITLES = ["advanced_labourer", "grassroots_emulation_fighter", "good_worker",
                  "creative_labour", "provincial_emulation_fighter"]
 UNIT_TITLES = ["advanced_collective", "excellent_collective", "emulation_flag"]
@@ -177,7 +180,8 @@ async def write(conn: asyncpg.Connection, world: dict) -> None:
     await conn.executemany(
         """INSERT INTO directory_members (member_id, effective_from, valid, unit_id, full_name,
                gender, direct_worker, union_officer, status, recorded_at)
-           VALUES ($1, '2020-01-01', daterange('2020-01-01', NULL), $2, 'Đoàn viên ' || $1,
+           VALUES ($1, '2020-01-01', daterange('2020-01-01', NULL), $2,
+                   'Đoàn viên "' || $1 || '" \\ ' || chr(9),  -- what JSON must escape
                    CASE WHEN $4 THEN 'female' ELSE 'male' END, $3, $5, 'active', now())""",
         [(m, u, direct, woman, officer)
          for m, (u, direct, woman, officer) in world["members"].items()])
@@ -228,8 +232,18 @@ async def both_ways(database_url: str, schema: str, rules: AwardRules, world: di
             await write(conn, world)
             reference = propose(await rounds.candidates(
                 conn, CAMPAIGN, PHASE, YEAR, ON, world["basis"]), rules, YEAR)
-            await place(conn, CAMPAIGN, PHASE, rules, YEAR, ON, world["basis"])
-            placed = await conn.fetch("SELECT * FROM round_placements")
+            stamp = RoundStamp(CAMPAIGN, PHASE, YEAR, NOW, NOW + timedelta(days=7), "awards",
+                               "corr-1", "cause-1")
+            await place(conn, stamp, rules, ON, world["basis"])
+            placed = await conn.fetch(
+                """SELECT title, level, subject_kind, subject_id, subject_name, unit_id,
+                          issuer_unit_id, cluster_id, points, rank, quota, candidate_count,
+                          tie_break, standing, direct_worker, initiative_ids, status
+                   FROM proposals""")
+            announced = [decode_event(r[0]) for r in await conn.fetch(
+                "SELECT value FROM outbox WHERE event_type = 'thidua.award.proposed.v1'")]
+            stored_ids = {(r[0], r[1], r[2]): r[3] for r in await conn.fetch(
+                "SELECT title, level, subject_id, proposal_id FROM proposals")}
         finally:
             await transaction.rollback()
     finally:
@@ -240,6 +254,19 @@ async def both_ways(database_url: str, schema: str, rules: AwardRules, world: di
          p.quota, p.candidate_count, p.tie_break, p.standing, p.candidate.direct_worker,
          list(p.initiative_ids), p.status) for p in reference)
     got = sorted(tuple(r) for r in placed)
+    # Each placement within quota is announced once, its event built by PostgreSQL saying
+    # what the placement says (the contract's model decodes and validates it).
+    assert sorted((e.data.title, e.data.level, e.data.subject_kind, e.data.subject_id,
+                   e.data.subject_name, e.data.unit_id, e.data.issuer_unit_id,
+                   e.data.cluster_id, e.data.points, e.data.quota_rank, e.data.quota,
+                   e.data.candidate_count, e.data.tie_break, e.data.proposal_id, e.subject,
+                   e.district, e.correlationid, e.causationid, e.time, e.data.proposed_at,
+                   e.data.disclosure_ends_at, e.data.campaign_id, e.data.phase_id)
+                  for e in announced) == sorted(
+        (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12],
+         stored_ids[(p[0], p[1], p[3])], p[3], GRASSROOTS[p[5]], "corr-1", "cause-1", NOW, NOW,
+         NOW + timedelta(days=7), CAMPAIGN, PHASE)
+        for p in got if p[16] == "proposed")
     return expected, got
 
 
