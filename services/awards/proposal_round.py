@@ -41,7 +41,11 @@ class Placement:
     initiative_ids: tuple[str, ...] = ()
 
 
-def _groups(rule: TitleRule, level: str, pool: Sequence[Candidate]) -> dict[tuple[str, str | None], list[Candidate]]:
+def _groups(rule: TitleRule, level: str,
+            pool: Sequence[Candidate]) -> dict[tuple[str, str | None], list[Candidate]]:
+    """Who competes with whom: per issuer, or for a `per_cluster` title per cluster alone (one
+    flag a cluster, even when its units lie under several issuers), keyed (issuer, cluster)
+    with the issuer empty for a cluster."""
     groups: dict[tuple[str, str | None], list[Candidate]] = {}
     for c in pool:
         issuer = c.issuers.get(level)
@@ -50,7 +54,7 @@ def _groups(rule: TitleRule, level: str, pool: Sequence[Candidate]) -> dict[tupl
         if rule.per_cluster:
             if not c.clusters:
                 continue
-            groups.setdefault((issuer, c.clusters[0]), []).append(c)
+            groups.setdefault(("", c.clusters[0]), []).append(c)
         else:
             groups.setdefault((issuer, None), []).append(c)
     return groups
@@ -59,8 +63,8 @@ def _groups(rule: TitleRule, level: str, pool: Sequence[Candidate]) -> dict[tupl
 def _place_level(rule: TitleRule, level: str, pool: Sequence[Candidate], rules: AwardRules,
                  rnd: Round, rests_on: dict[str, tuple[str, ...]]) -> list[Placement]:
     out = []
-    for (issuer, cluster), group in sorted(_groups(rule, level, pool).items(),
-                                           key=lambda kv: (kv[0][0], kv[0][1] or "")):
+    for (_, cluster), group in sorted(_groups(rule, level, pool).items(),
+                                      key=lambda kv: (kv[0][0], kv[0][1] or "")):
         order, keys = ranking.ranked(group, rules)
         of = [cap.of_title for cap in rules.ratio_caps
               if cap.enabled and cap.title == rule.title and cap.level == level]
@@ -69,10 +73,11 @@ def _place_level(rule: TitleRule, level: str, pool: Sequence[Candidate], rules: 
             counts = [sum(1 for c in order if rnd.holds(t, level, c.subject_id)) for t in of]
             cap = ranking.ratio_cap(rules, rule.title, level, min(counts))
         quota = ranking.quota_of(rule, level, len(order), cap)
-        where = cluster or issuer
         for i, c in enumerate(order):
             rank = i + 1
             status = PROPOSED if quota is None or rank <= quota else BEYOND_QUOTA
+            issuer = c.issuers[level]
+            where = cluster or issuer
             out.append(Placement(
                 rule.title, level, c, status, issuer, cluster, rank, quota, len(order),
                 ranking.deciding_breaker(order, i, rules, keys),

@@ -69,8 +69,10 @@ def level_statement(rule: TitleRule, level: str, below: str | None, rules: Award
     held_totals = "".join(f", sum(held{n}) OVER g AS held_in{n}" for n in range(len(held)))
     held_cols = "".join(f", {h}" for h in held)
     small = p(rules.small_collective_max_members, "int")
-    within_quota = """(SELECT * FROM placed WHERE status = 'proposed'
-                       ORDER BY issuer_unit_id, cluster_id, rank) within_quota"""
+    # A cluster's flag is one for the cluster, even when its units lie under several issuers.
+    group = "cluster_id" if rule.per_cluster else "issuer_unit_id"
+    within_quota = f"""(SELECT * FROM placed WHERE status = 'proposed'
+                       ORDER BY {group}, rank) within_quota"""
     sql = f"""
 WITH placed AS (
 SELECT {proposal_id(stamp, rule.title, level, rule.subject_kind, p)} AS proposal_id,
@@ -100,7 +102,7 @@ FROM (SELECT *, {quota} AS quota, coalesce(cluster_id, issuer_unit_id) AS place
                   FROM round_qualified q
                   {' '.join(joins)}
                   WHERE q.excluded IS NULL) pool
-            WINDOW g AS (PARTITION BY issuer_unit_id, cluster_id),
+            WINDOW g AS (PARTITION BY {group}),
                    w AS (g ORDER BY {order})) ranked) quoted),
 stored AS ({store(stamp, rule.title, level, "placed", p)}),
 kept AS (INSERT INTO round_proposed

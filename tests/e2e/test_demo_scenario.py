@@ -112,7 +112,7 @@ def expected_placements() -> dict[tuple[str, str, str], str]:
     """(title, level, subject) → `proposed` or `beyond_quota`, under the campaign's rule set
     (`award_rules()`: advanced labourer from 2 points; good worker from 20, one place per ward
     union at district; creative labour from one accepted initiative worth 80 M VND recognised;
-    the flag to the leader of each cluster, per issuer at district and city)."""
+    the flag to the leader of each cluster, one a cluster at district and city)."""
     rules = {r["title"]: r for r in award_rules()["titles"]}
     assert award_rules()["disclosure_days"] == 0
     placed: dict[tuple[str, str, str], str] = {}
@@ -144,22 +144,14 @@ def expected_placements() -> dict[tuple[str, str, str], str]:
         if benefit[m] >= creative:
             placed.update({("creative_labour", level, m): "proposed" for level in LEVELS})
     totals = unit_points()
-    cluster_of = {u: key for key, (_, us) in CLUSTERS.items() for u in us}
-    groups = defaultdict(list)
-    for unit in cluster_of:
-        groups[ward_of()[unit], cluster_of[unit]].append(unit)
-    flagged = defaultdict(list)
-    for (ward, key), group in groups.items():
-        first, rest = _top(group, lambda u: (-per_100(u, totals[u]), size[u] > 30),
-                           f"emulation_flag at {ward} in {key}")
+    for key, (_, group) in CLUSTERS.items():
+        # One flag a cluster, whichever ward unions its units lie under; its leader alone goes
+        # on to the city's list.
+        first, rest = _top(list(group), lambda u: (-per_100(u, totals[u]), size[u] > 30),
+                           f"emulation_flag in {key}")
         placed["emulation_flag", "district", first] = "proposed"
         placed.update({("emulation_flag", "district", u): "beyond_quota" for u in rest})
-        flagged[key].append(first)
-    for key, group in flagged.items():
-        first, rest = _top(group, lambda u: (-per_100(u, totals[u]), size[u] > 30),
-                           f"emulation_flag at the city in {key}")
         placed["emulation_flag", "city", first] = "proposed"
-        placed.update({("emulation_flag", "city", u): "beyond_quota" for u in rest})
     return placed
 
 

@@ -299,7 +299,7 @@ def test_the_property_meets_every_kind_of_placement(database_url, schema):
         "scored": {f"m-{i}": (Decimal(20), TIMES[i % 3]) for i in range(6)},
         "unit_scores": {"g-1": (5, TIMES[0]), "g-2": (10, TIMES[0]), "g-3": (6, TIMES[1])},
         "initiatives": [], "exclusions": {("m-5", "disciplined", YEAR)}, "history": set(),
-        "clusters": [("cl-a", ["g-1", "g-2"], YEAR), ("cl-b", ["g-3"], YEAR)],
+        "clusters": [("cl-a", ["g-1", "g-3"], YEAR), ("cl-b", ["g-2"], YEAR)],
         "basis": "per_100_members"}
     expected, got = asyncio.run(both_ways(database_url, schema[1], rules, world))
     assert got == expected
@@ -310,6 +310,8 @@ def test_the_property_meets_every_kind_of_placement(database_url, schema):
     assert statuses[("good_worker", "m-2", "grassroots")] == ("proposed", "earliest")
     assert statuses[("good_worker", "m-3", "grassroots")] == ("beyond_quota", "direct_worker")
     assert statuses[("good_worker", "m-1", "grassroots")] == ("beyond_quota", "earliest")
-    # Per cluster: g-1 and g-2 both 50 per 100 members, g-1 first by its id; g-3 alone.
+    # One flag a cluster, though cl-a's units lie under two district federations: g-1 (50 per
+    # 100 members) before g-3 (20); g-2 alone in cl-b.
     assert {k[1] for k, v in statuses.items() if k[0] == "emulation_flag"
-            and v[0] == "proposed"} == {"g-1", "g-3"}
+            and v[0] == "proposed"} == {"g-1", "g-2"}
+    assert statuses[("emulation_flag", "g-3", "district")] == ("beyond_quota", None)
