@@ -21,6 +21,8 @@ from datetime import datetime
 
 import asyncpg
 
+from services.runtime import outbox_wake
+
 from .import_events import EVENT_ID, stage_events
 from .import_files import RowError
 from .import_rows import STAGED, Kind
@@ -127,5 +129,5 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
     staged = await conn.execute(stage_events(kind), json.dumps(source), json.dumps(stamp),
                                 json.dumps(correlation_id), actor_json, correlation_id, ids)
     if staged != "INSERT 0 0":
-        await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
+        outbox_wake.staged()  # the pool's release after the commit wakes the relay
     return Outcome(counts["registered"], counts["updated"], counts["unchanged"])
