@@ -10,10 +10,12 @@ its database connections going through a counting proxy, and prints PostgreSQL r
 per command. Then, in the same run, the ceiling any command stands under: single-row
 transactions straight into PostgreSQL (BEGIN, one INSERT of a row the size of an initiative
 with its outbox row, COMMIT) from as many connections as the HTTP concurrency, and the ratio
-of accepted commands to that ceiling.
+of accepted commands to that ceiling; and the same transactions each sending a NOTIFY, as
+commands did to wake the relay before the wake-up moved after the commit.
 
     python -m benchmarks.command_throughput [--requests 4000] [--concurrency 32]
                                             [--role all|api] [--idempotency-keys]
+                                            [--ceilings-only]
 
 Each command comes from its unit's grassroots official with a token from a local issuer, on a
 directory of 500 unions published first: the token check (cached per token) and the scope check
@@ -184,9 +186,13 @@ async def throughput(args: argparse.Namespace, bootstrap: str, database_url: str
     return command_rate
 
 
-async def transaction_ceiling(database_url: str, concurrency: int, count: int) -> float:
+async def transaction_ceiling(database_url: str, concurrency: int, count: int,
+                              notify: bool = False) -> float:
     """Single-row transactions per second at `concurrency` connections, with no HTTP, no
-    checks and no outbox: what PostgreSQL commits on this machine in this run."""
+    checks and no outbox: what PostgreSQL commits on this machine in this run. With `notify`,
+    each transaction also sends a NOTIFY, as every command did to wake the relay before the
+    wake-up moved after the commit (PostgreSQL serialises the commits of notifying
+    transactions)."""
     import asyncpg
 
     table = f"ceiling_{uuid.uuid4().hex[:8]}"
@@ -202,6 +208,8 @@ async def transaction_ceiling(database_url: str, concurrency: int, count: int) -
                     async with conn.transaction():
                         await conn.execute(f"INSERT INTO {table} VALUES ($1, $2)", f"r{n}",
                                            payload)
+                        if notify:
+                            await conn.execute(f"NOTIFY {table}")
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -250,6 +258,18 @@ async def round_trips(bootstrap: str, database_url: str, idempotency_keys: bool)
           f"{ROUND_TRIP_COMMANDS} sequential commands each")
 
 
+def ceilings(database_url: str, args: argparse.Namespace, command_rate: float | None) -> None:
+    ceiling = asyncio.run(transaction_ceiling(database_url, args.concurrency, args.requests))
+    notifying = asyncio.run(transaction_ceiling(database_url, args.concurrency, args.requests,
+                                                notify=True))
+    against = ("" if command_rate is None
+               else f"; commands accepted / that ceiling: {command_rate / ceiling:.2f}")
+    print(f"single-row transactions straight into PostgreSQL at concurrency "
+          f"{args.concurrency}: {ceiling:8,.0f}/s{against}")
+    print(f"the same, each with a NOTIFY (how commands woke the relay before): "
+          f"{notifying:8,.0f}/s ({notifying / ceiling:.2f} of it)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=4000, help="requests per measured phase")
@@ -261,18 +281,19 @@ def main() -> None:
                              "as the runtime starts its parts by role)")
     parser.add_argument("--idempotency-keys", action="store_true",
                         help="send a fresh Idempotency-Key with every command")
+    parser.add_argument("--ceilings-only", action="store_true",
+                        help="measure only PostgreSQL's single-row transaction rates")
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     with provide_infrastructure() as infra:
+        if args.ceilings_only:
+            ceilings(infra.database_url, args, None)
+            return
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, all_topic_specs()))
         asyncio.run(publish_tree(infra.kafka_bootstrap_servers, bench_tree()))
         command_rate = asyncio.run(throughput(args, infra.kafka_bootstrap_servers,
                                               infra.database_url))
-        ceiling = asyncio.run(transaction_ceiling(infra.database_url, args.concurrency,
-                                                  args.requests))
-        print(f"single-row transactions straight into PostgreSQL at concurrency "
-              f"{args.concurrency}: {ceiling:8,.0f}/s; commands accepted / that ceiling: "
-              f"{command_rate / ceiling:.2f}")
+        ceilings(infra.database_url, args, command_rate)
         # Bounded: a broker or database that dies under the run must not hang it.
         asyncio.run(asyncio.wait_for(round_trips(infra.kafka_bootstrap_servers,
                                                  infra.database_url, args.idempotency_keys), 300))

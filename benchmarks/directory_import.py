@@ -186,8 +186,10 @@ async def copy_ceiling(database_url: str, path: Path) -> tuple[int, float]:
 
 async def published(bootstrap: str) -> tuple[int, int]:
     """Records on the org topic, counted by reading them all (and the sum of end offsets)."""
+    # A fetch answered "offset out of range" resets the position; to the latest offset (the
+    # default) it would end the count at once, having read nothing.
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 << 20)
+                                max_partition_fetch_bytes=8 << 20, auto_offset_reset="earliest")
     await consumer.start()
     try:
         await consumer.topics()

@@ -14,13 +14,16 @@ What a row becomes (its `action` in the plan):
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from .import_events import stage_events
+from services.runtime import outbox_wake
+
+from .import_events import EVENT_ID, stage_events
 from .import_files import RowError
 from .import_rows import STAGED, Kind
 
@@ -39,6 +42,9 @@ _STAGE = {
 _BAD = """CREATE TEMP TABLE import_bad (row_no integer NOT NULL, col text, code text NOT NULL,
           reason text NOT NULL) ON COMMIT DROP"""
 
+_WORK_MEM = "128MB"
+
+
 @dataclass(frozen=True)
 class Outcome:
     registered: int
@@ -48,6 +54,9 @@ class Outcome:
 
 async def stage(conn: asyncpg.Connection, kind: Kind, rows: AsyncIterable[tuple]) -> None:
     """Create the staging tables and COPY the checked rows into them (streamed by asyncpg)."""
+    # The plan's joins and the events' ordering sort and hash a whole file: in memory, not in
+    # temporary files (the default 4 MB spills at a few ten thousand rows).
+    await conn.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
     await conn.execute(_STAGE[kind])
     await conn.execute(_BAD)
     await conn.copy_records_to_table("import_rows", records=rows,
@@ -74,17 +83,22 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
                  correlation_id: str, actor_json: str) -> Outcome:
     """Record every planned row and its event in the outbox (the plan holds no bad row now)."""
     noun = "unit" if kind == "units" else "member"
-    fresh = await conn.fetchval(f"""
-        WITH claimed AS (INSERT INTO {kind} ({noun}_id)
-                         SELECT {noun}_id FROM import_plan WHERE action = 'register'
-                         ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT count(*) FROM claimed""")
+    # The ids checked as new were not locked (they did not exist): a command that registered
+    # one meanwhile makes this insert fail on the primary key, and the whole import with it.
+    # A plain insert: `ON CONFLICT` would cost a speculative insertion a row.
+    try:
+        await conn.execute(f"""INSERT INTO {kind} ({noun}_id)
+                               SELECT {noun}_id FROM import_plan WHERE action = 'register'""")
+    except asyncpg.UniqueViolationError:
+        raise ConcurrentRegistration() from None
     counts = await conn.fetchrow("""
         SELECT count(*) FILTER (WHERE action = 'register') AS registered,
                count(*) FILTER (WHERE action = 'update') AS updated,
                count(*) FILTER (WHERE action = 'same') AS unchanged FROM import_plan""")
-    if fresh != counts["registered"]:
-        raise ConcurrentRegistration()
+    # Event ids in the order of the rows: one random UUID4 prefix per import and the row number
+    # in the last 12 hex digits, so the outbox's unique index on them grows at its end instead
+    # of at a random page a row.
+    ids = str(uuid.uuid4())[:24]
     # A member's state ends where the next begins (`valid` follows `valid_until`).
     close, is_open = (("valid = daterange(s.effective_from, p.effective_from)",
                        "upper_inf(s.valid)") if kind == "units"
@@ -94,26 +108,26 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
         FROM import_plan p
         WHERE p.action = 'update' AND s.{noun}_id = p.{noun}_id AND {is_open}""")
     if kind == "units":
-        await conn.execute("""
+        await conn.execute(f"""
             INSERT INTO unit_states (unit_id, effective_from, valid, parent_id, name, kind,
                                      district_id, sector, member_count, direct_worker_count,
                                      status, event_id, recorded_by)
             SELECT unit_id, effective_from, daterange(effective_from, NULL), parent_id, name,
                    kind, district, sector, member_count, direct_worker_count, 'active',
-                   event_id, $1::jsonb
-            FROM import_plan WHERE action <> 'same'""", actor_json)
+                   {EVENT_ID}, $1::jsonb
+            FROM import_plan WHERE action <> 'same'""", actor_json, ids)
     else:
-        await conn.execute("""
+        await conn.execute(f"""
             INSERT INTO member_states (member_id, effective_from, unit_id, full_name,
                                        gender, direct_worker, union_officer, job_title, status,
                                        event_id, recorded_by)
             SELECT member_id, effective_from, unit_id,
                    full_name, gender, direct_worker, union_officer, job_title, 'active',
-                   event_id, $1::jsonb
-            FROM import_plan WHERE action <> 'same'""", actor_json)
+                   {EVENT_ID}, $1::jsonb
+            FROM import_plan WHERE action <> 'same'""", actor_json, ids)
     stamp = time.isoformat().replace("+00:00", "Z")
     staged = await conn.execute(stage_events(kind), json.dumps(source), json.dumps(stamp),
-                                json.dumps(correlation_id), actor_json, correlation_id)
+                                json.dumps(correlation_id), actor_json, correlation_id, ids)
     if staged != "INSERT 0 0":
-        await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
+        outbox_wake.staged()  # the pool's release after the commit wakes the relay
     return Outcome(counts["registered"], counts["updated"], counts["unchanged"])

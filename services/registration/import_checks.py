@@ -135,14 +135,13 @@ async def _check_members(conn: asyncpg.Connection, scoped: bool) -> None:
     await _classify(conn, "member", "left")
 
 
-# What a row of the plan becomes; its event id when it emits one.
+# What a row of the plan becomes (its event id is made from its row number when recorded).
 _PLAN_OPEN = """CREATE TEMP TABLE import_plan ON COMMIT DROP AS
-    SELECT q.*, CASE WHEN q.action <> 'same' THEN gen_random_uuid()::text END AS event_id
-    FROM (SELECT i.*, CASE WHEN NOT i.known THEN 'register'
-                          WHEN i.same_on_date OR cardinality(i.changed) = 0 THEN 'same'
-                          ELSE 'update' END AS action
-          FROM ("""
-_PLAN_CLOSE = ") i) q"
+    SELECT i.*, CASE WHEN NOT i.known THEN 'register'
+                     WHEN i.same_on_date OR cardinality(i.changed) = 0 THEN 'same'
+                     ELSE 'update' END AS action
+    FROM ("""
+_PLAN_CLOSE = ") i"
 
 
 async def _classify(conn: asyncpg.Connection, noun: str, closed: str) -> None:

@@ -54,6 +54,10 @@ _UPDATE_FIELDS = {
 }
 
 
+# A plan row's event id from the import's id prefix ($2 in the states' insert, $6 here).
+EVENT_ID = "$2::text || lpad(to_hex(row_no), 12, '0')"
+
+
 def _event(kind: Kind) -> str:
     """The event of plan row `p` as UTF-8 JSON bytes; $1 source, $2 time, $3 correlation id
     (each already a JSON string), $4 the actor (JSON)."""
@@ -72,7 +76,7 @@ def _event(kind: Kind) -> str:
 def stage_events(kind: Kind) -> str:
     """The statement staging every planned row's event; parents' events first, so a reader of
     the topic meets a unit before its children. Member events are keyed by their unit. $1 to $4 as
-    `_event` takes them, $5 the correlation id as text."""
+    `_event` takes them, $5 the correlation id as text, $6 the prefix of the import's event ids."""
     noun = "unit" if kind == "units" else "member"
     order = "depth, row_no" if kind == "units" else "row_no"
     return f"""
@@ -80,5 +84,6 @@ def stage_events(kind: Kind) -> str:
         SELECT p.event_id, p.event_type, '{ORG.name}', convert_to(p.unit_id, 'UTF8'),
                {_event(kind)}, $5::text
         FROM (SELECT *, CASE WHEN action = 'register' THEN 'thidua.{noun}.registered.v1'
-                             ELSE 'thidua.{noun}.updated.v1' END AS event_type
+                             ELSE 'thidua.{noun}.updated.v1' END AS event_type,
+                     {EVENT_ID.replace("$2", "$6")} AS event_id
               FROM import_plan WHERE action <> 'same' ORDER BY {order}) p"""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import asyncpg
 
-from . import migrations
+from . import migrations, outbox_wake
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,22 +32,23 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     finally:
         await admin.close()
+    outbox_wake.waker(schema).use_database(dsn)
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         timeout=CONNECT_TIMEOUT_S,
-        reset=_keep_session,
+        reset=outbox_wake.after_release(schema),
         server_settings={"search_path": schema, "application_name": f"thidua-{schema}"},
     )
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Release without asyncpg's default reset (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-    RESET ALL`), a round trip on every release, a sixth of a command's. An open transaction is
-    still rolled back by asyncpg. So pooled code must not leave session state behind: use
-    `SET LOCAL` and transaction-level advisory locks, or undo them before release (as the
-    migrations' lock does)."""
+# The pool's `reset` (`outbox_wake.after_release`) replaces asyncpg's default
+# (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`), a round trip on every release,
+# a sixth of a command's; it only wakes the relay when the released connection staged outbox
+# rows. An open transaction is still rolled back by asyncpg. So pooled code must not leave
+# session state behind: use `SET LOCAL` and transaction-level advisory locks, or undo them
+# before release (as the migrations' lock does).
 
 
 async def open_schema(

@@ -66,6 +66,12 @@ RELAY_ERRORS = Counter("thidua_relay_errors_total", "Relay failures (each is ret
 RELAY_IS_LEADER = Gauge(
     "thidua_relay_is_leader", "1 while this replica's relay holds its schema's leader lock."
 )
+OUTBOX_WAKEUPS = Counter(
+    "thidua_outbox_wakeups_total",
+    "Relay wake-ups after commits of staged rows: `local` (the relay leads in this process) or "
+    "`notify` (one NOTIFY, covering the commits since the previous one).",
+    ["how"],
+)
 OUTBOX_BACKLOG_ROWS = Gauge(
     "thidua_outbox_backlog_rows", "Outbox rows not yet published (as of the last check)."
 )

@@ -2,8 +2,9 @@
 
 `enqueue` stages events from inside the caller's transaction. A command whose change is one
 statement can instead carry the outbox insert in that statement (`staging`): a single
-statement is its own transaction, so change, events and the relay's wake-up still commit
-together, in one round trip instead of five.
+statement is its own transaction, so change and events still commit together, in one round
+trip instead of five. The relay is woken once the pool takes the connection back, after the
+commit (`outbox_wake`); on a connection outside a pool, `enqueue` notifies at commit instead.
 """
 
 from __future__ import annotations
@@ -12,17 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from contracts import CloudEvent, encode_event
 
 from . import tracing
+from .outbox_wake import _CHANNEL_SUFFIX, notify_channel, staged
 
-_CHANNEL_SUFFIX = "_outbox"
-
-
-def notify_channel(schema: str) -> str:
-    """The LISTEN/NOTIFY channel that wakes a schema's relay."""
-    return schema + _CHANNEL_SUFFIX
+__all__ = ["Staging", "enqueue", "notify_channel", "staging"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +28,8 @@ class Staging:
     """The outbox insert as a CTE named `outbox_staged`, for a statement's `WITH` list."""
 
     cte: str
-    # A select-list expression that wakes the relay when rows were staged; NOTIFY is delivered
-    # at commit, so the relay never looks before the rows are visible.
+    # A select-list expression: whether rows were staged. The relay is woken after the commit,
+    # when the pool takes the connection back (run the statement on a pooled connection).
     wake: str
     args: tuple
 
@@ -40,7 +38,7 @@ def staging(events: Sequence[CloudEvent], *, first_param: int = 1, only_if: str 
             traceparents: Sequence[str | None] | None = None) -> Staging:
     """Stage `events` from parameters `$first_param`…`$first_param+6`, if `only_if` holds.
 
-    Each row keeps the trace context it continues: `traceparents` (one per event), else the
+    The caller runs the statement on a pooled connection, in this task. Each row keeps the trace context it continues: `traceparents` (one per event), else the
     current span's (`tracing`; NULL when tracing is off).
     """
     p = first_param
@@ -51,8 +49,8 @@ def staging(events: Sequence[CloudEvent], *, first_param: int = 1, only_if: str 
                              ${p + 4}::bytea[], ${p + 5}::text[], ${p + 6}::text[])
         WHERE {only_if}
         RETURNING 1)"""
-    wake = (f"(SELECT pg_notify(current_schema() || '{_CHANNEL_SUFFIX}', '') "
-            f"FROM outbox_staged LIMIT 1)")
+    wake = "(SELECT true FROM outbox_staged LIMIT 1)"
+    staged()
     args = (
         [e.id for e in events],
         [e.type for e in events],
@@ -73,5 +71,10 @@ async def enqueue(conn: asyncpg.Connection, events: Sequence[CloudEvent],
         return
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the state change")
-    staged = staging(events, traceparents=traceparents)
-    await conn.execute(f"WITH {staged.cte} SELECT {staged.wake}", *staged.args)
+    rows = staging(events, traceparents=traceparents)
+    # A pooled connection's release wakes the relay after the commit; a connection of its own
+    # has no release, so its transaction notifies (serialised at commit, as NOTIFY is).
+    wake = rows.wake if isinstance(conn, PoolConnectionProxy) else (
+        f"(SELECT pg_notify(current_schema() || '{_CHANNEL_SUFFIX}', '') "
+        "FROM outbox_staged LIMIT 1)")
+    await conn.execute(f"WITH {rows.cte} SELECT {wake}", *rows.args)

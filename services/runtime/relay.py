@@ -31,7 +31,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from .metrics import RELAY_ERRORS, RELAY_IS_LEADER, RELAY_PUBLISHED
-from .outbox import notify_channel
+from .outbox_wake import notify_channel, waker
 from .relay_cursor import ReadyRowsCursor, Selected
 from .relay_health import RelayProgress, forget_backlog, measure_backlog
 from .relay_pipeline import PublishPipeline, SettledBatch
@@ -149,8 +149,11 @@ class OutboxRelay:
             self._set_leader(True)
             log.info("outbox_relay_leading", schema=self._schema)
             await conn.add_listener(notify_channel(self._schema), self._on_notify)
+            # Commands of this process wake the relay directly, replicas elsewhere by NOTIFY.
+            waker(self._schema).lead_here(self._wakeup.set)
             await self._publish_while_leading(conn)
         finally:
+            waker(self._schema).stopped_leading(self._wakeup.set)
             self._set_leader(False)
             forget_backlog()
             self.stats.backlog_rows, self.stats.oldest_waiting_s = 0, 0.0

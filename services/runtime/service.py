@@ -31,6 +31,7 @@ from faststream.kafka import KafkaBroker
 
 from contracts import Topic
 
+from . import outbox_wake
 from .consumer import EventConsumer
 from .context import Clock, Envelopes, system_clock
 from .db import open_schema
@@ -160,6 +161,7 @@ class ServiceRuntime:
             await self.producer.stop()
         if self.pool is not None:
             await self.pool.close()
+            await outbox_wake.waker(self.definition.schema).close()
         log.info("service_stopped")
 
     async def readiness(self) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
@@ -537,3 +537,39 @@ async def test_the_database_refuses_overlapping_member_states(clients, system):
                               "WHERE member_id = $1 ORDER BY effective_from", member)
     assert [tuple(s) for s in states][1:] == [(date(2024, 1, 1), date(2025, 1, 1)),
                                               (date(2025, 1, 1), None)]
+
+
+async def test_an_id_registered_by_a_command_during_the_import_fails_it_whole(clients, system):
+    """New ids are not locked while the file is checked (they do not exist yet): a member
+    registered meanwhile makes the import's insert fail, and the import leaves nothing."""
+    from services.registration import directory_import, import_checks
+
+    unit = uid("u-race")
+    units = csv_file(UNIT_HEADER, f"{unit},Công đoàn Công ty May Đức Giang,grassroots_union,"
+                                  f"{SCHOOL},2021-01-01,,enterprise,2,2")
+    assert (await imported(clients, "units", units))["registered"] == 1
+    first, raced = uid("m-race"), uid("m-race")
+
+    async def rows():
+        for n, member in enumerate((first, raced), start=2):
+            yield (n, member, unit, "Phạm Thị Thu", "female", True, False, None, date(2021, 3, 1))
+
+    pool = system["registration"].state.runtime.pool
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await directory_import.stage(conn, "members", rows())
+            await import_checks.check(conn, "members",
+                                      import_checks.Caller(None, date.today(), "{}"))
+            await pool.execute("INSERT INTO members (member_id) VALUES ($1)", raced)
+            with pytest.raises(directory_import.ConcurrentRegistration):
+                await directory_import.record(conn, "members", source="registration",
+                                              time=datetime.now(UTC), correlation_id="c",
+                                              actor_json="{}")
+        finally:
+            await transaction.rollback()
+    assert await pool.fetchval("SELECT count(*) FROM member_states WHERE member_id = ANY($1)",
+                               [first, raced]) == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE convert_from(value, 'UTF8') "
+                               "LIKE '%' || $1 || '%'", first) == 0

@@ -1,4 +1,7 @@
-"""Staging events in the outbox: one statement that also wakes the relay, delivered at commit."""
+"""Staging events in the outbox: one statement; the relay is woken once the rows are committed
+— on a pooled connection by the pool's release (directly when the relay leads in the process,
+else by one NOTIFY covering every commit since the previous one), on a connection of its own by
+a NOTIFY delivered at commit."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import uuid
 import asyncpg
 import pytest
 
-from services.runtime import outbox
+from services.runtime import outbox, outbox_wake
 from services.runtime.db import open_schema
 from tests.support.events import initiative_submitted
 from tests.support.postgres_proxy import PostgresProxy
@@ -59,3 +62,81 @@ async def test_enqueue_is_one_round_trip_and_wakes_the_relay_only_at_commit(sche
         await conn.close()
         await listener.close()
         await proxy.stop()
+
+
+async def _listening(database_url: str, name: str) -> tuple[asyncpg.Connection, list]:
+    heard: list = []
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(outbox.notify_channel(name), lambda *args: heard.append(args))
+    return listener, heard
+
+
+async def _eventually(condition, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not woken")
+
+
+async def test_a_pooled_commit_wakes_the_relay_after_it_and_notifies_outside_it(schema,
+                                                                              database_url):
+    name, pool = schema
+    listener, heard = await _listening(database_url, name)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, [initiative_submitted()])
+            command_pid = conn.get_server_pid()
+            await asyncio.sleep(0.2)
+            assert heard == []
+        await _eventually(lambda: len(heard) == 1)
+        # The transaction itself queued no NOTIFY: the waker's own connection sent it.
+        (_, connection_pid, channel, _), = heard
+        assert channel == outbox.notify_channel(name)
+        assert connection_pid != command_pid
+        # A rolled-back transaction wakes the relay for nothing, harmlessly; a statement that
+        # stages nothing does not mark its task.
+        await pool.execute("SELECT 1")
+        await asyncio.sleep(0.2)
+        assert len(heard) == 1
+    finally:
+        await listener.close()
+
+
+async def test_wakes_while_a_notify_is_under_way_are_covered_by_one(schema, database_url):
+    name, _ = schema
+    listener, heard = await _listening(database_url, name)
+    waker = outbox_wake.waker(name)
+    try:
+        for _ in range(50):
+            waker.wake()
+        await _eventually(lambda: len(heard) >= 1)
+        await asyncio.sleep(0.3)
+        assert len(heard) == 1
+    finally:
+        await listener.close()
+        await waker.close()
+
+
+async def test_the_relay_leading_in_the_process_is_woken_without_a_notify(schema, database_url):
+    name, pool = schema
+    listener, heard = await _listening(database_url, name)
+    waker = outbox_wake.waker(name)
+    woken = asyncio.Event()
+    waker.lead_here(woken.set)
+    try:
+        row = await pool.fetchrow(*_single_statement())
+        assert row["staged"] is True
+        await asyncio.wait_for(woken.wait(), 5)
+        await asyncio.sleep(0.2)
+        assert heard == []
+    finally:
+        waker.stopped_leading(woken.set)
+        await listener.close()
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+def _single_statement() -> tuple:
+    """A command's one statement carrying its outbox insert (`outbox.staging`)."""
+    staged = outbox.staging([initiative_submitted()])
+    return f"WITH {staged.cte} SELECT {staged.wake} AS staged", *staged.args

@@ -82,6 +82,45 @@ def test_unit_rows_keep_the_commands_rules(tmp_path):
                           "other", 7, 0, date(2020, 1, 1))
 
 
+# Rows at the edges of each rule: the plain checks accept exactly what the commands' models
+# accept, with the same values, and leave every other row to the model's report.
+_EDGE_MEMBERS = [
+    "m-1,u-1,A,nữ,,,,2020-01-01", f"m-1,u-1,{'Ơ' * 300},nam,x,x,{'b' * 300},1900-01-01",
+    f"m-1,u-1,{'Ơ' * 301},nam,,,,2020-01-01", f"m-1,u-1,A,nam,,,{'b' * 301},2020-01-01",
+    f"{'m' * 64},u-1,A,khác,,,,2100-12-31", f"{'m' * 65},u-1,A,other,,,,2020-01-01",
+    "-m,u-1,A,nữ,,,,2020-01-01", "m-1,u/1,A,nữ,,,,2020-01-01", "m-1,ư-1,A,nữ,,,,2020-01-01",
+    "m-1,u-1,A,nữ,,,,2101-01-01", "m-1,u-1,A,nữ,,,,2020-02-30", "m-1,u-1,A,nữ,,,,29/02/2024",
+    "m-1,u-1,A,Female,,,,2020-01-01", "m-1,u-1,A,,,,,2020-01-01", ",u-1,A,nữ,,,,2020-01-01",
+    "m-1,u-1,A,nữ,,,,", "m-1,,,nữ,,,,2020-01-01", "m.1:x_y,u-1,A B,nữ,,,,2020-01-01",
+]
+_UNIT_HEADER = ("unit_id,name,kind,parent_id,effective_from,district_id,sector,member_count,"
+                "direct_worker_count")
+_EDGE_UNITS = [
+    "u-1,A,grassroots_union,u-0,2020-01-01,,,,", "u-1,A,grassroots_union,,2020-01-01,d-1,health,0,0",
+    "u-1,A,ward,u-0,2020-01-01,,,,", "u-1,A,grassroots_union,u 0,2020-01-01,,,,",
+    "u-1,A,grassroots_union,u-0,2020-01-01,đ-1,,,", "u-1,A,grassroots_union,u-0,2020-01-01,,farm,,",
+    "u-1,A,grassroots_union,u-0,2020-01-01,,,10000000,10000000",
+    "u-1,A,grassroots_union,u-0,2020-01-01,,,10000001,0",
+    "u-1,A,grassroots_union,u-0,2020-01-01,,,5,6", "u-1,,grassroots_union,u-0,2020-01-01,,,,",
+    f"u-1,{'A' * 301},city_federation,,2020-01-01,,,,", "u-1,A,confederation,,1899-12-31,,,,",
+]
+
+
+@pytest.mark.parametrize(("kind", "header", "lines"), [("members", HEADER, _EDGE_MEMBERS),
+                                                       ("units", _UNIT_HEADER, _EDGE_UNITS)])
+def test_plain_checks_agree_with_the_commands_models(tmp_path, monkeypatch, kind, header, lines):
+    from services.registration import import_rows
+
+    path = write(tmp_path, header + "\n" + "\n".join(lines) + "\n")
+    plain = checked(path, kind)
+    monkeypatch.setattr(import_rows, "_members_surely", lambda days: lambda fields: None)
+    monkeypatch.setattr(import_rows, "_units_surely", lambda days: lambda fields: None)
+    by_model = checked(path, kind)
+    assert plain == by_model
+    accepted = [row for _, row in plain if row.__class__ is tuple]
+    assert 0 < len(accepted) < len(lines)
+
+
 def test_headers_are_matched_by_name_and_every_fault_named(tmp_path):
     sheet = read_rows(write(tmp_path, "MEMBER_ID , unit_id, Ghi chú,unit_id\n"), "csv")
     with pytest.raises(FileProblem) as refused:
