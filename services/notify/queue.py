@@ -132,7 +132,9 @@ class QueueWorker:
         self._slots = asyncio.Semaphore(p.concurrency)
         self._endpoint_slots: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(p.per_endpoint))
-        self._in_flight: dict[str, int] = defaultdict(int)
+        self._in_flight: dict[str, int] = defaultdict(int)  # claimed, not yet sent, per endpoint
+        self._unsent = 0  # claimed rows not yet sent
+        self._freed = asyncio.Event()  # set when a send finishes: room for the next claim
         self._tasks: set[asyncio.Task] = set()
         self.breaker = Breaker(p.breaker_failures, p.breaker_open_s)
         self._delivered: list[dict] = []
@@ -156,9 +158,14 @@ class QueueWorker:
                     task.add_done_callback(self._tasks.discard)
                 if claimed:
                     await asyncio.sleep(0)
-                elif self._tasks and not self._room():
-                    await asyncio.wait(self._tasks, timeout=self.channel.pacing.poll_interval_s,
-                                       return_when=asyncio.FIRST_COMPLETED)
+                elif not self._room():
+                    # Claim again as soon as a send finishes (not when its record commits).
+                    self._freed.clear()
+                    try:
+                        await asyncio.wait_for(self._freed.wait(),
+                                               self.channel.pacing.poll_interval_s)
+                    except TimeoutError:
+                        pass
                 else:
                     await asyncio.sleep(self.channel.pacing.poll_interval_s)
         finally:
@@ -174,7 +181,7 @@ class QueueWorker:
 
     def _room(self) -> bool:
         # Claim no more than can start soon: rows claimed and left waiting hold their lease.
-        return len(self._tasks) < 2 * self.channel.pacing.concurrency
+        return self._unsent < 2 * self.channel.pacing.concurrency
 
     async def claim(self) -> list[dict]:
         per = self.channel.pacing.per_endpoint
@@ -184,6 +191,7 @@ class QueueWorker:
         rows = await self.channel.claim(self.channel.pacing.batch_size, excluded)
         for row in rows:
             self._in_flight[self.channel.endpoint(row)] += 1
+        self._unsent += len(rows)
         return rows
 
     def backoff(self, attempts: int) -> float:
@@ -194,6 +202,7 @@ class QueueWorker:
     async def _deliver(self, row: dict) -> None:
         channel = self.channel
         endpoint = channel.endpoint(row)
+        sent = False
         try:
             async with self._endpoint_slots[endpoint], self._slots, self.limiter:
                 IN_FLIGHT.labels(channel.name).inc()
@@ -205,6 +214,11 @@ class QueueWorker:
                     outcome = Outcome(f"{type(exc).__name__} while sending")
                 finally:
                     IN_FLIGHT.labels(channel.name).dec()
+            # Sent: the endpoint's slot and the claim's room are free while the outcome is
+            # recorded (the row's lease keeps it from being claimed again meanwhile), so the
+            # next rows travel during the commit instead of after it.
+            sent = True
+            self._release(endpoint)
             await self._record(row, endpoint, outcome)
         except asyncio.CancelledError:
             raise
@@ -212,7 +226,13 @@ class QueueWorker:
             log.warning("notify_outcome_not_recorded", channel=channel.name,
                         error=type(exc).__name__)
         finally:
-            self._in_flight[endpoint] -= 1
+            if not sent:
+                self._release(endpoint)
+
+    def _release(self, endpoint: str) -> None:
+        self._in_flight[endpoint] -= 1
+        self._unsent -= 1
+        self._freed.set()
 
     async def _record(self, row: dict, endpoint: str, outcome: Outcome) -> None:
         channel = self.channel

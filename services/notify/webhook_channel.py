@@ -32,6 +32,7 @@ from services.runtime.context import Clock, Envelopes, system_clock
 from . import signing
 from .queue import Outcome, Pacing, QueueWorker
 from .settings import NotifySettings
+from .webhook_clients import EndpointClients
 
 log = structlog.get_logger()
 
@@ -45,9 +46,8 @@ class WebhookChannel:
         self.settings = settings
         self.envelopes = envelopes
         self.clock = clock
-        self.client = client or httpx.AsyncClient(
-            timeout=settings.webhook_timeout_s,
-            limits=httpx.Limits(max_connections=settings.webhook_max_concurrency))
+        self.client = EndpointClients(settings.webhook_max_per_endpoint,
+                                      settings.webhook_timeout_s, client)
         s = settings
         self.pacing = Pacing(
             rate_per_s=s.webhook_rate_per_s, concurrency=s.webhook_max_concurrency,
@@ -61,6 +61,7 @@ class WebhookChannel:
         return row["webhook_id"]
 
     async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+        await self.client.prune()
         rows = await self.pool.fetch(
             """WITH ranked AS (
                    SELECT d.delivery_id, row_number() OVER (
@@ -92,8 +93,8 @@ class WebhookChannel:
         body = row["body"].encode()
         try:
             answer = await self.client.post(
-                row["url"], content=body,
-                headers=signing.headers(row["secrets"], row["delivery_id"], row["now"], body))
+                row["webhook_id"], row["url"], body,
+                signing.headers(row["secrets"], row["delivery_id"], row["now"], body))
         except asyncio.CancelledError:
             raise
         except httpx.HTTPError as exc:
