@@ -3,7 +3,8 @@ relay, each outcome recorded and announced through the outbox.
 
 Each step is a short transaction of its own; no transaction is open while a message travels.
 
-1. **Claim**: due `pending` rows, leased for `NOTIFY_EMAIL_CLAIM_LEASE_S`.
+1. **Claim**: due `pending` rows, leased for `NOTIFY_EMAIL_CLAIM_LEASE_S` (by default sized
+   from `NOTIFY_SMTP_TIMEOUT_S`: `NotifySettings.email_lease_s`).
 2. **Send** paced by `NOTIFY_EMAIL_RATE_PER_S` and `NOTIFY_EMAIL_MAX_CONCURRENCY`.
 3. **Record**: `sent` with `thidua.notification.delivered.v1`, or a new `next_attempt_at`
    (backoff doubling from `NOTIFY_EMAIL_RETRY_BACKOFF_S`), or — after
@@ -167,7 +168,7 @@ class EmailChannel:
                FROM due WHERE d.notification_id = due.notification_id
                RETURNING d.*, (SELECT c.email FROM member_contacts c
                                WHERE c.member_id = d.recipient_id) AS email""",
-            limit, self.settings.email_claim_lease_s,
+            limit, self.settings.email_lease_s,
         )
         claimed = [dict(row) for row in rows]
         await self._fill_bodies(claimed)
