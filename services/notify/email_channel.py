@@ -30,7 +30,7 @@ from services.runtime import outbox
 from services.runtime.context import Clock, Envelopes
 
 from . import mail
-from .queue import Outcome, Pacing, QueueWorker
+from .queue import Outcome, Outcomes, Pacing, QueueWorker
 from .settings import NotifySettings
 
 log = structlog.get_logger()
@@ -234,38 +234,44 @@ class EmailChannel:
                 "template": row["template"], "subject": row["subject"],
                 "source_event_id": row["source_event_id"], "attempts": row["attempts"]}
 
-    async def delivered(self, rows: list[dict]) -> None:
+    async def record(self, outcomes: Outcomes) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            done = {r[0] for r in await conn.fetch(
+            sent = {r[0] for r in await conn.fetch(
                 """UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL
                    WHERE notification_id = ANY($1::text[]) AND status = 'pending'
-                   RETURNING notification_id""", [r["notification_id"] for r in rows])}
+                   RETURNING notification_id""",
+                [r["notification_id"] for r in outcomes.delivered])} if outcomes.delivered else set()
+            if outcomes.retries:
+                await conn.execute(
+                    """UPDATE deliveries d SET last_error = r.error,
+                           next_attempt_at = now() + make_interval(secs => r.delay)
+                       FROM unnest($1::text[], $2::text[], $3::float8[]) AS r (id, error, delay)
+                       WHERE d.notification_id = r.id AND d.status = 'pending'""",
+                    [r["notification_id"] for r, _, _ in outcomes.retries],
+                    [e for _, e, _ in outcomes.retries],
+                    [float(d) for _, _, d in outcomes.retries])
+            failed = {r[0] for r in await conn.fetch(
+                """UPDATE deliveries d SET status = 'failed', last_error = r.error,
+                       finished_at = now()
+                   FROM unnest($1::text[], $2::text[]) AS r (id, error)
+                   WHERE d.notification_id = r.id AND d.status = 'pending'
+                   RETURNING d.notification_id""",
+                [r["notification_id"] for r, _ in outcomes.given_up],
+                [e for _, e in outcomes.given_up])} if outcomes.given_up else set()
             now = self.clock()
             await outbox.enqueue(conn, [
                 self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))
-                for r in rows if r["notification_id"] in done])
-        log.info("emails_sent", count=len(rows))
-
-    async def retry(self, row: dict, error: str, delay_s: float) -> None:
-        await self.pool.execute(
-            """UPDATE deliveries SET last_error = $2,
-                   next_attempt_at = now() + make_interval(secs => $3)
-               WHERE notification_id = $1 AND status = 'pending'""",
-            row["notification_id"], error, float(delay_s))
-        log.warning("email_retry", notification_id=row["notification_id"],
-                    attempts=row["attempts"], error=error)
-
-    async def give_up(self, row: dict, error: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchval(
-                """UPDATE deliveries SET status = 'failed', last_error = $2, finished_at = now()
-                   WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
-                row["notification_id"], error)
-            if done:
-                await outbox.enqueue(conn, [self._announce(row, NotificationFailed(
-                    **self._common(row), error=error, failed_at=self.clock()))])
-        log.warning("email_failed", notification_id=row["notification_id"],
-                    attempts=row["attempts"], error=error)
+                for r in outcomes.delivered if r["notification_id"] in sent] + [
+                self._announce(r, NotificationFailed(**self._common(r), error=e, failed_at=now))
+                for r, e in outcomes.given_up if r["notification_id"] in failed])
+        if sent:
+            log.info("emails_sent", count=len(sent))
+        for row, error, _ in outcomes.retries:
+            log.warning("email_retry", notification_id=row["notification_id"],
+                        attempts=row["attempts"], error=error)
+        for row, error in outcomes.given_up:
+            log.warning("email_failed", notification_id=row["notification_id"],
+                        attempts=row["attempts"], error=error)
 
 
 class EmailSender(QueueWorker):

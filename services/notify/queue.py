@@ -9,8 +9,9 @@ outcome writes — sits behind `Channel`.
 2. **Send** each row as a task of its own under the channel's pacing: a rate limit
    (`aiolimiter`, messages per second), a bound on messages in flight, and a bound per
    endpoint (`Channel.endpoint`), so one slow or dead endpoint only ties up its own slots.
-3. **Record** (a short transaction, the channel's): delivered, due again after a backoff
-   (doubling, capped, with jitter), or given up after the last attempt or a permanent refusal.
+3. **Record** (group commit: one short transaction for every outcome that arrived meanwhile,
+   one statement per kind, the channel's): delivered, due again after a backoff (doubling,
+   capped, with jitter), or given up after the last attempt or a permanent refusal.
 
 An endpoint failing `breaker_failures` times in a row has its circuit opened for
 `breaker_open_s`: its rows stay due, untouched (no attempt is spent on them), until one trial
@@ -24,7 +25,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
@@ -67,6 +68,18 @@ class Outcome:
     permanent: bool = False  # no retry can deliver it
 
 
+@dataclass
+class Outcomes:
+    """What a group commit records."""
+
+    delivered: list[dict] = field(default_factory=list)
+    retries: list[tuple[dict, str, float]] = field(default_factory=list)  # row, error, delay
+    given_up: list[tuple[dict, str]] = field(default_factory=list)  # row, error
+
+    def __bool__(self) -> bool:
+        return bool(self.delivered or self.retries or self.given_up)
+
+
 class Channel(Protocol):
     name: str
     pacing: Pacing
@@ -79,12 +92,9 @@ class Channel(Protocol):
 
     async def send(self, row: dict) -> Outcome: ...
 
-    async def delivered(self, rows: list[dict]) -> None:
-        """Record rows delivered and announce them, in one transaction."""
-
-    async def retry(self, row: dict, error: str, delay_s: float) -> None: ...
-
-    async def give_up(self, row: dict, error: str) -> None: ...
+    async def record(self, outcomes: Outcomes) -> None:
+        """Record the outcomes in one transaction, one statement per kind, and announce the
+        delivered and given-up rows (a row no longer pending is left as it is)."""
 
     async def close(self) -> None: ...
 
@@ -137,7 +147,7 @@ class QueueWorker:
         self._freed = asyncio.Event()  # set when a send finishes: room for the next claim
         self._tasks: set[asyncio.Task] = set()
         self.breaker = Breaker(p.breaker_failures, p.breaker_open_s)
-        self._delivered: list[dict] = []
+        self._outcomes = Outcomes()
         self._recording = asyncio.Lock()
 
     async def run(self) -> None:
@@ -238,25 +248,29 @@ class QueueWorker:
         channel = self.channel
         if outcome.error is None:
             self.breaker.succeeded(endpoint)
-            await self._record_delivered(row)
-            return
-        if not outcome.permanent and self.breaker.failed(endpoint):
-            log.warning("notify_circuit_opened", channel=channel.name, endpoint=endpoint,
-                        pause_s=channel.pacing.breaker_open_s)
-        if outcome.permanent or row["attempts"] >= channel.pacing.max_attempts:
-            await channel.give_up(row, outcome.error)
-            SENT.labels(channel.name, "given_up").inc()
+            self._outcomes.delivered.append(row)
         else:
-            await channel.retry(row, outcome.error, self.backoff(row["attempts"]))
-            SENT.labels(channel.name, "retry").inc()
+            if not outcome.permanent and self.breaker.failed(endpoint):
+                log.warning("notify_circuit_opened", channel=channel.name, endpoint=endpoint,
+                            pause_s=channel.pacing.breaker_open_s)
+            if outcome.permanent or row["attempts"] >= channel.pacing.max_attempts:
+                self._outcomes.given_up.append((row, outcome.error))
+            else:
+                self._outcomes.retries.append(
+                    (row, outcome.error, self.backoff(row["attempts"])))
+        await self._commit()
 
-    async def _record_delivered(self, row: dict) -> None:
-        """Group commit: whoever takes the lock records every row delivered meanwhile in one
-        transaction, so a fan-out pays one commit per handful of messages, not one each. A
-        row's send returns once a transaction holding it committed."""
-        self._delivered.append(row)
+    async def _commit(self) -> None:
+        """Group commit: whoever takes the lock records every outcome that arrived meanwhile —
+        delivered, due again, given up — in one transaction of one statement per kind, so a
+        fan-out pays one commit per handful of messages, not one each. A row's send returns
+        once a transaction holding it committed."""
         async with self._recording:
-            rows, self._delivered = self._delivered, []
-            if rows:
-                await self.channel.delivered(rows)
-                SENT.labels(self.channel.name, "delivered").inc(len(rows))
+            outcomes, self._outcomes = self._outcomes, Outcomes()
+            if outcomes:
+                await self.channel.record(outcomes)
+                for kind, rows in (("delivered", outcomes.delivered),
+                                   ("retry", outcomes.retries),
+                                   ("given_up", outcomes.given_up)):
+                    if rows:
+                        SENT.labels(self.channel.name, kind).inc(len(rows))
