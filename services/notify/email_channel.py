@@ -154,7 +154,9 @@ class EmailChannel:
     def endpoint(self, row: dict) -> str:
         return "relay"  # one relay: its pacing is the channel's
 
-    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+    async def claim(self, limit: int, excluded: list[str],
+                    free: dict[str, int] | None = None) -> list[dict]:
+        # One relay: its slots are the channel's concurrency, which bounds the claim already.
         if "relay" in excluded:
             return []
         rows = await self.pool.fetch(

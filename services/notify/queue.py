@@ -84,8 +84,10 @@ class Channel(Protocol):
     name: str
     pacing: Pacing
 
-    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
-        """Due rows, attempts counted and leased; none of the `excluded` endpoints."""
+    async def claim(self, limit: int, excluded: list[str],
+                    free: dict[str, int] | None = None) -> list[dict]:
+        """Due rows, attempts counted and leased; none of the `excluded` endpoints, and of an
+        endpoint in `free` at most that many (its slots not yet taken)."""
 
     def endpoint(self, row: dict) -> str:
         """What a row is sent to (a webhook subscription; the relay for e-mail)."""
@@ -198,7 +200,8 @@ class QueueWorker:
         excluded = sorted({e for e, n in self._in_flight.items() if n >= per}
                           | set(self.breaker.open_endpoints()))
         OPEN_CIRCUITS.labels(self.channel.name).set(len(self.breaker._open_until))
-        rows = await self.channel.claim(self.channel.pacing.batch_size, excluded)
+        free = {e: per - n for e, n in self._in_flight.items() if 0 < n < per}
+        rows = await self.channel.claim(self.channel.pacing.batch_size, excluded, free)
         for row in rows:
             self._in_flight[self.channel.endpoint(row)] += 1
         self._unsent += len(rows)

@@ -60,20 +60,24 @@ class WebhookChannel:
     def endpoint(self, row: dict) -> str:
         return row["webhook_id"]
 
-    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+    async def claim(self, limit: int, excluded: list[str],
+                    free: dict[str, int] | None = None) -> list[dict]:
         await self.client.prune()
+        free = free or {}
         rows = await self.pool.fetch(
-            """WITH ranked AS (
-                   SELECT d.delivery_id, row_number() OVER (
-                              PARTITION BY d.webhook_id ORDER BY d.next_attempt_at) AS nth
-                   FROM webhook_deliveries d
-                   WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                     AND NOT d.webhook_id = ANY($3::text[])),
-               due AS (
-                   SELECT d.delivery_id FROM webhook_deliveries d
-                   JOIN ranked r ON r.delivery_id = d.delivery_id AND r.nth <= $4
-                   WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                   ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
+            """WITH due AS (
+                   SELECT d.delivery_id
+                   FROM webhooks w
+                   LEFT JOIN unnest($5::text[], $6::int[]) AS f (webhook_id, slots)
+                          ON f.webhook_id = w.webhook_id
+                   CROSS JOIN LATERAL (
+                       SELECT d.delivery_id, d.next_attempt_at FROM webhook_deliveries d
+                       WHERE d.webhook_id = w.webhook_id AND d.status = 'pending'
+                         AND d.next_attempt_at <= now()
+                       ORDER BY d.next_attempt_at LIMIT coalesce(f.slots, $4)
+                       FOR UPDATE SKIP LOCKED) d
+                   WHERE NOT w.webhook_id = ANY($3::text[])
+                   ORDER BY d.next_attempt_at LIMIT $1)
                UPDATE webhook_deliveries d
                SET attempts = d.attempts + 1,
                    next_attempt_at = now() + make_interval(secs => $2)
@@ -86,7 +90,7 @@ class WebhookChannel:
                                  AND (s.expires_at IS NULL OR s.expires_at > now())
                                ORDER BY s.created_at DESC) AS secrets""",
             limit, self.settings.webhook_claim_lease_s, excluded,
-            self.settings.webhook_max_per_endpoint)
+            self.settings.webhook_max_per_endpoint, list(free), list(free.values()))
         return [dict(r) for r in rows]
 
     async def send(self, row: dict) -> Outcome:
