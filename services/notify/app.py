@@ -13,6 +13,7 @@ from .email_channel import run_email_sender
 from .handlers import handlers
 from .import_api import router as import_router
 from .repository import NotifyRepository
+from .retention import run_retention
 from .settings import NotifySettings
 from .statistics_api import router as statistics_router
 from .webhook_api import router as webhook_router
@@ -27,5 +28,5 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         handlers=handlers,
         repository=NotifyRepository,
         routers=[router, import_router, webhook_router, statistics_router],
-        workers=[run_email_sender, run_webhook_sender, run_digests],
+        workers=[run_email_sender, run_webhook_sender, run_digests, run_retention],
     )

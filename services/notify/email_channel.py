@@ -3,7 +3,8 @@ relay, each outcome recorded and announced through the outbox.
 
 Each step is a short transaction of its own; no transaction is open while a message travels.
 
-1. **Claim**: due `pending` rows, leased for `NOTIFY_EMAIL_CLAIM_LEASE_S`.
+1. **Claim**: due `pending` rows, leased for `NOTIFY_EMAIL_CLAIM_LEASE_S` (by default sized
+   from `NOTIFY_SMTP_TIMEOUT_S`: `NotifySettings.email_lease_s`).
 2. **Send** paced by `NOTIFY_EMAIL_RATE_PER_S` and `NOTIFY_EMAIL_MAX_CONCURRENCY`.
 3. **Record**: `sent` with `thidua.notification.delivered.v1`, or a new `next_attempt_at`
    (backoff doubling from `NOTIFY_EMAIL_RETRY_BACKOFF_S`), or — after
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from email.message import EmailMessage
 
 import aiosmtplib
 import asyncpg
@@ -30,14 +30,14 @@ from services.runtime import outbox
 from services.runtime.context import Clock, Envelopes
 
 from . import mail
-from .queue import Outcome, Pacing, QueueWorker
+from .queue import Outcome, Outcomes, Pacing, QueueWorker
 from .settings import NotifySettings
 
 log = structlog.get_logger()
 
-Transport = Callable[[EmailMessage], Awaitable[object]]
+Transport = Callable[[mail.Outgoing], Awaitable[object]]
 
-BODIES_KEPT = 256  # distinct shared bodies kept in memory; a fan-out sends one or two
+BODIES_KEPT = 256  # distinct shared bodies (and flattened messages) kept in memory
 
 
 class PermanentFailure(Exception):
@@ -47,7 +47,11 @@ class PermanentFailure(Exception):
 class SmtpRelay:
     """Connections to the relay kept open and reused, at most one per message in flight: a
     fan-out to thousands costs thousands of DATA exchanges, not thousands of handshakes. A
-    connection that failed in any way but a refusal of one message is dropped, not reused."""
+    connection that failed in any way but a refusal of one message is dropped, not reused.
+
+    A relay announcing 8BITMIME (any current MTA) gets the message's bytes as composed
+    (`mail.Outgoing.data`: the shared part flattened once per notice); one without it, or an
+    address that needs encoding, gets the message flattened by aiosmtplib as before."""
 
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
@@ -61,7 +65,7 @@ class SmtpRelay:
             username=s.smtp_username or None,
             password=s.smtp_password.get_secret_value() or None, timeout=s.smtp_timeout_s)
 
-    async def __call__(self, message: EmailMessage) -> object:
+    async def __call__(self, outgoing: mail.Outgoing) -> object:
         client = None
         while self._idle and client is None:
             candidate = self._idle.pop()
@@ -70,7 +74,12 @@ class SmtpRelay:
             client = self._client()
             await client.connect()
         try:
-            answer = await client.send_message(message)
+            if outgoing.plain and client.supports_extension("8bitmime"):
+                answer = await client.sendmail(
+                    outgoing.envelope_sender, [outgoing.to], outgoing.data(),
+                    mail_options=["BODY=8BITMIME"])
+            else:
+                answer = await client.send_message(outgoing.message())
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPDataError,
                 aiosmtplib.SMTPSenderRefused) as exc:
             # The relay refused this message and stays in the conversation: reset and reuse.
@@ -131,6 +140,7 @@ class EmailChannel:
         self.clock = clock
         self.relay = SmtpRelay(settings)
         self._bodies: dict[str, tuple[str, str]] = {}  # body id -> (text, HTML)
+        self._shared: dict[tuple[str, str, str], mail.Shared] = {}  # (body, subject, language)
         self.transport = transport or self.relay
         self.domain = settings.email_message_id_domain or mail.domain_of(settings.smtp_sender)
         s = settings
@@ -144,7 +154,9 @@ class EmailChannel:
     def endpoint(self, row: dict) -> str:
         return "relay"  # one relay: its pacing is the channel's
 
-    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+    async def claim(self, limit: int, excluded: list[str],
+                    free: dict[str, int] | None = None) -> list[dict]:
+        # One relay: its slots are the channel's concurrency, which bounds the claim already.
         if "relay" in excluded:
             return []
         rows = await self.pool.fetch(
@@ -158,7 +170,7 @@ class EmailChannel:
                FROM due WHERE d.notification_id = due.notification_id
                RETURNING d.*, (SELECT c.email FROM member_contacts c
                                WHERE c.member_id = d.recipient_id) AS email""",
-            limit, self.settings.email_claim_lease_s,
+            limit, self.settings.email_lease_s,
         )
         claimed = [dict(row) for row in rows]
         await self._fill_bodies(claimed)
@@ -183,18 +195,31 @@ class EmailChannel:
         try:
             if not row["email"]:
                 raise PermanentFailure("no e-mail address on record")
-            message = mail.build_message(
-                sender=self.settings.smtp_sender, to=row["email"], subject=row["subject"],
-                text=row["text_body"], html=row["html_body"],
-                notification_id=row["notification_id"], domain=self.domain,
-                language=row["language"], sent_at=self.clock(),
-            )
-            await self.transport(message)
+            await self.transport(mail.Outgoing(
+                self._shared_part(row), row["email"], row["notification_id"], self.domain,
+                self.clock()))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             return Outcome(describe(exc), permanent=is_permanent(exc))
         return Outcome()
+
+    def _shared_part(self, row: dict) -> mail.Shared:
+        """Flattened once per (shared body, subject, language); a digest's own body each time."""
+        def build() -> mail.Shared:
+            return mail.shared(sender=self.settings.smtp_sender, subject=row["subject"],
+                               text=row["text_body"], html=row["html_body"],
+                               language=row["language"])
+
+        if not row["body_id"]:
+            return build()
+        key = (row["body_id"], row["subject"], row["language"])
+        part = self._shared.get(key)
+        if part is None:
+            if len(self._shared) >= BODIES_KEPT:
+                self._shared.clear()
+            part = self._shared[key] = build()
+        return part
 
     async def close(self) -> None:
         await self.relay.close()
@@ -211,38 +236,44 @@ class EmailChannel:
                 "template": row["template"], "subject": row["subject"],
                 "source_event_id": row["source_event_id"], "attempts": row["attempts"]}
 
-    async def delivered(self, rows: list[dict]) -> None:
+    async def record(self, outcomes: Outcomes) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            done = {r[0] for r in await conn.fetch(
+            sent = {r[0] for r in await conn.fetch(
                 """UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL
                    WHERE notification_id = ANY($1::text[]) AND status = 'pending'
-                   RETURNING notification_id""", [r["notification_id"] for r in rows])}
+                   RETURNING notification_id""",
+                [r["notification_id"] for r in outcomes.delivered])} if outcomes.delivered else set()
+            if outcomes.retries:
+                await conn.execute(
+                    """UPDATE deliveries d SET last_error = r.error,
+                           next_attempt_at = now() + make_interval(secs => r.delay)
+                       FROM unnest($1::text[], $2::text[], $3::float8[]) AS r (id, error, delay)
+                       WHERE d.notification_id = r.id AND d.status = 'pending'""",
+                    [r["notification_id"] for r, _, _ in outcomes.retries],
+                    [e for _, e, _ in outcomes.retries],
+                    [float(d) for _, _, d in outcomes.retries])
+            failed = {r[0] for r in await conn.fetch(
+                """UPDATE deliveries d SET status = 'failed', last_error = r.error,
+                       finished_at = now()
+                   FROM unnest($1::text[], $2::text[]) AS r (id, error)
+                   WHERE d.notification_id = r.id AND d.status = 'pending'
+                   RETURNING d.notification_id""",
+                [r["notification_id"] for r, _ in outcomes.given_up],
+                [e for _, e in outcomes.given_up])} if outcomes.given_up else set()
             now = self.clock()
             await outbox.enqueue(conn, [
                 self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))
-                for r in rows if r["notification_id"] in done])
-        log.info("emails_sent", count=len(rows))
-
-    async def retry(self, row: dict, error: str, delay_s: float) -> None:
-        await self.pool.execute(
-            """UPDATE deliveries SET last_error = $2,
-                   next_attempt_at = now() + make_interval(secs => $3)
-               WHERE notification_id = $1 AND status = 'pending'""",
-            row["notification_id"], error, float(delay_s))
-        log.warning("email_retry", notification_id=row["notification_id"],
-                    attempts=row["attempts"], error=error)
-
-    async def give_up(self, row: dict, error: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchval(
-                """UPDATE deliveries SET status = 'failed', last_error = $2, finished_at = now()
-                   WHERE notification_id = $1 AND status = 'pending' RETURNING 1""",
-                row["notification_id"], error)
-            if done:
-                await outbox.enqueue(conn, [self._announce(row, NotificationFailed(
-                    **self._common(row), error=error, failed_at=self.clock()))])
-        log.warning("email_failed", notification_id=row["notification_id"],
-                    attempts=row["attempts"], error=error)
+                for r in outcomes.delivered if r["notification_id"] in sent] + [
+                self._announce(r, NotificationFailed(**self._common(r), error=e, failed_at=now))
+                for r, e in outcomes.given_up if r["notification_id"] in failed])
+        if sent:
+            log.info("emails_sent", count=len(sent))
+        for row, error, _ in outcomes.retries:
+            log.warning("email_retry", notification_id=row["notification_id"],
+                        attempts=row["attempts"], error=error)
+        for row, error in outcomes.given_up:
+            log.warning("email_failed", notification_id=row["notification_id"],
+                        attempts=row["attempts"], error=error)
 
 
 class EmailSender(QueueWorker):

@@ -9,8 +9,9 @@ outcome writes — sits behind `Channel`.
 2. **Send** each row as a task of its own under the channel's pacing: a rate limit
    (`aiolimiter`, messages per second), a bound on messages in flight, and a bound per
    endpoint (`Channel.endpoint`), so one slow or dead endpoint only ties up its own slots.
-3. **Record** (a short transaction, the channel's): delivered, due again after a backoff
-   (doubling, capped, with jitter), or given up after the last attempt or a permanent refusal.
+3. **Record** (group commit: one short transaction for every outcome that arrived meanwhile,
+   one statement per kind, the channel's): delivered, due again after a backoff (doubling,
+   capped, with jitter), or given up after the last attempt or a permanent refusal.
 
 An endpoint failing `breaker_failures` times in a row has its circuit opened for
 `breaker_open_s`: its rows stay due, untouched (no attempt is spent on them), until one trial
@@ -24,7 +25,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
@@ -67,24 +68,35 @@ class Outcome:
     permanent: bool = False  # no retry can deliver it
 
 
+@dataclass
+class Outcomes:
+    """What a group commit records."""
+
+    delivered: list[dict] = field(default_factory=list)
+    retries: list[tuple[dict, str, float]] = field(default_factory=list)  # row, error, delay
+    given_up: list[tuple[dict, str]] = field(default_factory=list)  # row, error
+
+    def __bool__(self) -> bool:
+        return bool(self.delivered or self.retries or self.given_up)
+
+
 class Channel(Protocol):
     name: str
     pacing: Pacing
 
-    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
-        """Due rows, attempts counted and leased; none of the `excluded` endpoints."""
+    async def claim(self, limit: int, excluded: list[str],
+                    free: dict[str, int] | None = None) -> list[dict]:
+        """Due rows, attempts counted and leased; none of the `excluded` endpoints, and of an
+        endpoint in `free` at most that many (its slots not yet taken)."""
 
     def endpoint(self, row: dict) -> str:
         """What a row is sent to (a webhook subscription; the relay for e-mail)."""
 
     async def send(self, row: dict) -> Outcome: ...
 
-    async def delivered(self, rows: list[dict]) -> None:
-        """Record rows delivered and announce them, in one transaction."""
-
-    async def retry(self, row: dict, error: str, delay_s: float) -> None: ...
-
-    async def give_up(self, row: dict, error: str) -> None: ...
+    async def record(self, outcomes: Outcomes) -> None:
+        """Record the outcomes in one transaction, one statement per kind, and announce the
+        delivered and given-up rows (a row no longer pending is left as it is)."""
 
     async def close(self) -> None: ...
 
@@ -132,10 +144,12 @@ class QueueWorker:
         self._slots = asyncio.Semaphore(p.concurrency)
         self._endpoint_slots: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(p.per_endpoint))
-        self._in_flight: dict[str, int] = defaultdict(int)
+        self._in_flight: dict[str, int] = defaultdict(int)  # claimed, not yet sent, per endpoint
+        self._unsent = 0  # claimed rows not yet sent
+        self._freed = asyncio.Event()  # set when a send finishes: room for the next claim
         self._tasks: set[asyncio.Task] = set()
         self.breaker = Breaker(p.breaker_failures, p.breaker_open_s)
-        self._delivered: list[dict] = []
+        self._outcomes = Outcomes()
         self._recording = asyncio.Lock()
 
     async def run(self) -> None:
@@ -156,9 +170,14 @@ class QueueWorker:
                     task.add_done_callback(self._tasks.discard)
                 if claimed:
                     await asyncio.sleep(0)
-                elif self._tasks and not self._room():
-                    await asyncio.wait(self._tasks, timeout=self.channel.pacing.poll_interval_s,
-                                       return_when=asyncio.FIRST_COMPLETED)
+                elif not self._room():
+                    # Claim again as soon as a send finishes (not when its record commits).
+                    self._freed.clear()
+                    try:
+                        await asyncio.wait_for(self._freed.wait(),
+                                               self.channel.pacing.poll_interval_s)
+                    except TimeoutError:
+                        pass
                 else:
                     await asyncio.sleep(self.channel.pacing.poll_interval_s)
         finally:
@@ -174,16 +193,18 @@ class QueueWorker:
 
     def _room(self) -> bool:
         # Claim no more than can start soon: rows claimed and left waiting hold their lease.
-        return len(self._tasks) < 2 * self.channel.pacing.concurrency
+        return self._unsent < 2 * self.channel.pacing.concurrency
 
     async def claim(self) -> list[dict]:
         per = self.channel.pacing.per_endpoint
         excluded = sorted({e for e, n in self._in_flight.items() if n >= per}
                           | set(self.breaker.open_endpoints()))
         OPEN_CIRCUITS.labels(self.channel.name).set(len(self.breaker._open_until))
-        rows = await self.channel.claim(self.channel.pacing.batch_size, excluded)
+        free = {e: per - n for e, n in self._in_flight.items() if 0 < n < per}
+        rows = await self.channel.claim(self.channel.pacing.batch_size, excluded, free)
         for row in rows:
             self._in_flight[self.channel.endpoint(row)] += 1
+        self._unsent += len(rows)
         return rows
 
     def backoff(self, attempts: int) -> float:
@@ -194,6 +215,7 @@ class QueueWorker:
     async def _deliver(self, row: dict) -> None:
         channel = self.channel
         endpoint = channel.endpoint(row)
+        sent = False
         try:
             async with self._endpoint_slots[endpoint], self._slots, self.limiter:
                 IN_FLIGHT.labels(channel.name).inc()
@@ -205,6 +227,11 @@ class QueueWorker:
                     outcome = Outcome(f"{type(exc).__name__} while sending")
                 finally:
                     IN_FLIGHT.labels(channel.name).dec()
+            # Sent: the endpoint's slot and the claim's room are free while the outcome is
+            # recorded (the row's lease keeps it from being claimed again meanwhile), so the
+            # next rows travel during the commit instead of after it.
+            sent = True
+            self._release(endpoint)
             await self._record(row, endpoint, outcome)
         except asyncio.CancelledError:
             raise
@@ -212,31 +239,41 @@ class QueueWorker:
             log.warning("notify_outcome_not_recorded", channel=channel.name,
                         error=type(exc).__name__)
         finally:
-            self._in_flight[endpoint] -= 1
+            if not sent:
+                self._release(endpoint)
+
+    def _release(self, endpoint: str) -> None:
+        self._in_flight[endpoint] -= 1
+        self._unsent -= 1
+        self._freed.set()
 
     async def _record(self, row: dict, endpoint: str, outcome: Outcome) -> None:
         channel = self.channel
         if outcome.error is None:
             self.breaker.succeeded(endpoint)
-            await self._record_delivered(row)
-            return
-        if not outcome.permanent and self.breaker.failed(endpoint):
-            log.warning("notify_circuit_opened", channel=channel.name, endpoint=endpoint,
-                        pause_s=channel.pacing.breaker_open_s)
-        if outcome.permanent or row["attempts"] >= channel.pacing.max_attempts:
-            await channel.give_up(row, outcome.error)
-            SENT.labels(channel.name, "given_up").inc()
+            self._outcomes.delivered.append(row)
         else:
-            await channel.retry(row, outcome.error, self.backoff(row["attempts"]))
-            SENT.labels(channel.name, "retry").inc()
+            if not outcome.permanent and self.breaker.failed(endpoint):
+                log.warning("notify_circuit_opened", channel=channel.name, endpoint=endpoint,
+                            pause_s=channel.pacing.breaker_open_s)
+            if outcome.permanent or row["attempts"] >= channel.pacing.max_attempts:
+                self._outcomes.given_up.append((row, outcome.error))
+            else:
+                self._outcomes.retries.append(
+                    (row, outcome.error, self.backoff(row["attempts"])))
+        await self._commit()
 
-    async def _record_delivered(self, row: dict) -> None:
-        """Group commit: whoever takes the lock records every row delivered meanwhile in one
-        transaction, so a fan-out pays one commit per handful of messages, not one each. A
-        row's send returns once a transaction holding it committed."""
-        self._delivered.append(row)
+    async def _commit(self) -> None:
+        """Group commit: whoever takes the lock records every outcome that arrived meanwhile —
+        delivered, due again, given up — in one transaction of one statement per kind, so a
+        fan-out pays one commit per handful of messages, not one each. A row's send returns
+        once a transaction holding it committed."""
         async with self._recording:
-            rows, self._delivered = self._delivered, []
-            if rows:
-                await self.channel.delivered(rows)
-                SENT.labels(self.channel.name, "delivered").inc(len(rows))
+            outcomes, self._outcomes = self._outcomes, Outcomes()
+            if outcomes:
+                await self.channel.record(outcomes)
+                for kind, rows in (("delivered", outcomes.delivered),
+                                   ("retry", outcomes.retries),
+                                   ("given_up", outcomes.given_up)):
+                    if rows:
+                        SENT.labels(self.channel.name, kind).inc(len(rows))

@@ -1,4 +1,6 @@
-from pydantic import Field, SecretStr
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.registry import service
@@ -40,7 +42,9 @@ class NotifySettings(ServiceSettings):
     email_retry_backoff_s: float = Field(30.0, ge=0)
     email_retry_backoff_max_s: float = Field(3600.0, ge=0)
     # A claimed row is due again after this long if its sender vanished (crash mid-send).
-    email_claim_lease_s: float = Field(300.0, gt=0)
+    # Unset, it is sized from the send timeout (`email_lease_s`): a lease that runs out while
+    # the message is still on its way would have it sent twice.
+    email_claim_lease_s: float | None = Field(None, gt=0)
     # The right-hand side of Message-ID; the sender address's domain when empty.
     email_message_id_domain: str = ""
 
@@ -81,3 +85,36 @@ class NotifySettings(ServiceSettings):
     # Officials' contact imports: rows one sheet may hold (the body is also bounded by
     # `NOTIFY_HTTP_MAX_BODY_BYTES`).
     contacts_import_max_rows: int = Field(20_000, ge=1)
+
+    # Retention (`retention.py`): e-mails sent or given up, webhook deliveries delivered or
+    # parked, digest items taken and bodies no delivery names are deleted after this many days,
+    # `retention_batch_size` rows a statement with a pause between, one run an interval.
+    retention_days: float = Field(90.0, gt=0)
+    retention_batch_size: int = Field(5000, ge=1)
+    retention_batch_pause_ms: int = Field(50, ge=0)
+    retention_interval_s: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _retention_outlasts_redelivery(self) -> NotifySettings:
+        # A delivery id is what stops a redelivered event from being sent twice once the
+        # runtime's inbox has forgotten the event: it must outlive that window.
+        if self.retention_days * 24 < self.inbox_retention_hours:
+            raise ValueError(
+                f"retention_days ({self.retention_days:g}) must cover inbox_retention_hours "
+                f"({self.inbox_retention_hours:g} h): a redelivered event would be sent again")
+        return self
+
+    @property
+    def email_lease_s(self) -> float:
+        """How long a claimed e-mail is leased: `NOTIFY_EMAIL_CLAIM_LEASE_S` when set, else
+        room for the slowest send a live worker can make. Each SMTP step (connect, EHLO,
+        STARTTLS and EHLO again, AUTH, MAIL, RCPT, DATA, the end of the data) may take up to
+        `NOTIFY_SMTP_TIMEOUT_S`; a claimed row may wait for one send ahead of it in its slot
+        (a worker claims at most twice its concurrency) and for the rate limiter's tokens."""
+        if self.email_claim_lease_s is not None:
+            return self.email_claim_lease_s
+        one_send = SMTP_STEPS * self.smtp_timeout_s
+        return 2 * one_send + 2 * self.email_max_concurrency / self.email_rate_per_s
+
+
+SMTP_STEPS = 8  # connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA and its end

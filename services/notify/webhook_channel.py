@@ -30,8 +30,9 @@ from services.runtime import outbox
 from services.runtime.context import Clock, Envelopes, system_clock
 
 from . import signing
-from .queue import Outcome, Pacing, QueueWorker
+from .queue import Outcome, Outcomes, Pacing, QueueWorker
 from .settings import NotifySettings
+from .webhook_clients import EndpointClients
 
 log = structlog.get_logger()
 
@@ -45,9 +46,8 @@ class WebhookChannel:
         self.settings = settings
         self.envelopes = envelopes
         self.clock = clock
-        self.client = client or httpx.AsyncClient(
-            timeout=settings.webhook_timeout_s,
-            limits=httpx.Limits(max_connections=settings.webhook_max_concurrency))
+        self.client = EndpointClients(settings.webhook_max_per_endpoint,
+                                      settings.webhook_timeout_s, client)
         s = settings
         self.pacing = Pacing(
             rate_per_s=s.webhook_rate_per_s, concurrency=s.webhook_max_concurrency,
@@ -60,19 +60,24 @@ class WebhookChannel:
     def endpoint(self, row: dict) -> str:
         return row["webhook_id"]
 
-    async def claim(self, limit: int, excluded: list[str]) -> list[dict]:
+    async def claim(self, limit: int, excluded: list[str],
+                    free: dict[str, int] | None = None) -> list[dict]:
+        await self.client.prune()
+        free = free or {}
         rows = await self.pool.fetch(
-            """WITH ranked AS (
-                   SELECT d.delivery_id, row_number() OVER (
-                              PARTITION BY d.webhook_id ORDER BY d.next_attempt_at) AS nth
-                   FROM webhook_deliveries d
-                   WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                     AND NOT d.webhook_id = ANY($3::text[])),
-               due AS (
-                   SELECT d.delivery_id FROM webhook_deliveries d
-                   JOIN ranked r ON r.delivery_id = d.delivery_id AND r.nth <= $4
-                   WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                   ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
+            """WITH due AS (
+                   SELECT d.delivery_id
+                   FROM webhooks w
+                   LEFT JOIN unnest($5::text[], $6::int[]) AS f (webhook_id, slots)
+                          ON f.webhook_id = w.webhook_id
+                   CROSS JOIN LATERAL (
+                       SELECT d.delivery_id, d.next_attempt_at FROM webhook_deliveries d
+                       WHERE d.webhook_id = w.webhook_id AND d.status = 'pending'
+                         AND d.next_attempt_at <= now()
+                       ORDER BY d.next_attempt_at LIMIT coalesce(f.slots, $4)
+                       FOR UPDATE SKIP LOCKED) d
+                   WHERE NOT w.webhook_id = ANY($3::text[])
+                   ORDER BY d.next_attempt_at LIMIT $1)
                UPDATE webhook_deliveries d
                SET attempts = d.attempts + 1,
                    next_attempt_at = now() + make_interval(secs => $2)
@@ -85,15 +90,15 @@ class WebhookChannel:
                                  AND (s.expires_at IS NULL OR s.expires_at > now())
                                ORDER BY s.created_at DESC) AS secrets""",
             limit, self.settings.webhook_claim_lease_s, excluded,
-            self.settings.webhook_max_per_endpoint)
+            self.settings.webhook_max_per_endpoint, list(free), list(free.values()))
         return [dict(r) for r in rows]
 
     async def send(self, row: dict) -> Outcome:
         body = row["body"].encode()
         try:
             answer = await self.client.post(
-                row["url"], content=body,
-                headers=signing.headers(row["secrets"], row["delivery_id"], row["now"], body))
+                row["webhook_id"], row["url"], body,
+                signing.headers(row["secrets"], row["delivery_id"], row["now"], body))
         except asyncio.CancelledError:
             raise
         except httpx.HTTPError as exc:
@@ -115,37 +120,43 @@ class WebhookChannel:
                 "subject": row["event_type"], "source_event_id": row["event_id"],
                 "attempts": row["attempts"]}
 
-    async def delivered(self, rows: list[dict]) -> None:
+    async def record(self, outcomes: Outcomes) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            done = {r[0] for r in await conn.fetch(
+            delivered = {r[0] for r in await conn.fetch(
                 """UPDATE webhook_deliveries SET status = 'delivered', last_error = NULL,
                        finished_at = now()
                    WHERE delivery_id = ANY($1::text[]) AND status = 'pending'
-                   RETURNING delivery_id""", [r["delivery_id"] for r in rows])}
+                   RETURNING delivery_id""",
+                [r["delivery_id"] for r in outcomes.delivered])} if outcomes.delivered else set()
+            if outcomes.retries:
+                await conn.execute(
+                    """UPDATE webhook_deliveries d SET last_error = r.error,
+                           next_attempt_at = now() + make_interval(secs => r.delay)
+                       FROM unnest($1::text[], $2::text[], $3::float8[]) AS r (id, error, delay)
+                       WHERE d.delivery_id = r.id AND d.status = 'pending'""",
+                    [r["delivery_id"] for r, _, _ in outcomes.retries],
+                    [e for _, e, _ in outcomes.retries],
+                    [float(d) for _, _, d in outcomes.retries])
+            parked = {r[0] for r in await conn.fetch(
+                """UPDATE webhook_deliveries d SET status = 'parked', last_error = r.error,
+                       finished_at = now()
+                   FROM unnest($1::text[], $2::text[]) AS r (id, error)
+                   WHERE d.delivery_id = r.id AND d.status = 'pending'
+                   RETURNING d.delivery_id""",
+                [r["delivery_id"] for r, _ in outcomes.given_up],
+                [e for _, e in outcomes.given_up])} if outcomes.given_up else set()
             now = self.clock()
             await outbox.enqueue(conn, [
                 self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))
-                for r in rows if r["delivery_id"] in done])
-        log.info("webhooks_delivered", count=len(rows))
-
-    async def retry(self, row: dict, error: str, delay_s: float) -> None:
-        await self.pool.execute(
-            """UPDATE webhook_deliveries SET last_error = $2,
-                   next_attempt_at = now() + make_interval(secs => $3)
-               WHERE delivery_id = $1 AND status = 'pending'""",
-            row["delivery_id"], error, float(delay_s))
-        log.info("webhook_retry", delivery_id=row["delivery_id"], error=error)
-
-    async def give_up(self, row: dict, error: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchval(
-                """UPDATE webhook_deliveries SET status = 'parked', last_error = $2,
-                       finished_at = now() WHERE delivery_id = $1 AND status = 'pending'
-                   RETURNING 1""", row["delivery_id"], error)
-            if done:
-                await outbox.enqueue(conn, [self._announce(row, NotificationFailed(
-                    **self._common(row), error=error, failed_at=self.clock()))])
-        log.warning("webhook_parked", delivery_id=row["delivery_id"], error=error)
+                for r in outcomes.delivered if r["delivery_id"] in delivered] + [
+                self._announce(r, NotificationFailed(**self._common(r), error=e, failed_at=now))
+                for r, e in outcomes.given_up if r["delivery_id"] in parked])
+        if delivered:
+            log.info("webhooks_delivered", count=len(delivered))
+        for row, error, _ in outcomes.retries:
+            log.info("webhook_retry", delivery_id=row["delivery_id"], error=error)
+        for row, error in outcomes.given_up:
+            log.warning("webhook_parked", delivery_id=row["delivery_id"], error=error)
 
 
 class WebhookSender(QueueWorker):

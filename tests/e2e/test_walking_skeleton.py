@@ -129,6 +129,7 @@ async def test_every_service_is_alive_and_ready_with_each_dependency_checked(cli
         assert ready.status_code == 200, ready.text
         checks = ready.json()["checks"]
         # Every service consumes: at least the org events of its directory.
-        workers = {"email_sender", "webhook_sender", "digests"} if name == "notify" else set()
+        workers = ({"email_sender", "webhook_sender", "digests", "retention"}
+                   if name == "notify" else set())
         assert set(checks) == {"database", "kafka", "outbox_relay", "consumer"} | workers
         assert set(checks.values()) == {"ok"}

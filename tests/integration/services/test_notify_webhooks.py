@@ -277,3 +277,23 @@ async def test_a_webhook_sender_stopped_mid_fan_out_resends_nothing_it_recorded(
     twice = {i for i in ids if ids.count(i) > 1}
     assert not recorded & twice  # only what was in flight, unrecorded, may come twice
     assert len(twice) <= 2
+
+
+async def test_a_claim_takes_of_each_endpoint_at_most_its_free_slots_oldest_first(
+        notify, receiver):
+    await subscribe(notify, receiver, webhook_id="wh-1")
+    await subscribe(notify, receiver, path="/other", webhook_id="wh-2")
+    await notify.apply(*(eligibility_changed(f"m-{i}") for i in range(5)))
+    s = sender(notify, webhook_max_per_endpoint=3)
+    try:
+        rows = await s.channel.claim(10, [], {"wh-1": 1})
+        assert sorted(r["webhook_id"] for r in rows) == ["wh-1", "wh-2", "wh-2", "wh-2"]
+        # Claimed rows are leased: the next claim takes what is left, none of an excluded one.
+        rows = await s.channel.claim(10, ["wh-2"])
+        assert [r["webhook_id"] for r in rows] == ["wh-1"] * 3
+        assert [r["webhook_id"] for r in await s.channel.claim(10, ["wh-2"])] == ["wh-1"]
+        assert await s.channel.claim(10, ["wh-2"]) == []
+        assert await notify.pool.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE attempts = 1") == 8
+    finally:
+        await s.client.aclose()

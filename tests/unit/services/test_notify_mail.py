@@ -103,3 +103,50 @@ def test_every_template_renders_in_both_languages():
     in_app = render("phase_closed", "vi", common | {"channel": "in_app"}).text
     assert "gửi tự động" not in in_app and "gửi tự động" in render(
         "phase_closed", "vi", common).text
+
+
+def _shared() -> mail.Shared:
+    return mail.shared(sender="Thi đua Công đoàn <no-reply@thidua.vn>",
+                       subject="Đã kết thúc Đợt 1 — Lao động giỏi, lao động sáng tạo " * 2,
+                       text="Kính gửi Ban Chấp hành,\n\nĐợt 1 đã khóa sổ.\n",
+                       html="<p>Kính gửi Ban Chấp hành,</p><p>Đợt 1 đã khóa sổ.</p>",
+                       language="vi")
+
+
+def _outgoing(to: str = "lan.nguyen@example.vn", part: mail.Shared | None = None
+              ) -> mail.Outgoing:
+    return mail.Outgoing(part or _shared(), to, "n-1", "thidua.vn", datetime(2025, 1, 2, 3, 4, tzinfo=UTC))
+
+
+def test_an_email_composed_from_its_shared_part_reads_as_the_one_built_whole():
+    from email import message_from_bytes, policy
+
+    outgoing = _outgoing()
+    composed = message_from_bytes(outgoing.data(), policy=policy.default)
+    whole = outgoing.message()
+    assert not composed.defects
+    for header in ("From", "To", "Subject", "Message-ID", "Date", "Auto-Submitted",
+                   "Content-Language", "MIME-Version"):
+        assert str(composed[header]) == str(whole[header]), header
+    # Every space of a long Vietnamese subject survives its folding over several lines.
+    assert composed["Subject"] == outgoing.shared.subject
+    assert composed["Message-ID"] == "<n-1@thidua.vn>"
+    for kind in ("plain", "html"):  # on the wire, lines end in CRLF
+        assert (composed.get_body((kind,)).get_content().replace("\r\n", "\n")
+                == whole.get_body((kind,)).get_content())
+    # CRLF throughout, and no line beyond what SMTP allows.
+    lines = outgoing.data().split(b"\r\n")
+    assert b"\n" not in b"".join(lines) and max(map(len, lines)) <= 998
+
+
+def test_the_per_recipient_lines_are_all_that_differ_between_recipients():
+    part = _shared()
+    first, second = _outgoing("a@example.vn", part), _outgoing("b@example.vn", part)
+    assert first.data().split(b"\r\n", 3)[3] == second.data().split(b"\r\n", 3)[3]
+
+
+def test_an_address_that_must_be_encoded_is_not_written_as_is():
+    assert _outgoing().plain
+    for odd in ("lan nguyen@example.vn", "lan@example.vn\r\nBcc: x@evil.vn",
+                "nguyễn@example.vn", "<lan@example.vn>", ""):
+        assert not _outgoing(odd).plain, odd

@@ -1,6 +1,9 @@
-"""The queue worker's circuit breaker and backoff, on a fake clock."""
+"""The queue worker's circuit breaker and backoff on a fake clock; its group commit on a channel
+that keeps what each commit held."""
 
 from __future__ import annotations
+
+import asyncio
 
 from services.notify.queue import Breaker, Pacing, QueueWorker
 
@@ -43,3 +46,46 @@ def test_backoff_doubles_capped_with_jitter_between_half_and_all():
         delays = [worker.backoff(attempts) for _ in range(200)]
         assert all(full / 2 <= d <= full for d in delays)
         assert max(delays) - min(delays) > full / 10  # spread, not one value
+
+
+class _Recording(_Channel):
+    """Sends succeed, fail or are refused by row; records what each commit held."""
+
+    pacing = Pacing(rate_per_s=1000, concurrency=8, per_endpoint=8, batch_size=20,
+                    poll_interval_s=1, max_attempts=3, backoff_s=10, backoff_max_s=60)
+
+    def __init__(self) -> None:
+        self.commits = []
+
+    def endpoint(self, row: dict) -> str:
+        return "relay"
+
+    async def send(self, row: dict):
+        from services.notify.queue import Outcome
+
+        await asyncio.sleep(0)
+        return {"ok": Outcome(), "flaky": Outcome("HTTP 503"),
+                "refused": Outcome("SMTP 550 from the relay", permanent=True)}[row["kind"]]
+
+    async def record(self, outcomes) -> None:
+        await asyncio.sleep(0.01)  # a commit takes a while: outcomes gather behind it
+        self.commits.append(outcomes)
+
+
+async def test_outcomes_of_every_kind_are_recorded_together_by_group_commit():
+    channel = _Recording()
+    worker = QueueWorker(channel)
+    rows = ([{"id": f"ok-{i}", "kind": "ok", "attempts": 1} for i in range(10)]
+            + [{"id": "flaky-1", "kind": "flaky", "attempts": 1},
+               {"id": "flaky-last", "kind": "flaky", "attempts": 3},
+               {"id": "refused", "kind": "refused", "attempts": 1}])
+    await asyncio.gather(*(worker._deliver(row) for row in rows))
+
+    assert len(channel.commits) < len(rows)
+    delivered = [r["id"] for c in channel.commits for r in c.delivered]
+    retries = [(r["id"], e) for c in channel.commits for r, e, _ in c.retries]
+    given_up = sorted(r["id"] for c in channel.commits for r, _ in c.given_up)
+    assert sorted(delivered) == sorted(f"ok-{i}" for i in range(10))
+    assert retries == [("flaky-1", "HTTP 503")]
+    assert given_up == ["flaky-last", "refused"]
+    assert next(d for c in channel.commits for _, _, d in c.retries) <= 10
