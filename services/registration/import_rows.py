@@ -17,14 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from services.runtime.identifiers import ID_PATTERN
-
+from . import import_sure_rows as sure_rows
 from . import org_domain as domain
 from .import_files import FileProblem, RowError, cell_text
+from .import_sure_rows import ISO_DATE
 
 Kind = Literal["units", "members"]
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _VN_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _WHOLE = re.compile(r"[+]?[0-9]{1,9}")
 _TRUE = frozenset({"true", "1", "x", "yes", "y", "có", "co", "c"})
@@ -136,7 +135,7 @@ def _gender(text: str) -> str:
 
 def _date(text: str) -> str:
     """ISO text as the commands take it; the command's own rule then checks the day."""
-    if _ISO_DATE.fullmatch(text):
+    if ISO_DATE.fullmatch(text):
         return text
     if match := _VN_DATE.fullmatch(text):
         day, month, year = (int(part) for part in match.groups())
@@ -145,90 +144,6 @@ def _date(text: str) -> str:
         except ValueError:
             raise _CellInvalid("date_invalid", f"{text!r} is no calendar day") from None
     raise _CellInvalid("date_invalid", f"{text[:40]!r} is not a date YYYY-MM-DD or DD/MM/YYYY")
-
-
-# --- rows that surely pass ----------------------------------------------------------------------
-# A precompiled check per file kind that accepts a row only when every field passes the
-# command's rules as its pydantic model states them, and then returns the model's values. A
-# million rows through the model cost most of a file's reading time; a row the plain check does
-# not accept goes through the model, so a bad row's report (column, code, reason) is the
-# model's own, word for word.
-
-_ID = re.compile(ID_PATTERN.removeprefix("^").removesuffix("$")).fullmatch
-_MAX_NAME = 300
-_KINDS = frozenset(domain.UnitKind.__args__)
-_SECTORS = frozenset(domain.Sector.__args__)
-_MEMBER_GENDERS = frozenset({"female", "male", "other"})
-
-
-def _day(text: str, days: dict[str, date]) -> date | None:
-    """The calendar day `domain._calendar_date` would make of ISO text (None: let it say why);
-    a file names few distinct days, so each is parsed once."""
-    day = days.get(text)
-    if day is None:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            return None
-        if not domain.EARLIEST <= day <= domain.LATEST or not _ISO_DATE.fullmatch(text):
-            return None
-        days[text] = day
-    return day
-
-
-def _name(value: Any) -> bool:
-    return value.__class__ is str and 0 < len(value) <= _MAX_NAME
-
-
-def _ident(value: Any) -> bool:
-    return value.__class__ is str and _ID(value) is not None
-
-
-def _count_ok(value: Any) -> bool:
-    return value.__class__ is int and 0 <= value <= domain.MAX_COUNT
-
-
-def _members_surely(days: dict[str, date]) -> Callable[[dict[str, Any]], tuple | None]:
-    fields = frozenset(STAGED["members"])
-
-    def surely(f: dict[str, Any]) -> tuple | None:
-        member_id, unit_id = f.get("member_id"), f.get("unit_id")
-        name, gender, job = f.get("full_name"), f.get("gender"), f.get("job_title")
-        direct, officer = f.get("direct_worker", False), f.get("union_officer", False)
-        when = f.get("effective_from")
-        if not (_ident(member_id) and _ident(unit_id) and _name(name)
-                and gender in _MEMBER_GENDERS and (job is None or _name(job))
-                and direct.__class__ is bool and officer.__class__ is bool
-                and when.__class__ is str and f.keys() <= fields):
-            return None
-        day = _day(when, days)
-        if day is None:
-            return None
-        return (member_id, unit_id, name, gender, direct, officer, job, day)
-
-    return surely
-
-
-def _units_surely(days: dict[str, date]) -> Callable[[dict[str, Any]], tuple | None]:
-    fields = frozenset(STAGED["units"])
-
-    def surely(f: dict[str, Any]) -> tuple | None:
-        unit_id, name, kind = f.get("unit_id"), f.get("name"), f.get("kind")
-        parent, district = f.get("parent_id"), f.get("district_id")
-        sector = f.get("sector", "other")
-        members, workers = f.get("member_count", 0), f.get("direct_worker_count", 0)
-        when = f.get("effective_from")
-        if not (_ident(unit_id) and _name(name) and kind in _KINDS
-                and (parent is None or _ident(parent)) and (district is None or _ident(district))
-                and sector in _SECTORS and _count_ok(members) and _count_ok(workers)
-                and when.__class__ is str and f.keys() <= fields):
-            return None
-        day = _day(when, days)
-        if day is None:
-            return None
-        return (unit_id, name, kind, parent, district, sector, members, workers, day)
-
-    return surely
 
 
 _CONVERTERS: dict[str, Callable[[str], Any] | None] = {
@@ -242,7 +157,8 @@ def row_checker(kind: Kind, positions: list[tuple[int, Column]]
     validate = COMMANDS[kind].model_validate
     staged = STAGED[kind]
     units = kind == "units"
-    surely = (_units_surely if units else _members_surely)({})
+    surely = (sure_rows.units_surely if units else sure_rows.members_surely)(
+        {}, frozenset(STAGED[kind]))
     cells_of = [(index, column.name, _CONVERTERS[column.kind]) for index, column in positions]
 
     def check(number: int, cells: list[Any]) -> tuple | list[RowError] | None:

@@ -12,60 +12,32 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import structlog
 from aiokafka.structs import ConsumerRecord
 
-from contracts import CloudEvent, EventDecodeError, decode_event
+from contracts import EventDecodeError, decode_event
 
 from . import inbox, metrics, outbox, tracing
+from .consumer_batch import ConsumerStats, Received
 from .consumer_health import ConsumerHealth
 from .context import Clock, Context, Emissions, Envelopes, system_clock
 from .dead_letters import DeadLetterPublisher, Rejection, coordinates
 from .failures import DEFAULT_RETRY, RetryPolicy, describe, is_infrastructure_failure
 from .handlers import Handlers, Registered, payload_or_event
 from .logs import bind_event, bind_events, unbind_event
+from .partition_groups import partition_groups
 from .runs import runs_by_type
 
 log = structlog.get_logger()
-
-# A batch smaller than this is applied in one transaction even when the consumer may use more:
-# a second transaction's fixed round trips would cost more than the parallelism gains.
-SPLIT_MIN_RECORDS = 200
 
 # Records decoded between two inbox claims: small enough that the database works while the next
 # chunk decodes, large enough that a claim's round trip is negligible beside it.
 DECODE_CHUNK = 400
 
 RepositoryFactory = Callable[[asyncpg.Connection], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A decoded event and the record it came in."""
-
-    record: ConsumerRecord
-    event: CloudEvent
-
-    @property
-    def partition_id(self) -> tuple[str, int]:
-        return self.record.topic, self.record.partition
-
-    @property
-    def event_type(self) -> str:
-        return self.event.type
-
-
-@dataclass
-class ConsumerStats:
-    batches: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    ignored: int = 0
-    dead_lettered: int = 0
 
 
 class EventConsumer:
@@ -324,24 +296,3 @@ class EventConsumer:
             )
             for item in pending
         ]
-
-
-def partition_groups(records: Sequence[ConsumerRecord], connections: int) -> list[list[ConsumerRecord]]:
-    """The batch cut into at most `connections` groups of whole partitions, of about equal
-    sizes, each partition's records in their order: what one transaction applies.
-
-    A partition is never split, so the events of one key (one unit) are applied in order by
-    one transaction, as with a single connection.
-    """
-    if connections <= 1 or len(records) < SPLIT_MIN_RECORDS:
-        return [list(records)]
-    by_partition: dict[tuple[str, int], list[ConsumerRecord]] = {}
-    for record in records:
-        by_partition.setdefault((record.topic, record.partition), []).append(record)
-    if len(by_partition) == 1:
-        return [list(records)]
-    groups: list[list[ConsumerRecord]] = [[] for _ in range(min(connections, len(by_partition)))]
-    # Largest partition first onto the smallest group: balanced enough, deterministic.
-    for key in sorted(by_partition, key=lambda k: (-len(by_partition[k]), k)):
-        min(groups, key=len).extend(by_partition[key])
-    return groups

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from .access import PUBLIC
-from .consumer import ConsumerStats
+from .consumer_batch import ConsumerStats
 from .relay import RelayStats
 from .service import ServiceRuntime
 

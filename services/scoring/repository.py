@@ -17,8 +17,9 @@ import asyncpg
 
 from .barrier import PhaseBarrier
 from .batch_work import BatchWork
+from .fact_statements import REFRESH_INITIATIVE_FACTS, REPRICE, UPSERT_FACTS
 from .facts import Fact, Review, Submission
-from .points import DEFAULTS_JSON, campaign_rules_of, points_of, prices
+from .points import DEFAULTS_JSON
 
 
 @dataclass(frozen=True)
@@ -36,151 +37,6 @@ class SubjectChange:
     version: int
     reason: str
     source_event_id: str
-
-
-_FACT_COLUMNS = ("fact_id", "rule", "campaign_id", "phase_id", "unit_id", "district",
-                 "credit_unit", "member_ids", "level", "grade", "benefit_vnd", "target_value",
-                 "achieved_value", "source_event_id", "occurred_at")
-_FACT_TYPES = ("text", "text", "text", "text", "text", "text", "boolean", "text", "text",
-               "text", "bigint", "numeric", "numeric", "text", "timestamptz")
-
-# A pledged target (`pledge_target_pending`) only sets the target value of a fact a result
-# report reached first; any other state replaces an older one.
-_PLEDGED = "(EXCLUDED.rule = 'pledge_target_pending')"
-UPSERT_FACTS = f"""
-    INSERT INTO facts AS f ({", ".join(_FACT_COLUMNS)})
-    SELECT i.fact_id, i.rule, i.campaign_id, i.phase_id, i.unit_id, i.district, i.credit_unit,
-           -- unnest flattens arrays of arrays, so each fact's members travel as a JSON array
-           ARRAY(SELECT jsonb_array_elements_text(i.member_ids::jsonb)),
-           i.level, i.grade, i.benefit_vnd, i.target_value, i.achieved_value,
-           i.source_event_id, i.occurred_at
-    FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FACT_TYPES, start=1))})
-         AS i({", ".join(_FACT_COLUMNS)})
-    ON CONFLICT (fact_id) DO UPDATE SET
-        rule = CASE WHEN {_PLEDGED} THEN f.rule ELSE EXCLUDED.rule END,
-        target_value = coalesce(EXCLUDED.target_value, f.target_value),
-        achieved_value = CASE WHEN {_PLEDGED} THEN f.achieved_value
-                              ELSE EXCLUDED.achieved_value END,
-        source_event_id = CASE WHEN {_PLEDGED} THEN f.source_event_id
-                               ELSE EXCLUDED.source_event_id END,
-        occurred_at = CASE WHEN {_PLEDGED} THEN f.occurred_at ELSE EXCLUDED.occurred_at END,
-        district = EXCLUDED.district, member_ids = EXCLUDED.member_ids,
-        level = EXCLUDED.level, grade = EXCLUDED.grade, benefit_vnd = EXCLUDED.benefit_vnd
-    WHERE {_PLEDGED} OR f.rule = 'pledge_target_pending' OR EXCLUDED.occurred_at >= f.occurred_at
-"""
-
-# The fact of an initiative's review: the accepted decision of the highest level (a district
-# acceptance replaces the grassroots one's points), else the latest rejection; credited to
-# its unit and to every author of its submission (none until the submission is seen).
-REFRESH_INITIATIVE_FACTS = """
-    INSERT INTO facts AS f (fact_id, rule, campaign_id, phase_id, unit_id, district, credit_unit,
-                            member_ids, level, grade, benefit_vnd, source_event_id, occurred_at)
-    SELECT 'initiative:' || r.initiative_id,
-           CASE WHEN r.outcome = 'accepted' THEN 'initiative_accepted'
-                ELSE 'initiative_rejected' END,
-           r.campaign_id, r.phase_id, r.unit_id, r.district, true,
-           coalesce(i.author_ids, '{}'), r.level, r.grade, r.recognised_benefit_vnd,
-           r.source_event_id, r.reviewed_at
-    FROM (SELECT DISTINCT ON (initiative_id) *
-          FROM initiative_reviews WHERE initiative_id = ANY($1::text[])
-          ORDER BY initiative_id, outcome = 'accepted' DESC, level_rank DESC,
-                   reviewed_at DESC) AS r
-    LEFT JOIN initiatives AS i USING (initiative_id)
-    ON CONFLICT (fact_id) DO UPDATE SET
-        rule = EXCLUDED.rule, campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id,
-        district = EXCLUDED.district, member_ids = EXCLUDED.member_ids,
-        level = EXCLUDED.level, grade = EXCLUDED.grade, benefit_vnd = EXCLUDED.benefit_vnd,
-        source_event_id = EXCLUDED.source_event_id, occurred_at = EXCLUDED.occurred_at
-    WHERE (f.rule, f.member_ids, f.level, f.grade, f.benefit_vnd, f.source_event_id)
-          IS DISTINCT FROM (EXCLUDED.rule, EXCLUDED.member_ids, EXCLUDED.level, EXCLUDED.grade,
-                            EXCLUDED.benefit_vnd, EXCLUDED.source_event_id)
-"""
-
-# What the touched facts earn now against what they earned: the differences become ledger
-# lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and
-# are added to the subjects' totals, each subject's version going up by its lines. A fact
-# keeps what it earns and whom it credited when last priced (`points`, `priced_*`), the same
-# amount for each of its subjects.
-REPRICE = f"""
-WITH touched AS MATERIALIZED (
-    -- a primary-key probe per fact, never a pass over the table: OFFSET 0 keeps the planner
-    -- from flattening the probe into a join it may cost as a scan while statistics lag
-    SELECT f.*, o.n AS fact_order
-    FROM unnest($1::text[]) WITH ORDINALITY AS o(fact_id, n)
-    CROSS JOIN LATERAL (SELECT * FROM facts WHERE facts.fact_id = o.fact_id OFFSET 0) AS f
-), priced AS MATERIALIZED (  -- each touched campaign's prices, once
-    SELECT c.campaign_id, {prices(campaign_rules_of("cr", "$2"))}
-    FROM (SELECT DISTINCT campaign_id FROM touched) AS c
-    LEFT JOIN campaign_rules AS cr USING (campaign_id)
-), repriced AS MATERIALIZED (
-    SELECT t.*, {points_of("t", "pr")} AS new_points
-    FROM touched AS t JOIN priced AS pr USING (campaign_id)
-), fresh AS (
-    SELECT r.fact_id, c.subject_kind, c.subject_id, r.campaign_id, r.phase_id, r.unit_id,
-           r.district, r.rule, r.source_event_id, r.fact_order, c.position,
-           r.new_points AS points
-    FROM repriced AS r
-    CROSS JOIN LATERAL (SELECT 'unit', r.unit_id, 0::bigint WHERE r.credit_unit
-                        UNION ALL
-                        SELECT 'member', m, n FROM unnest(r.member_ids) WITH ORDINALITY AS a(m, n))
-         AS c(subject_kind, subject_id, position)
-), known AS (  -- what they earned, and whom, when last priced
-    SELECT r.fact_id, k.subject_kind, k.subject_id, r.priced_rule AS rule, r.points
-    FROM repriced AS r
-    CROSS JOIN LATERAL (SELECT 'unit', r.unit_id WHERE r.priced_unit
-                        UNION ALL
-                        SELECT 'member', m FROM unnest(r.priced_members) AS m)
-         AS k(subject_kind, subject_id)
-    WHERE r.points IS NOT NULL
-), diff AS (
-    SELECT n.fact_id, n.subject_kind, n.subject_id, n.campaign_id, n.phase_id, n.unit_id,
-           n.district, n.rule, n.source_event_id, n.points, n.fact_order, n.position,
-           n.points - coalesce(k.points, 0) AS delta
-    FROM fresh AS n
-    LEFT JOIN known AS k USING (fact_id, subject_kind, subject_id)
-), kept AS (  -- in place: these columns are in no index
-    UPDATE facts AS f
-    SET priced_rule = r.rule, points = r.new_points, priced_unit = r.credit_unit,
-        priced_members = r.member_ids
-    FROM repriced AS r
-    WHERE f.fact_id = ANY($1::text[]) AND f.fact_id = r.fact_id
-      AND (f.priced_rule, f.points, f.priced_unit, f.priced_members)
-          IS DISTINCT FROM (r.rule, r.new_points, r.credit_unit, r.member_ids)
-), ordered AS MATERIALIZED (  -- the ledger lines, in the order they are written
-    SELECT d.*, row_number() OVER (ORDER BY d.fact_order, d.position) AS line
-    FROM diff AS d WHERE d.delta <> 0
-), lines AS (
-    INSERT INTO score_entries (campaign_id, phase_id, subject_kind, subject_id, points, reason,
-                               source_event_id, fact_id)
-    SELECT campaign_id, phase_id, subject_kind, subject_id, delta, rule,
-           coalesce($3::text, source_event_id), fact_id
-    FROM ordered ORDER BY line
-), per_subject AS (  -- from the lines as written, not read back from the insert
-    SELECT campaign_id, phase_id, subject_kind, subject_id,
-           sum(delta) AS delta, count(*) AS changes, min(line) AS first_line,
-           (array_agg(unit_id ORDER BY line DESC))[1] AS unit_id,
-           (array_agg(district ORDER BY line DESC))[1] AS district,
-           (array_agg(rule ORDER BY line DESC))[1] AS reason,
-           (array_agg(coalesce($3::text, source_event_id) ORDER BY line DESC))[1]
-               AS source_event_id
-    FROM ordered
-    GROUP BY campaign_id, phase_id, subject_kind, subject_id
-), totals AS (
-    INSERT INTO scores AS s (campaign_id, phase_id, subject_kind, subject_id, unit_id, district,
-                             total_points, version)
-    SELECT campaign_id, phase_id, subject_kind, subject_id, unit_id, district, delta, changes
-    FROM per_subject
-    ON CONFLICT (campaign_id, phase_id, subject_kind, subject_id) DO UPDATE
-       SET total_points = s.total_points + EXCLUDED.total_points,
-           version = s.version + EXCLUDED.version,
-           unit_id = EXCLUDED.unit_id, district = EXCLUDED.district, updated_at = now()
-    RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points, version
-)
-SELECT t.campaign_id, t.phase_id, t.subject_kind, t.subject_id, p.unit_id,
-       p.delta AS points_delta, t.total_points, t.version, p.reason, p.source_event_id
-FROM totals AS t JOIN per_subject AS p USING (campaign_id, phase_id, subject_kind, subject_id)
-ORDER BY p.first_line
-"""
 
 
 class ScoringRepository:

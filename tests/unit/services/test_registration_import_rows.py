@@ -109,12 +109,12 @@ _EDGE_UNITS = [
 @pytest.mark.parametrize(("kind", "header", "lines"), [("members", HEADER, _EDGE_MEMBERS),
                                                        ("units", _UNIT_HEADER, _EDGE_UNITS)])
 def test_plain_checks_agree_with_the_commands_models(tmp_path, monkeypatch, kind, header, lines):
-    from services.registration import import_rows
+    from services.registration import import_sure_rows
 
     path = write(tmp_path, header + "\n" + "\n".join(lines) + "\n")
     plain = checked(path, kind)
-    monkeypatch.setattr(import_rows, "_members_surely", lambda days: lambda fields: None)
-    monkeypatch.setattr(import_rows, "_units_surely", lambda days: lambda fields: None)
+    monkeypatch.setattr(import_sure_rows, "members_surely", lambda days, known: lambda f: None)
+    monkeypatch.setattr(import_sure_rows, "units_surely", lambda days, known: lambda f: None)
     by_model = checked(path, kind)
     assert plain == by_model
     accepted = [row for _, row in plain if row.__class__ is tuple]

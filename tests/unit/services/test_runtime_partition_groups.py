@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.structs import ConsumerRecord
 
-from services.runtime.consumer import SPLIT_MIN_RECORDS, partition_groups
+from services.runtime.partition_groups import SPLIT_MIN_RECORDS, partition_groups
 
 
 def _records(counts: dict[int, int], topic: str = "t") -> list[ConsumerRecord]:
