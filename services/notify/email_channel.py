@@ -30,6 +30,7 @@ from services.runtime import outbox
 from services.runtime.context import Clock, Envelopes
 
 from . import mail
+from .outcome_records import EMAILS, record_outcomes
 from .queue import Outcome, Outcomes, Pacing, QueueWorker
 from .settings import NotifySettings
 
@@ -238,28 +239,7 @@ class EmailChannel:
 
     async def record(self, outcomes: Outcomes) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            sent = {r[0] for r in await conn.fetch(
-                """UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL
-                   WHERE notification_id = ANY($1::text[]) AND status = 'pending'
-                   RETURNING notification_id""",
-                [r["notification_id"] for r in outcomes.delivered])} if outcomes.delivered else set()
-            if outcomes.retries:
-                await conn.execute(
-                    """UPDATE deliveries d SET last_error = r.error,
-                           next_attempt_at = now() + make_interval(secs => r.delay)
-                       FROM unnest($1::text[], $2::text[], $3::float8[]) AS r (id, error, delay)
-                       WHERE d.notification_id = r.id AND d.status = 'pending'""",
-                    [r["notification_id"] for r, _, _ in outcomes.retries],
-                    [e for _, e, _ in outcomes.retries],
-                    [float(d) for _, _, d in outcomes.retries])
-            failed = {r[0] for r in await conn.fetch(
-                """UPDATE deliveries d SET status = 'failed', last_error = r.error,
-                       finished_at = now()
-                   FROM unnest($1::text[], $2::text[]) AS r (id, error)
-                   WHERE d.notification_id = r.id AND d.status = 'pending'
-                   RETURNING d.notification_id""",
-                [r["notification_id"] for r, _ in outcomes.given_up],
-                [e for _, e in outcomes.given_up])} if outcomes.given_up else set()
+            sent, failed = await record_outcomes(conn, EMAILS, outcomes)
             now = self.clock()
             await outbox.enqueue(conn, [
                 self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))

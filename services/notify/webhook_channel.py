@@ -30,6 +30,7 @@ from services.runtime import outbox
 from services.runtime.context import Clock, Envelopes, system_clock
 
 from . import signing
+from .outcome_records import WEBHOOKS, record_outcomes
 from .queue import Outcome, Outcomes, Pacing, QueueWorker
 from .settings import NotifySettings
 from .webhook_clients import EndpointClients
@@ -122,29 +123,7 @@ class WebhookChannel:
 
     async def record(self, outcomes: Outcomes) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            delivered = {r[0] for r in await conn.fetch(
-                """UPDATE webhook_deliveries SET status = 'delivered', last_error = NULL,
-                       finished_at = now()
-                   WHERE delivery_id = ANY($1::text[]) AND status = 'pending'
-                   RETURNING delivery_id""",
-                [r["delivery_id"] for r in outcomes.delivered])} if outcomes.delivered else set()
-            if outcomes.retries:
-                await conn.execute(
-                    """UPDATE webhook_deliveries d SET last_error = r.error,
-                           next_attempt_at = now() + make_interval(secs => r.delay)
-                       FROM unnest($1::text[], $2::text[], $3::float8[]) AS r (id, error, delay)
-                       WHERE d.delivery_id = r.id AND d.status = 'pending'""",
-                    [r["delivery_id"] for r, _, _ in outcomes.retries],
-                    [e for _, e, _ in outcomes.retries],
-                    [float(d) for _, _, d in outcomes.retries])
-            parked = {r[0] for r in await conn.fetch(
-                """UPDATE webhook_deliveries d SET status = 'parked', last_error = r.error,
-                       finished_at = now()
-                   FROM unnest($1::text[], $2::text[]) AS r (id, error)
-                   WHERE d.delivery_id = r.id AND d.status = 'pending'
-                   RETURNING d.delivery_id""",
-                [r["delivery_id"] for r, _ in outcomes.given_up],
-                [e for _, e in outcomes.given_up])} if outcomes.given_up else set()
+            delivered, parked = await record_outcomes(conn, WEBHOOKS, outcomes)
             now = self.clock()
             await outbox.enqueue(conn, [
                 self._announce(r, NotificationDelivered(**self._common(r), delivered_at=now))
