@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -132,15 +133,19 @@ def _alive(pid: int) -> bool:
 def _start_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env["THIDUA_INFRA"] = "embedded"
+    errors = tempfile.TemporaryFile(mode="w+")  # read back only when the marker never shows
     process = subprocess.Popen([sys.executable, "-c", RUN_UP_WITH_STUBS, *args], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               stdout=subprocess.PIPE, stderr=errors, text=True,
                                start_new_session=True)
     seen = ""
     for line in process.stdout:
         seen += line
         if marker in line:
             return process, seen
-    raise AssertionError(f"no {marker!r} in output: {seen}")
+    process.wait(30)
+    errors.seek(0)
+    raise AssertionError(f"no {marker!r} in output (exit {process.returncode}): {seen}\n"
+                         f"stderr ends:\n{errors.read()[-4000:]}")
 
 
 def _stops_cleanly_on_sigint(process: subprocess.Popen, started: set[int]) -> None:
