@@ -13,7 +13,7 @@ from contracts import CloudEvent
 from contracts.codec import encode_event
 from contracts.events.notifications import NotificationDelivered
 from services.runtime.directory.queries import MAX_DEPTH
-from services.runtime.outbox import notify_channel
+from services.runtime.outbox_wake import staged
 from services.runtime.vietnamese import vietnam_date
 
 from .columns import columns
@@ -99,7 +99,7 @@ FAN_OUT = """
         ON CONFLICT DO NOTHING RETURNING 1)
     SELECT (SELECT count(*) FROM in_app) AS in_app, (SELECT count(*) FROM emails) AS email,
            (SELECT count(*) FROM held) AS digest,
-           (SELECT pg_notify(current_schema() || $27, '') FROM announced LIMIT 1) AS woken"""
+           (SELECT count(*) FROM announced) AS announced"""
 
 
 # Every member of each audience (by its index): the union officers of every unit under a root
@@ -142,7 +142,7 @@ class FanoutStore:
 
     async def fan_out(self, plan: Plan, traceparent: str | None) -> Written:
         """Write the plan in one statement; the in-app messages new to the inbox are announced
-        through the outbox in the same statement (and the relay woken at commit)."""
+        through the outbox in the same statement (and the relay woken after the commit)."""
         if not plan.reach:
             return Written()
         s = plan.stand_ins
@@ -155,8 +155,9 @@ class FanoutStore:
             *columns([(r.idx, r.member_id, r.in_app_id, r.email_id, r.language, r.digest)
                       for r in plan.reach], 6),
             f'"{s.event_id}"', f'"{s.recipient_id}"', f'"{s.notification_id}"',
-            DELIVERED, NotificationDelivered.topic.name, traceparent,
-            notify_channel(""))  # the channel's suffix: the statement prefixes its schema
+            DELIVERED, NotificationDelivered.topic.name, traceparent)
+        if row["announced"]:
+            staged()  # the pool's release, after the batch commits, wakes the relay
         return Written(row["in_app"], row["email"], row["digest"])
 
     async def recipients(self, audiences: Sequence[Audience]) -> list[Recipient]:

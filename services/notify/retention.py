@@ -1,23 +1,25 @@
 """Retention of notify's delivery records: e-mails sent or given up, webhook deliveries
 delivered or parked, digest items already taken into a digest, and the shared message bodies no
-delivery names any more — deleted once older than `NOTIFY_RETENTION_DAYS`.
+delivery names any more — deleted once older than `NOTIFY_RETENTION_DAYS`; and the members'
+in-app messages, read or not, once older than `NOTIFY_IN_APP_RETENTION_DAYS` (longer: the inbox
+is the members' own record of what they were told).
 
 Set-based and in batches: each statement deletes at most `NOTIFY_RETENTION_BATCH_SIZE` rows
 (its own short transaction, by an index on the age column), then pauses
 `NOTIFY_RETENTION_BATCH_PAUSE_MS`, until a batch comes back short; a run every
 `NOTIFY_RETENTION_INTERVAL_S`, one replica at a time (an advisory lock; the others skip).
-Pending rows are never touched, nor the members' in-app inbox (`notifications`), which is
-theirs to read.
+Pending rows are never touched.
 
-Why the delivery ids may go: they are what keeps a redelivered event from being sent twice, but
-an event comes back only within the runtime's inbox window (`INBOX_RETENTION_HOURS`, days), and
-the retention is refused shorter than that (`NotifySettings`).
+Why the delivery and in-app ids may go: they are what keeps a redelivered event from being sent
+twice, but an event comes back only within the runtime's inbox window (`INBOX_RETENTION_HOURS`,
+days), and either retention is refused shorter than that (`NotifySettings`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import zlib
+from datetime import timedelta
 
 import asyncpg
 import structlog
@@ -28,9 +30,10 @@ from .settings import NotifySettings
 log = structlog.get_logger()
 
 PRUNED = Counter("thidua_notify_pruned_total",
-                 "Delivery records deleted by the retention job, by table.", ["table"])
+                 "Delivery records and in-app messages deleted by the retention job, by table.", ["table"])
 
-# Each: the rows of one batch, oldest first, skipping rows another transaction holds.
+# Each: the rows of one batch, oldest first, skipping rows another transaction holds; $1 is the
+# table's cutoff (`_CUTOFF_DAYS`).
 BATCHES = {
     "deliveries": """
         DELETE FROM deliveries WHERE notification_id IN (
@@ -56,17 +59,25 @@ BATCHES = {
             WHERE b.created_at < $1
               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.body_id = b.body_id)
             ORDER BY b.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
+    "notifications": """
+        DELETE FROM notifications WHERE notification_id IN (
+            SELECT notification_id FROM notifications
+            WHERE created_at < $1
+            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
 }
+# The setting that gives each table's age limit, in days.
+_CUTOFF_DAYS = dict.fromkeys(BATCHES, "retention_days") | {
+    "notifications": "in_app_retention_days"}
 
 
 async def prune_once(pool: asyncpg.Pool, settings: NotifySettings) -> dict[str, int]:
     """One run: every table in batches until a batch comes back short; rows deleted, by
     table."""
-    cutoff = await pool.fetchval(
-        "SELECT now() - make_interval(days => $1)", settings.retention_days)
+    now = await pool.fetchval("SELECT now()")
     pause = settings.retention_batch_pause_ms / 1000
     deleted: dict[str, int] = {}
     for table, sql in BATCHES.items():
+        cutoff = now - timedelta(days=getattr(settings, _CUTOFF_DAYS[table]))
         total = 0
         while True:
             status = await pool.execute(sql, cutoff, settings.retention_batch_size)

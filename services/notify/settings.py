@@ -93,15 +93,20 @@ class NotifySettings(ServiceSettings):
     retention_batch_size: int = Field(5000, ge=1)
     retention_batch_pause_ms: int = Field(50, ge=0)
     retention_interval_s: float = Field(3600.0, gt=0)
+    # The members' in-app messages, read or not, go after this many days: two campaign years,
+    # so a member still finds last year's results while this year's titles are decided.
+    in_app_retention_days: float = Field(730.0, gt=0)
 
     @model_validator(mode="after")
     def _retention_outlasts_redelivery(self) -> NotifySettings:
         # A delivery id is what stops a redelivered event from being sent twice once the
         # runtime's inbox has forgotten the event: it must outlive that window.
-        if self.retention_days * 24 < self.inbox_retention_hours:
-            raise ValueError(
-                f"retention_days ({self.retention_days:g}) must cover inbox_retention_hours "
-                f"({self.inbox_retention_hours:g} h): a redelivered event would be sent again")
+        for name in ("retention_days", "in_app_retention_days"):
+            if getattr(self, name) * 24 < self.inbox_retention_hours:
+                raise ValueError(
+                    f"{name} ({getattr(self, name):g}) must cover inbox_retention_hours "
+                    f"({self.inbox_retention_hours:g} h): a redelivered event would be sent "
+                    "again")
         return self
 
     @property

@@ -1,5 +1,6 @@
-"""Retention of notify's delivery records on real PostgreSQL: what is finished and older than
-`NOTIFY_RETENTION_DAYS` goes, in batches; what is pending, recent or still named stays."""
+"""Retention of notify's delivery records and in-app messages on real PostgreSQL: what is
+finished and older than `NOTIFY_RETENTION_DAYS` goes, in batches, and in-app messages older than
+`NOTIFY_IN_APP_RETENTION_DAYS`; what is pending, recent or still named stays."""
 
 from __future__ import annotations
 
@@ -69,8 +70,29 @@ async def test_finished_emails_older_than_the_retention_go_in_batches_with_their
     assert await notify.pool.fetchval("SELECT count(*) FROM message_bodies") == 1
     assert await notify.pool.fetchval(
         "SELECT count(*) FROM deliveries d JOIN message_bodies b USING (body_id)") == 2
-    # The members' inbox is theirs: untouched.
+    # The members' in-app messages keep to their own, longer retention: untouched.
     assert await notify.pool.fetchval("SELECT count(*) FROM notifications") == 6
+
+
+async def test_in_app_messages_go_after_their_own_retention_read_or_not(notify):
+    await notify.apply(*(eligibility_changed(f"m-{i}") for i in range(1, 6)))
+    assert await notify.pool.fetchval("SELECT count(*) FROM notifications") == 5
+    # m-1 read it long ago, m-2 never did; m-3 is past the deliveries' 90 days but within the
+    # inbox's 730; m-4 and m-5 are recent.
+    await notify.pool.execute(
+        """UPDATE notifications SET created_at = now() - CASE recipient_id
+                WHEN 'm-1' THEN interval '800 days' WHEN 'm-2' THEN interval '731 days'
+                WHEN 'm-3' THEN interval '100 days' END,
+               read_at = CASE WHEN recipient_id = 'm-1' THEN now() - interval '799 days' END
+           WHERE recipient_id IN ('m-1', 'm-2', 'm-3')""")
+    before = retention.PRUNED.labels("notifications")._value.get()
+
+    deleted = await prune_once(notify.pool, settings())
+
+    assert deleted["notifications"] == 2
+    assert retention.PRUNED.labels("notifications")._value.get() - before == 2
+    assert sorted(r[0] for r in await notify.pool.fetch(
+        "SELECT recipient_id FROM notifications")) == ["m-3", "m-4", "m-5"]
 
 
 async def test_a_body_no_longer_named_but_recent_stays(notify):
@@ -123,12 +145,14 @@ async def test_one_replica_prunes_at_a_time(notify):
         finally:
             await other.execute("SELECT pg_advisory_unlock($1)", job.lock)
     assert await job.run_once() == {"deliveries": 0, "webhook_deliveries": 0,
-                                    "digest_items": 0, "message_bodies": 0}
+                                    "digest_items": 0, "message_bodies": 0, "notifications": 0}
 
 
 def test_a_retention_shorter_than_the_redelivery_window_is_refused():
     with pytest.raises(ValueError, match="inbox_retention_hours"):
         NotifySettings(retention_days=2, inbox_retention_hours=168)
+    with pytest.raises(ValueError, match="in_app_retention_days"):
+        NotifySettings(in_app_retention_days=3, inbox_retention_hours=168)
     assert NotifySettings(retention_days=7, inbox_retention_hours=168).retention_days == 7
 
 
