@@ -157,9 +157,11 @@ class EmailChannel:
 
     async def claim(self, limit: int, excluded: list[str],
                     free: dict[str, int] | None = None) -> list[dict]:
-        # One relay: its slots are the channel's concurrency, which bounds the claim already.
+        # One relay: its slots are the channel's concurrency, which bounds the claim already,
+        # but a trial after its circuit's pause is a single row (`free`).
         if "relay" in excluded:
             return []
+        limit = min(limit, (free or {}).get("relay", limit))
         rows = await self.pool.fetch(
             """WITH due AS (
                    SELECT notification_id FROM deliveries

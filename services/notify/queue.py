@@ -14,8 +14,9 @@ outcome writes — sits behind `Channel`.
    capped, with jitter), or given up after the last attempt or a permanent refusal.
 
 An endpoint failing `breaker_failures` times in a row has its circuit opened for
-`breaker_open_s`: its rows stay due, untouched (no attempt is spent on them), until one trial
-request after the pause succeeds.
+`breaker_open_s`: its rows stay due, untouched (no attempt is spent on them). After the pause
+one trial request goes, alone (the claim takes a single row of that endpoint and no more while
+it is out): a success closes the circuit, a failure opens it again at once.
 """
 
 from __future__ import annotations
@@ -102,21 +103,24 @@ class Channel(Protocol):
 
 
 class Breaker:
-    """Per endpoint: consecutive failures, and until when its circuit is open."""
+    """Per endpoint: consecutive failures, until when its circuit is open, and whether it is
+    half-open (the pause is over: one trial request may go, and only one)."""
 
     def __init__(self, failures: int, open_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.failures, self.open_s, self.clock = failures, open_s, clock
         self._streak: dict[str, int] = defaultdict(int)
         self._open_until: dict[str, float] = {}
+        self._half_open: set[str] = set()
 
     def is_open(self, endpoint: str) -> bool:
         until = self._open_until.get(endpoint)
         if until is None:
             return False
         if self.clock() >= until:
-            # Half-open: let one claim through; its outcome closes or reopens the circuit.
+            # Half-open: one trial; its outcome closes the circuit or reopens it at once.
             del self._open_until[endpoint]
+            self._half_open.add(endpoint)
             self._streak[endpoint] = self.failures - 1
             return False
         return True
@@ -124,11 +128,17 @@ class Breaker:
     def open_endpoints(self) -> list[str]:
         return [e for e in list(self._open_until) if self.is_open(e)]
 
+    def half_open(self) -> set[str]:
+        """Endpoints whose next claim must be a single trial request."""
+        return set(self._half_open)
+
     def succeeded(self, endpoint: str) -> None:
         self._streak.pop(endpoint, None)
+        self._half_open.discard(endpoint)
 
     def failed(self, endpoint: str) -> bool:
         """Count a failure; True when it opens the circuit."""
+        self._half_open.discard(endpoint)
         self._streak[endpoint] += 1
         if self._streak[endpoint] >= self.failures and endpoint not in self._open_until:
             self._open_until[endpoint] = self.clock() + self.open_s
@@ -197,10 +207,18 @@ class QueueWorker:
 
     async def claim(self) -> list[dict]:
         per = self.channel.pacing.per_endpoint
-        excluded = sorted({e for e, n in self._in_flight.items() if n >= per}
-                          | set(self.breaker.open_endpoints()))
-        OPEN_CIRCUITS.labels(self.channel.name).set(len(self.breaker._open_until))
-        free = {e: per - n for e, n in self._in_flight.items() if 0 < n < per}
+        opened = set(self.breaker.open_endpoints())
+        # A half-open endpoint gets one trial row; none more while the trial is out.
+        trials = self.breaker.half_open()
+        excluded = sorted({e for e, n in self._in_flight.items() if n >= per} | opened
+                          | {e for e in trials if self._in_flight[e] > 0})
+        OPEN_CIRCUITS.labels(self.channel.name).set(len(opened))
+        # Rows an endpoint may still take; where its bound is the channel's own (one SMTP
+        # relay), the claim's room bounds it already.
+        bounded = per < self.channel.pacing.concurrency
+        free = ({e: per - n for e, n in self._in_flight.items()
+                 if 0 < n < per and e not in excluded}
+                if bounded else {}) | {e: 1 for e in trials if self._in_flight[e] == 0}
         rows = await self.channel.claim(self.channel.pacing.batch_size, excluded, free)
         for row in rows:
             self._in_flight[self.channel.endpoint(row)] += 1

@@ -89,3 +89,61 @@ async def test_outcomes_of_every_kind_are_recorded_together_by_group_commit():
     assert retries == [("flaky-1", "HTTP 503")]
     assert given_up == ["flaky-last", "refused"]
     assert next(d for c in channel.commits for _, _, d in c.retries) <= 10
+
+
+class _Claims(_Channel):
+    """Two endpoints; keeps what each claim asked for and hands out rows by endpoint."""
+
+    pacing = Pacing(rate_per_s=1000, concurrency=8, per_endpoint=4, batch_size=20,
+                    poll_interval_s=1, max_attempts=3, backoff_s=10, backoff_max_s=60,
+                    breaker_failures=2, breaker_open_s=30)
+
+    def __init__(self) -> None:
+        self.asked = []
+
+    def endpoint(self, row: dict) -> str:
+        return row["endpoint"]
+
+    async def claim(self, limit, excluded, free):
+        self.asked.append((sorted(excluded), dict(free)))
+        return [{"endpoint": e, "attempts": 1} for e, n in free.items() for _ in range(n)]
+
+
+async def test_after_the_pause_a_half_open_endpoint_is_claimed_one_trial_row_at_a_time():
+    channel = _Claims()
+    worker = QueueWorker(channel)
+    clock = Clock()
+    worker.breaker.clock = clock
+    assert not worker.breaker.failed("wh-dead")
+    assert worker.breaker.failed("wh-dead")  # two in a row: open
+
+    await worker.claim()
+    assert channel.asked[-1] == (["wh-dead"], {})  # open: left out of the claim
+
+    clock.now = 30
+    trial = await worker.claim()
+    assert channel.asked[-1] == ([], {"wh-dead": 1})  # half-open: one row, no more
+    assert trial == [{"endpoint": "wh-dead", "attempts": 1}]
+
+    await worker.claim()
+    assert channel.asked[-1] == (["wh-dead"], {})  # nothing more while the trial is out
+
+    worker._release("wh-dead")
+    worker.breaker.succeeded("wh-dead")  # the trial went through: closed
+    await worker.claim()
+    assert channel.asked[-1] == ([], {})
+
+
+async def test_a_failed_trial_opens_the_circuit_again_at_once():
+    channel = _Claims()
+    worker = QueueWorker(channel)
+    clock = Clock()
+    worker.breaker.clock = clock
+    worker.breaker.failed("wh-dead")
+    worker.breaker.failed("wh-dead")
+    clock.now = 30
+    await worker.claim()
+    worker._release("wh-dead")
+    assert worker.breaker.failed("wh-dead")
+    await worker.claim()
+    assert channel.asked[-1] == (["wh-dead"], {})
