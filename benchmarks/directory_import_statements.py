@@ -29,11 +29,15 @@ from pathlib import Path
 import asyncpg
 
 from benchmarks.directory_import import generate
+from contracts.events.base import Actor
 from services.registration import import_jobs
 from services.runtime.db import open_schema
 from services.runtime.logs import configure_logging
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+# Who imports, as the API records a city administrator (`scope.actor.model_dump_json()`).
+_ACTOR = Actor(subject="hanoi:admin-ldld", role="city_admin",
+               name="Nguyễn Thị Thu Hà").model_dump_json()
 
 
 def _cpu_of(pid: int) -> float:
@@ -81,6 +85,16 @@ _AUTO_EXPLAIN = """LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration 
     SET LOCAL auto_explain.log_level = notice"""
 
 
+# What a member's rows hold, column by column (heap bytes, before the WAL's own headers).
+_SIZES = """
+    SELECT avg(pg_column_size(s.*)) AS "row", avg(pg_column_size(s.recorded_by)) AS recorded_by,
+           avg(pg_column_size(s.event_id)) AS event_id, avg(pg_column_size(s.valid)) AS valid,
+           (SELECT avg(pg_column_size(o.*)) FROM outbox o) AS "outbox row",
+           (SELECT avg(pg_column_size(o.value)) FROM outbox o) AS "event JSON",
+           (SELECT avg(pg_column_size(m.*)) FROM members m) AS "members row"
+    FROM member_states s"""
+
+
 def _label(query: str) -> str:
     text = re.sub(r"\s+", " ", query).strip()
     table = re.search(r"\b(?:INSERT INTO|UPDATE|CREATE TEMP TABLE|CREATE INDEX ON|ANALYZE|"
@@ -119,11 +133,10 @@ async def _job(pool: asyncpg.Pool, kind: str, original: Path) -> dict:
     job_id = f"bench-{uuid.uuid4().hex[:12]}"
     path = original.with_name(f"{job_id}.csv")  # a job removes its upload when it ends
     shutil.copyfile(original, path)
-    spec = import_jobs.JobSpec(job_id, kind, "csv", "refuse", path, None,
-                               '{"kind": "user", "id": "bench-admin"}', f"corr-{job_id}")
+    spec = import_jobs.JobSpec(job_id, kind, "csv", "refuse", path, None, _ACTOR,
+                               str(uuid.uuid4()))
     async with pool.acquire() as conn:
-        await import_jobs.create(conn, spec, path.name, path.stat().st_size, None,
-                                 '{"kind": "user", "id": "bench-admin"}')
+        await import_jobs.create(conn, spec, path.name, path.stat().st_size, None, _ACTOR)
     await import_jobs.run(pool, spec, gate=asyncio.Semaphore(1), source="/registration",
                           clock=lambda: datetime.now(UTC), today=date.today(),
                           max_errors=1000)
@@ -150,6 +163,8 @@ async def run(args: argparse.Namespace, database_url: str, work: Path) -> None:
         if members["status"] != "succeeded":
             raise RuntimeError(f"members import {members}")
         profile.watch = None
+        async with pool.acquire() as conn:
+            sizes = await conn.fetchrow(_SIZES)
         again = await _job(pool, "members", members_path) if args.again else None
     finally:
         profile.watch = None
@@ -175,6 +190,7 @@ async def run(args: argparse.Namespace, database_url: str, work: Path) -> None:
     print(f"{'all statements':<58} {total.seconds:6.2f} {total.wal_bytes / 1e6:7.1f} "
           f"{total.wal_bytes / args.members:6.0f} {total.backend_cpu:6.2f} "
           f"{total.python_cpu:6.2f}")
+    print("bytes a row: " + ", ".join(f"{k} {v or 0:.0f}" for k, v in sizes.items()))
     if again is not None:
         print(f"re-import of the same file: {again['status']}, {again['registered']} registered,"
               f" {again['updated']} updated, {again['unchanged']:,} unchanged")
