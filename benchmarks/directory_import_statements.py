@@ -62,6 +62,7 @@ class Profile:
 
     backend_pid: int = 0
     explain: bool = False
+    pause_s: float = 0
     watch: asyncpg.Connection | None = None
     statements: list[Statement] = field(default_factory=list)
 
@@ -112,6 +113,9 @@ def _instrument(profile: Profile) -> None:
     async def execute(self, query, *args, **kwargs):
         if profile.watch is not None and query.startswith("SET LOCAL work_mem"):
             profile.backend_pid = self.get_server_pid()  # the importing connection's first
+            if profile.pause_s:  # time to attach a profiler (`perf record -p`) to the backend
+                print(f"importing backend: pid {profile.backend_pid}", flush=True)
+                await asyncio.sleep(profile.pause_s)
             if profile.explain:
                 await plain_execute(self, _AUTO_EXPLAIN)
                 self.add_log_listener(lambda _conn, message: print(message.message))
@@ -150,7 +154,7 @@ async def run(args: argparse.Namespace, database_url: str, work: Path) -> None:
     pool = await open_schema(database_url, schema, ("registration", services_dir),
                              min_size=1, max_size=4)
     watch = await asyncpg.connect(database_url)
-    profile = Profile(watch=None, explain=args.explain)
+    profile = Profile(watch=None, explain=args.explain, pause_s=args.pause)
     _instrument(profile)
     try:
         units = await _job(pool, "units", units_path)
@@ -204,6 +208,8 @@ def main() -> None:
                         help="import the members file a second time (it must change nothing)")
     parser.add_argument("--explain", action="store_true",
                         help="print the plans of statements over 50 ms (auto_explain, superuser)")
+    parser.add_argument("--pause", type=float, default=0,
+                        help="print the importing backend's pid and wait this many seconds")
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     with tempfile.TemporaryDirectory() as work:
