@@ -80,8 +80,10 @@ class ConcurrentRegistration(Exception):
 
 
 async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: datetime,
-                 correlation_id: str, actor_json: str) -> Outcome:
-    """Record every planned row and its event in the outbox (the plan holds no bad row now)."""
+                 correlation_id: str, actor_json: str, job_id: str | None = None) -> Outcome:
+    """Record every planned row and its event in the outbox (the plan holds no bad row now).
+    A member state names the import job `job_id` as its recorder (the job holds the actor
+    once, migration 0016); without a job each state carries the actor itself."""
     noun = "unit" if kind == "units" else "member"
     # The ids checked as new were not locked (they did not exist): a command that registered
     # one meanwhile makes this insert fail on the primary key, and the whole import with it.
@@ -120,11 +122,11 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
         await conn.execute(f"""
             INSERT INTO member_states (member_id, effective_from, unit_id, full_name,
                                        gender, direct_worker, union_officer, job_title, status,
-                                       event_id, recorded_by)
+                                       event_id, recorded_by, import_job_id)
             SELECT member_id, effective_from, unit_id,
                    full_name, gender, direct_worker, union_officer, job_title, 'active',
-                   {EVENT_ID}, $1::jsonb
-            FROM import_plan WHERE action <> 'same'""", actor_json, ids)
+                   {EVENT_ID}, CASE WHEN $3::text IS NULL THEN $1::jsonb END, $3::text
+            FROM import_plan WHERE action <> 'same'""", actor_json, ids, job_id)
     stamp = time.isoformat().replace("+00:00", "Z")
     staged = await conn.execute(stage_events(kind), json.dumps(source), json.dumps(stamp),
                                 json.dumps(correlation_id), actor_json, correlation_id, ids)

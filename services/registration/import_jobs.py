@@ -247,7 +247,7 @@ async def _record(pool, spec: JobSpec, progress: Progress, sheet, check, caller,
         await _update(pool, spec.job_id, status="importing", rows_bad=bad)
         outcome = await directory_import.record(
             conn, spec.kind, source=source, time=clock(), correlation_id=spec.correlation_id,
-            actor_json=spec.actor_json)
+            actor_json=spec.actor_json, job_id=spec.job_id)
     return outcome, bad, errors
 
 

@@ -26,7 +26,7 @@ _SECTORS = frozenset(domain.Sector.__args__)
 _MEMBER_GENDERS = frozenset({"female", "male", "other"})
 
 
-def _day(text: str, days: dict[str, date]) -> date | None:
+def day_of(text: str, days: dict[str, date]) -> date | None:
     """The calendar day `domain._calendar_date` would make of ISO text (None: let it say why);
     a file names few distinct days, so each is parsed once."""
     day = days.get(text)
@@ -41,11 +41,11 @@ def _day(text: str, days: dict[str, date]) -> date | None:
     return day
 
 
-def _name(value: Any) -> bool:
+def is_name(value: Any) -> bool:
     return value.__class__ is str and 0 < len(value) <= _MAX_NAME
 
 
-def _ident(value: Any) -> bool:
+def is_identifier(value: Any) -> bool:
     return value.__class__ is str and _ID(value) is not None
 
 
@@ -62,12 +62,12 @@ def members_surely(days: dict[str, date],
         name, gender, job = f.get("full_name"), f.get("gender"), f.get("job_title")
         direct, officer = f.get("direct_worker", False), f.get("union_officer", False)
         when = f.get("effective_from")
-        if not (_ident(member_id) and _ident(unit_id) and _name(name)
-                and gender in _MEMBER_GENDERS and (job is None or _name(job))
+        if not (is_identifier(member_id) and is_identifier(unit_id) and is_name(name)
+                and gender in _MEMBER_GENDERS and (job is None or is_name(job))
                 and direct.__class__ is bool and officer.__class__ is bool
                 and when.__class__ is str and f.keys() <= fields):
             return None
-        day = _day(when, days)
+        day = day_of(when, days)
         if day is None:
             return None
         return (member_id, unit_id, name, gender, direct, officer, job, day)
@@ -85,12 +85,13 @@ def units_surely(days: dict[str, date],
         sector = f.get("sector", "other")
         members, workers = f.get("member_count", 0), f.get("direct_worker_count", 0)
         when = f.get("effective_from")
-        if not (_ident(unit_id) and _name(name) and kind in _KINDS
-                and (parent is None or _ident(parent)) and (district is None or _ident(district))
+        if not (is_identifier(unit_id) and is_name(name) and kind in _KINDS
+                and (parent is None or is_identifier(parent))
+                and (district is None or is_identifier(district))
                 and sector in _SECTORS and _count_ok(members) and _count_ok(workers)
                 and when.__class__ is str and f.keys() <= fields):
             return None
-        day = _day(when, days)
+        day = day_of(when, days)
         if day is None:
             return None
         return (unit_id, name, kind, parent, district, sector, members, workers, day)

@@ -488,7 +488,7 @@ async def test_the_database_refuses_overlapping_member_states(clients, system):
                 ("2022-01-01", "2024-01-01", "UniqueViolationError"),
                 ("2022-01-01", "2023-01-01", "ForeignKeyViolationError"),
                 ("2022-01-01", "2022-01-01", "CheckViolationError"),
-                ("2022-06-01", "2022-01-01", "DataError")):
+                ("2022-06-01", "2022-01-01", "CheckViolationError")):
             with pytest.raises(asyncpg.PostgresError) as refused:
                 async with conn.transaction():
                     await conn.execute(insert, member, date.fromisoformat(start),
@@ -498,6 +498,34 @@ async def test_the_database_refuses_overlapping_member_states(clients, system):
                               "WHERE member_id = $1 ORDER BY effective_from", member)
     assert [tuple(s) for s in states] == [(date(2021, 1, 1), date(2024, 1, 1)),
                                           (date(2024, 1, 1), None)]
+
+    # The imported state names its import job, which holds the importer once (migration 0016);
+    # the command's state carries its actor itself. A state names exactly one recorder, a job
+    # that exists, and jobs are never removed.
+    close = "UPDATE member_states SET valid_until = $2 WHERE member_id = $1 AND valid_until IS NULL"
+    recorders = await pool.fetch("""
+        SELECT s.recorded_by IS NULL AS by_job,
+               coalesce(s.recorded_by, j.requested_by)->>'role' AS role
+        FROM member_states s LEFT JOIN import_jobs j ON j.job_id = s.import_job_id
+        WHERE s.member_id = $1 ORDER BY s.effective_from""", member)
+    assert [tuple(r) for r in recorders] == [(True, "city_admin"), (False, "city_admin")]
+    job_id = await pool.fetchval("SELECT import_job_id FROM member_states WHERE member_id = $1 "
+                                 "AND import_job_id IS NOT NULL", member)
+    by_job = """INSERT INTO member_states (member_id, effective_from, unit_id, full_name, gender,
+                    direct_worker, union_officer, status, event_id, recorded_by, import_job_id)
+                VALUES ($1, '2030-01-01', $2, 'x', 'female', false, false, 'active', 'e', $3::jsonb,
+                        $4)"""
+    async with pool.acquire() as conn:
+        for actor, job, error in ((None, None, "CheckViolationError"),
+                                  ("{}", job_id, "CheckViolationError"),
+                                  (None, uid("imp-none"), "ForeignKeyViolationError")):
+            with pytest.raises(asyncpg.PostgresError) as refused:
+                async with conn.transaction():
+                    await conn.execute(close, member, date(2030, 1, 1))
+                    await conn.execute(by_job, member, unit, actor, job)
+            assert type(refused.value).__name__ == error, (actor, job, refused.value)
+        with pytest.raises(asyncpg.RestrictViolationError):
+            await conn.execute("DELETE FROM import_jobs WHERE job_id = $1", job_id)
 
     # A state names a registered member and unit (checked per statement, migration 0015), and
     # neither is ever removed.
@@ -517,7 +545,6 @@ async def test_the_database_refuses_overlapping_member_states(clients, system):
     # Two writers changing the member at once, each closing the open state and opening its own:
     # the second, let through once the first commits, finds no open state to close and is
     # refused rather than leaving two open states.
-    close = "UPDATE member_states SET valid_until = $2 WHERE member_id = $1 AND valid_until IS NULL"
     async with pool.acquire() as one, pool.acquire() as two:
         first = one.transaction()
         await first.start()
