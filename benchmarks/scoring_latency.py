@@ -22,6 +22,7 @@ import asyncio
 import time
 import uuid
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from benchmarks.scoring_stream import (
@@ -57,9 +58,12 @@ async def publish_steadily(bootstrap: str, topic: str, events, rate: float,
 
 async def watch_ledger(worker: ScoringWorker, seen_at: dict[str, float], poll_s: float,
                        stop: asyncio.Event) -> None:
+    # A connection of its own: the worker's pool and its statement profile are the worker's.
+    conn = await asyncpg.connect(worker.definition.settings.database_url,
+                                 server_settings={"search_path": worker.definition.schema})
     last = 0
     while not stop.is_set():
-        rows = await worker.pool.fetch(
+        rows = await conn.fetch(
             "SELECT entry_id, source_event_id FROM score_entries WHERE entry_id > $1",
             last)
         now = time.perf_counter()
@@ -67,6 +71,7 @@ async def watch_ledger(worker: ScoringWorker, seen_at: dict[str, float], poll_s:
             seen_at.setdefault(source, now)
             last = max(last, entry_id)
         await asyncio.sleep(poll_s)
+    await conn.close()
 
 
 async def watch_topic(bootstrap: str, topic: str, seen_at: dict[str, float],
@@ -101,6 +106,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     worker = await ScoringWorker(bootstrap, database_url, run_id, "latency", args.batch).open()
     await worker.start(topic)
     await worker.applied(len(warm))
+    worker.statements.reset()
+    batches = worker.consumer.stats.batches
     measured = mix.events[500:500 + count]
 
     sent_at: dict[str, float] = {}
@@ -112,6 +119,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     await asyncio.sleep(0.5)
     achieved = await publish_steadily(bootstrap, topic, measured, args.rate, sent_at)
     await worker.applied(len(warm) + len(measured))
+    worker.statements.enabled = False
+    batches = worker.consumer.stats.batches - batches
     await asyncio.sleep(0.2)
     stop.set()
     await asyncio.gather(*watchers)
@@ -123,6 +132,7 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
           f"polled every {args.poll_ms} ms")
     print(f"ceiling  publish → bare aiokafka consumer   {summary(ceiling)}")
     print(f"scoring  publish → score visible            {summary(scored)}  (target p99 < 100 ms)")
+    print(worker.statements.report(batches, len(measured)))
     await worker.close()
 
 

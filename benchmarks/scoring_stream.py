@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -76,6 +77,8 @@ class ScoringWorker:
         d = self.definition
         self.pool = await open_schema(d.settings.database_url, d.schema,
                                       (d.name, d.migrations_dir), max_size=6)
+        self.statements = StatementProfile()
+        await self.statements.watch(self.pool, 6)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.definition.settings.kafka_bootstrap_servers)
         await self.producer.start()
@@ -102,6 +105,44 @@ class ScoringWorker:
         await self.broker.stop()
         await self.producer.stop()
         await self.pool.close()
+
+
+class StatementProfile:
+    """Every statement the worker's pool sends (each one round trip), by kind, with the time
+    the client waited for it: load-independent evidence of what a batch costs."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self.enabled = True
+
+    async def watch(self, pool, size: int) -> None:
+        held = [await pool.acquire() for _ in range(size)]
+        for conn in held:
+            conn.add_query_logger(self._log)
+        for conn in held:
+            await pool.release(conn)
+
+    def _log(self, record) -> None:
+        if self.enabled:
+            kind = " ".join(record.query.split())[:60]
+            self.calls[kind] += 1
+            self.seconds[kind] += record.elapsed
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.seconds.clear()
+
+    def report(self, batches: int, events: int) -> str:
+        total = sum(self.calls.values())
+        lines = [f"         {total:,} statements = {total / max(1, batches):.1f} round trips per "
+                 f"batch ({batches:,} batches, {events / max(1, batches):.0f} events each); "
+                 f"client wait {1000 * sum(self.seconds.values()) / max(1, batches):.1f} ms "
+                 f"per batch"]
+        for kind, n in self.calls.most_common():
+            lines.append(f"           {n / max(1, batches):5.2f}/batch "
+                         f"{1000 * self.seconds[kind] / max(1, n):7.2f} ms  {kind}")
+        return "\n".join(lines)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
