@@ -145,6 +145,76 @@ class StatementProfile:
         return "\n".join(lines)
 
 
+def _worker_process(pipe, bootstrap: str, database_url: str, run_id: str, name: str,
+                    batch: int, topic: str) -> None:
+    """A scoring worker alone in its process, as deployed: what measures it (publisher,
+    watchers) runs in another and takes none of its event loop or interpreter."""
+    from services.runtime.logs import configure_logging
+
+    configure_logging("bench", "console", "WARNING")
+
+    async def main() -> None:
+        worker = await ScoringWorker(bootstrap, database_url, run_id, name, batch).open()
+        await worker.start(topic)
+        stats = worker.consumer.stats
+        pipe.send("started")
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, pipe.recv)
+            if command == "reset":
+                worker.statements.reset()
+                pipe.send(stats.batches)
+            elif command == "report":
+                worker.statements.enabled = False
+                pipe.send((stats.batches, dict(worker.statements.calls),
+                           dict(worker.statements.seconds)))
+            elif command == "stop":
+                await worker.close()
+                pipe.send("stopped")
+                return
+
+    asyncio.run(main())
+
+
+class WorkerProcess:
+    """A `ScoringWorker` run by `_worker_process`, told what to do over a pipe."""
+
+    def __init__(self, bootstrap: str, database_url: str, run_id: str, name: str,
+                 batch: int, topic: str) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(
+            target=_worker_process, args=(child, bootstrap, database_url, run_id, name, batch,
+                                          topic), daemon=True)
+        self.schema = ScoringWorker(bootstrap, database_url, run_id, name, batch).definition.schema
+
+    async def _ask(self, command: str | None):
+        if command is not None:
+            self._pipe.send(command)
+        return await asyncio.get_running_loop().run_in_executor(None, self._pipe.recv)
+
+    async def start(self) -> None:
+        self._process.start()
+        await self._ask(None)
+
+    async def reset_statements(self) -> int:
+        """Forget the statements so far; the batches applied so far."""
+        return await self._ask("reset")
+
+    async def statements(self) -> tuple[int, StatementProfile]:
+        batches, calls, seconds = await self._ask("report")
+        profile = StatementProfile()
+        profile.calls.update(calls)
+        profile.seconds.update(seconds)
+        return batches, profile
+
+    async def stop(self) -> None:
+        await self._ask("stop")
+        self._process.join(10)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
