@@ -22,11 +22,12 @@ import asyncio
 import time
 import uuid
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from benchmarks.scoring_stream import (
     DEPLOYED_BATCH,
-    ScoringWorker,
+    WorkerProcess,
     private_topic,
     produce,
     summary,
@@ -55,11 +56,11 @@ async def publish_steadily(bootstrap: str, topic: str, events, rate: float,
     return achieved
 
 
-async def watch_ledger(worker: ScoringWorker, seen_at: dict[str, float], poll_s: float,
+async def watch_ledger(conn: asyncpg.Connection, seen_at: dict[str, float], poll_s: float,
                        stop: asyncio.Event) -> None:
     last = 0
     while not stop.is_set():
-        rows = await worker.pool.fetch(
+        rows = await conn.fetch(
             "SELECT entry_id, source_event_id FROM score_entries WHERE entry_id > $1",
             last)
         now = time.perf_counter()
@@ -67,6 +68,12 @@ async def watch_ledger(worker: ScoringWorker, seen_at: dict[str, float], poll_s:
             seen_at.setdefault(source, now)
             last = max(last, entry_id)
         await asyncio.sleep(poll_s)
+
+
+async def applied(conn: asyncpg.Connection, count: int) -> None:
+    """Until the worker has applied `count` events (its inbox holds them)."""
+    while await conn.fetchval("SELECT count(*) FROM inbox") < count:
+        await asyncio.sleep(0.01)
 
 
 async def watch_topic(bootstrap: str, topic: str, seen_at: dict[str, float],
@@ -98,23 +105,32 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     # Warm up: the launch and the first units, applied before the clock starts.
     warm = [mix.launch, *mix.events[:500]]
     await produce(bootstrap, topic, warm)
-    worker = await ScoringWorker(bootstrap, database_url, run_id, "latency", args.batch).open()
-    await worker.start(topic)
-    await worker.applied(len(warm))
+    # The worker in a process of its own, as deployed: the publisher and the watchers here
+    # take none of its interpreter (perf_counter is the machine's monotonic clock in both).
+    worker = WorkerProcess(bootstrap, database_url, run_id, "latency", args.batch, topic)
+    await worker.start()
+    conn, ledger = [await asyncpg.connect(database_url,
+                                          server_settings={"search_path": worker.schema})
+                    for _ in range(2)]
+    await applied(conn, len(warm))
+    batches = await worker.reset_statements()
     measured = mix.events[500:500 + count]
 
     sent_at: dict[str, float] = {}
     scored_at: dict[str, float] = {}
     fetched_at: dict[str, float] = {}
     stop = asyncio.Event()
-    watchers = [asyncio.create_task(watch_ledger(worker, scored_at, args.poll_ms / 1000, stop)),
+    watchers = [asyncio.create_task(watch_ledger(ledger, scored_at, args.poll_ms / 1000, stop)),
                 asyncio.create_task(watch_topic(bootstrap, topic, fetched_at, stop))]
     await asyncio.sleep(0.5)
     achieved = await publish_steadily(bootstrap, topic, measured, args.rate, sent_at)
-    await worker.applied(len(warm) + len(measured))
+    await applied(conn, len(warm) + len(measured))
+    after, statements = await worker.statements()
     await asyncio.sleep(0.2)
     stop.set()
     await asyncio.gather(*watchers)
+    await conn.close()
+    await ledger.close()
 
     ceiling = [1000 * (fetched_at[i] - t) for i, t in sent_at.items() if i in fetched_at]
     scored = [1000 * (scored_at[i] - t) for i, t in sent_at.items() if i in scored_at]
@@ -123,7 +139,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
           f"polled every {args.poll_ms} ms")
     print(f"ceiling  publish → bare aiokafka consumer   {summary(ceiling)}")
     print(f"scoring  publish → score visible            {summary(scored)}  (target p99 < 100 ms)")
-    await worker.close()
+    print(statements.report(after - batches, len(measured)))
+    await worker.stop()
 
 
 def main() -> None:

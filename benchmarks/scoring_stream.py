@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -76,6 +77,8 @@ class ScoringWorker:
         d = self.definition
         self.pool = await open_schema(d.settings.database_url, d.schema,
                                       (d.name, d.migrations_dir), max_size=6)
+        self.statements = StatementProfile()
+        await self.statements.watch(self.pool, 6)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.definition.settings.kafka_bootstrap_servers)
         await self.producer.start()
@@ -102,6 +105,114 @@ class ScoringWorker:
         await self.broker.stop()
         await self.producer.stop()
         await self.pool.close()
+
+
+class StatementProfile:
+    """Every statement the worker's pool sends (each one round trip), by kind, with the time
+    the client waited for it: load-independent evidence of what a batch costs."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self.enabled = True
+
+    async def watch(self, pool, size: int) -> None:
+        held = [await pool.acquire() for _ in range(size)]
+        for conn in held:
+            conn.add_query_logger(self._log)
+        for conn in held:
+            await pool.release(conn)
+
+    def _log(self, record) -> None:
+        if self.enabled:
+            kind = " ".join(record.query.split())[:60]
+            self.calls[kind] += 1
+            self.seconds[kind] += record.elapsed
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.seconds.clear()
+
+    def report(self, batches: int, events: int) -> str:
+        total = sum(self.calls.values())
+        lines = [f"         {total:,} statements = {total / max(1, batches):.1f} round trips per "
+                 f"batch ({batches:,} batches, {events / max(1, batches):.0f} events each); "
+                 f"client wait {1000 * sum(self.seconds.values()) / max(1, batches):.1f} ms "
+                 f"per batch"]
+        for kind, n in self.calls.most_common():
+            lines.append(f"           {n / max(1, batches):5.2f}/batch "
+                         f"{1000 * self.seconds[kind] / max(1, n):7.2f} ms  {kind}")
+        return "\n".join(lines)
+
+
+def _worker_process(pipe, bootstrap: str, database_url: str, run_id: str, name: str,
+                    batch: int, topic: str) -> None:
+    """A scoring worker alone in its process, as deployed: what measures it (publisher,
+    watchers) runs in another and takes none of its event loop or interpreter."""
+    from services.runtime.logs import configure_logging
+
+    configure_logging("bench", "console", "WARNING")
+
+    async def main() -> None:
+        worker = await ScoringWorker(bootstrap, database_url, run_id, name, batch).open()
+        await worker.start(topic)
+        stats = worker.consumer.stats
+        pipe.send("started")
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, pipe.recv)
+            if command == "reset":
+                worker.statements.reset()
+                pipe.send(stats.batches)
+            elif command == "report":
+                worker.statements.enabled = False
+                pipe.send((stats.batches, dict(worker.statements.calls),
+                           dict(worker.statements.seconds)))
+            elif command == "stop":
+                await worker.close()
+                pipe.send("stopped")
+                return
+
+    asyncio.run(main())
+
+
+class WorkerProcess:
+    """A `ScoringWorker` run by `_worker_process`, told what to do over a pipe."""
+
+    def __init__(self, bootstrap: str, database_url: str, run_id: str, name: str,
+                 batch: int, topic: str) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(
+            target=_worker_process, args=(child, bootstrap, database_url, run_id, name, batch,
+                                          topic), daemon=True)
+        self.schema = ScoringWorker(bootstrap, database_url, run_id, name, batch).definition.schema
+
+    async def _ask(self, command: str | None):
+        if command is not None:
+            self._pipe.send(command)
+        return await asyncio.get_running_loop().run_in_executor(None, self._pipe.recv)
+
+    async def start(self) -> None:
+        self._process.start()
+        await self._ask(None)
+
+    async def reset_statements(self) -> int:
+        """Forget the statements so far; the batches applied so far."""
+        return await self._ask("reset")
+
+    async def statements(self) -> tuple[int, StatementProfile]:
+        batches, calls, seconds = await self._ask("report")
+        profile = StatementProfile()
+        profile.calls.update(calls)
+        profile.seconds.update(seconds)
+        return batches, profile
+
+    async def stop(self) -> None:
+        await self._ask("stop")
+        self._process.join(10)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -121,8 +121,13 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
 
     worker = await ScoringWorker(bootstrap, database_url, run_id, "throughput",
                                  args.batch).open()
+    wal = await worker.pool.fetchval("SELECT pg_current_wal_insert_lsn()")
+    worker.statements.reset()
     await worker.start(topic)
     rate = await worker.applied(len(events))
+    worker.statements.enabled = False
+    wal = await worker.pool.fetchval(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)", wal)
     changes = await worker.pool.fetchval(
         "SELECT count(*) FROM outbox WHERE event_type = 'thidua.score.changed.v1'")
     subjects = await worker.pool.fetchval("SELECT count(*) FROM scores")
@@ -144,6 +149,9 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     print(f"         {rows:,} rows kept = {per_event:.1f} per event; "
           f"{rate * per_event:,.0f} rows/s = {rate * per_event / upserts:.2f} of the upsert "
           f"ceiling's rows/s")
+    print(f"         {int(wal):,} B of WAL = {int(wal) / len(events):,.0f} B per event "
+          f"(the whole server's, other work included)")
+    print(worker.statements.report(worker.consumer.stats.batches, len(events)))
     await worker.close()
 
 

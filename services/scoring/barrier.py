@@ -65,6 +65,24 @@ _LOCK = """
     ORDER BY campaign_id, phase_id FOR {mode}"""
 
 
+_TAKE = """
+    WITH keys AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(campaign_id, phase_id)),
+    added AS (
+        INSERT INTO phases (campaign_id, phase_id) SELECT * FROM keys ORDER BY 1, 2
+        ON CONFLICT DO NOTHING RETURNING campaign_id, phase_id),
+    closed AS (
+        SELECT campaign_id, phase_id, finalized_at IS NOT NULL AS finalized FROM phases
+        WHERE (campaign_id, phase_id) IN (SELECT * FROM keys) AND accepted_counts IS NOT NULL
+        ORDER BY campaign_id, phase_id FOR UPDATE),
+    open AS (
+        SELECT campaign_id, phase_id FROM phases
+        WHERE (campaign_id, phase_id) IN (SELECT * FROM keys) AND accepted_counts IS NULL
+        ORDER BY campaign_id, phase_id FOR SHARE)
+    SELECT campaign_id, phase_id, true, finalized FROM closed
+    UNION ALL SELECT campaign_id, phase_id, false, false FROM open
+    UNION ALL SELECT campaign_id, phase_id, false, false FROM added"""
+
+
 class PhaseBarrier:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -93,29 +111,21 @@ class PhaseBarrier:
         return {k for k in keys if self._held[k]}
 
     async def _take(self, keys: set[PhaseKey]) -> dict[PhaseKey, bool]:
-        seen = await self._conn.fetch(
-            """SELECT campaign_id, phase_id, accepted_counts IS NOT NULL AS closed FROM phases
-               WHERE (campaign_id, phase_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
-            *_columns(keys))
-        # Only a phase never seen is inserted (a statement fewer per batch once it exists); one
-        # inserted meanwhile by another batch, even closed, is caught by the lock below.
-        missing = keys - {(r[0], r[1]) for r in seen}
-        if missing:
-            await self._conn.execute(
-                """INSERT INTO phases (campaign_id, phase_id)
-                   SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
-                   ON CONFLICT DO NOTHING""", *_columns(missing))
-        closed = {(r[0], r[1]) for r in seen if r[2]}
-        state: dict[PhaseKey, tuple[bool, bool]] = {}
-        for mode, part in (("UPDATE", closed), ("SHARE", keys - closed)):
-            if part:
-                state |= await self._lock(mode, part)
-        # A close committed between the read and the share lock: take the phase exclusively.
-        upgraded = {k for k, (is_closed, _) in state.items()
-                    if is_closed and k not in self._exclusive}
-        if upgraded:
-            state |= await self._lock("UPDATE", upgraded)
-        return {k: done for k, (_, done) in state.items()}
+        # One statement inserts the phases never seen and locks the others by the state it
+        # reads: exclusively once closed, shared while open.
+        rows = await self._conn.fetch(_TAKE, *_columns(keys))
+        state: dict[PhaseKey, bool] = {}
+        for campaign_id, phase_id, closed, finalized in rows:
+            state[(campaign_id, phase_id)] = finalized
+            if closed:
+                self._exclusive.add((campaign_id, phase_id))
+        # Left out: a close committed between the statement's snapshot and its share lock (the
+        # lock's recheck drops the row), or a phase another batch inserted meanwhile. Either
+        # is taken exclusively, reading the committed state.
+        missed = keys - state.keys()
+        if missed:
+            state |= {k: done for k, (_, done) in (await self._lock("UPDATE", missed)).items()}
+        return state
 
     async def _lock(self, mode: str, keys: set[PhaseKey]) -> dict[PhaseKey, tuple[bool, bool]]:
         rows = await self._conn.fetch(_LOCK.format(mode=mode), *_columns(keys))

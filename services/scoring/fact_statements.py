@@ -1,6 +1,8 @@
 """The statements of scoring's write path, run by `repository.py` inside the batch transaction:
-the facts' upsert, the refresh of initiative facts from their reviews, and the reprice that
-turns what the touched facts earn into ledger lines, totals and versions in one statement."""
+the batch's record (submissions, reviews and facts, which read none of each other's rows, in
+one statement), the refresh of initiative facts from their reviews, and the reprice that turns
+what the touched facts earn into ledger lines, totals, versions and the batch's counts in one
+statement. A batch costs these three round trips whatever its size."""
 
 from __future__ import annotations
 
@@ -15,14 +17,18 @@ _FACT_TYPES = ("text", "text", "text", "text", "text", "text", "boolean", "text"
 # A pledged target (`pledge_target_pending`) only sets the target value of a fact a result
 # report reached first; any other state replaces an older one.
 _PLEDGED = "(EXCLUDED.rule = 'pledge_target_pending')"
-UPSERT_FACTS = f"""
+
+
+def upsert_facts(first: int) -> str:
+    """The facts' upsert, its columns' arrays numbered from `first`."""
+    return f"""
     INSERT INTO facts AS f ({", ".join(_FACT_COLUMNS)})
     SELECT i.fact_id, i.rule, i.campaign_id, i.phase_id, i.unit_id, i.district, i.credit_unit,
            -- unnest flattens arrays of arrays, so each fact's members travel as a JSON array
            ARRAY(SELECT jsonb_array_elements_text(i.member_ids::jsonb)),
            i.level, i.grade, i.benefit_vnd, i.target_value, i.achieved_value,
            i.source_event_id, i.occurred_at
-    FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FACT_TYPES, start=1))})
+    FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FACT_TYPES, start=first))})
          AS i({", ".join(_FACT_COLUMNS)})
     ON CONFLICT (fact_id) DO UPDATE SET
         rule = CASE WHEN {_PLEDGED} THEN f.rule ELSE EXCLUDED.rule END,
@@ -36,6 +42,38 @@ UPSERT_FACTS = f"""
         level = EXCLUDED.level, grade = EXCLUDED.grade, benefit_vnd = EXCLUDED.benefit_vnd
     WHERE {_PLEDGED} OR f.rule = 'pledge_target_pending' OR EXCLUDED.occurred_at >= f.occurred_at
 """
+
+
+UPSERT_FACTS = upsert_facts(1)
+
+# Each submission's authors and claimed benefit (a redelivery changes nothing), and each
+# council's latest decision per initiative and level; from $16 on, after the facts' columns.
+_SUBMISSIONS = """
+    INSERT INTO initiatives (initiative_id, campaign_id, phase_id, unit_id, author_ids,
+                             claimed_benefit_vnd, source_event_id, submitted_at)
+    SELECT i, c, p, u, ARRAY(SELECT jsonb_array_elements_text(a::jsonb)), b, e, s
+    FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+                $21::bigint[], $22::text[], $23::timestamptz[]) AS t(i, c, p, u, a, b, e, s)
+    ON CONFLICT (initiative_id) DO NOTHING"""
+_REVIEWS = """
+    INSERT INTO initiative_reviews AS r (
+        initiative_id, level, level_rank, outcome, grade, recognised_benefit_vnd,
+        campaign_id, phase_id, unit_id, district, source_event_id, reviewed_at)
+    SELECT * FROM unnest($24::text[], $25::text[], $26::smallint[], $27::text[], $28::text[],
+                         $29::bigint[], $30::text[], $31::text[], $32::text[], $33::text[],
+                         $34::text[], $35::timestamptz[])
+    ON CONFLICT (initiative_id, level) DO UPDATE
+       SET outcome = EXCLUDED.outcome, grade = EXCLUDED.grade,
+           recognised_benefit_vnd = EXCLUDED.recognised_benefit_vnd,
+           campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id,
+           district = EXCLUDED.district, source_event_id = EXCLUDED.source_event_id,
+           reviewed_at = EXCLUDED.reviewed_at
+       WHERE EXCLUDED.reviewed_at >= r.reviewed_at"""
+# Three tables, no statement reading another's rows: one round trip (the initiative facts
+# that read the first two are refreshed by the next statement).
+RECORD_BATCH = f"""
+WITH submitted AS ({_SUBMISSIONS}), reviewed AS ({_REVIEWS})
+{UPSERT_FACTS}"""
 
 # The fact of an initiative's review: the accepted decision of the highest level (a district
 # acceptance replaces the grassroots one's points), else the latest rejection; credited to
@@ -63,10 +101,18 @@ REFRESH_INITIATIVE_FACTS = """
           IS DISTINCT FROM (EXCLUDED.rule, EXCLUDED.member_ids, EXCLUDED.level, EXCLUDED.grade,
                             EXCLUDED.benefit_vnd, EXCLUDED.source_event_id)
 """
+# With it, the facts that must follow the batch's record (results of targets pledged in the
+# same batch: one statement cannot change a row twice), columns from $2: other rows than the
+# initiative facts, so one statement holds both.
+REFRESH_AND_FOLLOW = f"""
+WITH followed AS ({upsert_facts(2)})
+{REFRESH_INITIATIVE_FACTS}"""
 
 # What the touched facts earn now against what they earned: the differences become ledger
 # lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and
-# are added to the subjects' totals, each subject's version going up by its lines. A fact
+# are added to the subjects' totals, each subject's version going up by its lines; the
+# batch's counts ($4 to $7) are appended with, when $8 names the counter, the subjects announced
+# per phase (one score.changed each). A fact
 # keeps what it earns and whom it credited when last priced (`points`, `priced_*`), the same
 # amount for each of its subjects.
 REPRICE = f"""
@@ -143,6 +189,12 @@ WITH touched AS MATERIALIZED (
            version = s.version + EXCLUDED.version,
            unit_id = EXCLUDED.unit_id, district = EXCLUDED.district, updated_at = now()
     RETURNING campaign_id, phase_id, subject_kind, subject_id, total_points, version
+), counted AS (
+    INSERT INTO phase_counts (campaign_id, phase_id, counter, n)
+    SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[])
+    UNION ALL
+    SELECT campaign_id, phase_id, $8::text, count(*) FROM per_subject
+    WHERE $8::text IS NOT NULL GROUP BY campaign_id, phase_id
 )
 SELECT t.campaign_id, t.phase_id, t.subject_kind, t.subject_id, p.unit_id,
        p.delta AS points_delta, t.total_points, t.version, p.reason, p.source_event_id

@@ -11,6 +11,7 @@ reprices everything they touched in a handful of set-based statements (`_settle`
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 import structlog
@@ -165,22 +166,33 @@ async def _settle(ctx: Context[ScoringRepository], work: BatchWork) -> None:
 
 async def _settle_bound(ctx: Context[ScoringRepository], work: BatchWork) -> None:
     repo = ctx.repo
-    await repo.record_submissions(work.submissions)
-    await repo.record_reviews(work.reviews)
-    await repo.record_facts(facts.latest_per_fact(work.pledged))
-    await repo.record_facts(facts.latest_per_fact(work.facts))
+    pledged = facts.latest_per_fact(work.pledged)
+    pledged_ids = {f.fact_id for f in pledged}
+    results = facts.latest_per_fact(work.facts)
+    # A pledged target is written before a result of the same target, which then wins: one
+    # statement cannot change a row twice, so those results follow with the next statement.
+    await repo.record(work.submissions, work.reviews,
+                      pledged + [f for f in results if f.fact_id not in pledged_ids])
     touched = [f.fact_id for f in work.pledged + work.facts]
-    touched += await repo.refresh_initiative_facts(sorted(work.initiatives))
-    changes = await repo.reprice(touched)
-    _announce(ctx, work, changes, work.causes)
-    if work.launches:
+    touched += await repo.refresh_initiative_facts(
+        sorted(work.initiatives), [f for f in results if f.fact_id in pledged_ids])
+    if not work.launches:
+        # The usual batch: the reprice also appends the counts, those of the subjects it
+        # announces included (one per subject: the statement returns each subject once).
+        counts = Counter(work.counts)
+        if touched or counts:
+            changes = await repo.reprice(touched, counts=counts, announced_counter=SCORE_CHANGES)
+            _announce(ctx, work, changes, work.causes)
+    else:
+        _announce(ctx, work, await repo.reprice(touched) if touched else [], work.causes)
         open_facts = await repo.open_facts_of(sorted(work.launches))
         finalized = await repo.barrier.hold({(c, p) for _, c, p in open_facts})
         for campaign_id, launch in work.launches.items():
             ids = [f for f, c, p in open_facts if c == campaign_id and (c, p) not in finalized]
-            _announce(ctx, work, await repo.reprice(ids, cause_event_id=launch.id),
-                      {launch.id: launch})
-    await repo.barrier.count(work.counts)
+            if ids:
+                _announce(ctx, work, await repo.reprice(ids, cause_event_id=launch.id),
+                          {launch.id: launch})
+        await repo.barrier.count(work.counts)
     if work.admitted:
         log.info("scores_recorded", events=work.admitted, subjects_changed=len(work.announced))
     await _finalize(ctx)

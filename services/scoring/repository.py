@@ -9,6 +9,7 @@ in one statement. The phase barrier's statements are in `barrier.py`.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +18,7 @@ import asyncpg
 
 from .barrier import PhaseBarrier
 from .batch_work import BatchWork
-from .fact_statements import REFRESH_INITIATIVE_FACTS, REPRICE, UPSERT_FACTS
+from .fact_statements import RECORD_BATCH, REFRESH_AND_FOLLOW, REPRICE
 from .facts import Fact, Review, Submission
 from .points import DEFAULTS_JSON
 
@@ -80,83 +81,78 @@ class ScoringRepository:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    async def record_facts(self, facts: Sequence[Fact]) -> None:
-        if not facts:
+    async def record(self, submissions: Sequence[Submission], reviews: Sequence[Review],
+                     facts: Sequence[Fact]) -> None:
+        """Keep the batch's submissions (a redelivery changes nothing), each council's latest
+        decision per initiative and level, and the facts' states, in one statement. A fact id
+        comes at most once (`facts.latest_per_fact`)."""
+        if not (submissions or reviews or facts):
             return
-        await self._conn.execute(
-            UPSERT_FACTS,
-            [f.fact_id for f in facts], [f.rule for f in facts], [f.campaign_id for f in facts],
-            [f.phase_id for f in facts], [f.unit_id for f in facts], [f.district for f in facts],
-            [f.credit_unit for f in facts], [json.dumps(list(f.member_ids)) for f in facts],
-            [f.level for f in facts], [f.grade for f in facts], [f.benefit_vnd for f in facts],
-            [f.target_value for f in facts], [f.achieved_value for f in facts],
-            [f.source_event_id for f in facts], [f.occurred_at for f in facts],
-        )
+        await self._conn.execute(RECORD_BATCH, *_fact_columns(facts),
+                                 *_submission_columns(submissions),
+                                 *_review_columns(_latest_reviews(reviews)))
 
-    async def record_submissions(self, submissions: Sequence[Submission]) -> None:
-        """Keep each submission's authors and claimed benefit (a redelivery changes nothing)."""
-        if not submissions:
-            return
-        await self._conn.execute(
-            """INSERT INTO initiatives (initiative_id, campaign_id, phase_id, unit_id, author_ids,
-                                        claimed_benefit_vnd, source_event_id, submitted_at)
-               SELECT i, c, p, u, ARRAY(SELECT jsonb_array_elements_text(a::jsonb)), b, e, s
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                           $6::bigint[], $7::text[], $8::timestamptz[])
-                    AS t(i, c, p, u, a, b, e, s)
-               ON CONFLICT (initiative_id) DO NOTHING""",
-            [s.initiative_id for s in submissions], [s.campaign_id for s in submissions],
-            [s.phase_id for s in submissions], [s.unit_id for s in submissions],
-            [json.dumps(list(s.author_ids)) for s in submissions],
-            [s.claimed_benefit_vnd for s in submissions],
-            [s.source_event_id for s in submissions], [s.submitted_at for s in submissions],
-        )
-
-    async def record_reviews(self, reviews: Sequence[Review]) -> None:
-        """Keep each council's latest decision per initiative and level."""
-        if not reviews:
-            return
-        latest: dict[tuple[str, str], Review] = {}
-        for r in reviews:
-            held = latest.get((r.initiative_id, r.level))
-            if held is None or r.reviewed_at >= held.reviewed_at:
-                latest[(r.initiative_id, r.level)] = r
-        rows = list(latest.values())
-        await self._conn.execute(
-            """INSERT INTO initiative_reviews AS r (
-                   initiative_id, level, level_rank, outcome, grade, recognised_benefit_vnd,
-                   campaign_id, phase_id, unit_id, district, source_event_id, reviewed_at)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[],
-                                    $5::text[], $6::bigint[], $7::text[], $8::text[],
-                                    $9::text[], $10::text[], $11::text[], $12::timestamptz[])
-               ON CONFLICT (initiative_id, level) DO UPDATE
-                  SET outcome = EXCLUDED.outcome, grade = EXCLUDED.grade,
-                      recognised_benefit_vnd = EXCLUDED.recognised_benefit_vnd,
-                      campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id,
-                      district = EXCLUDED.district, source_event_id = EXCLUDED.source_event_id,
-                      reviewed_at = EXCLUDED.reviewed_at
-                  WHERE EXCLUDED.reviewed_at >= r.reviewed_at""",
-            [r.initiative_id for r in rows], [r.level for r in rows],
-            [r.level_rank for r in rows], [r.outcome for r in rows], [r.grade for r in rows],
-            [r.recognised_benefit_vnd for r in rows], [r.campaign_id for r in rows],
-            [r.phase_id for r in rows], [r.unit_id for r in rows], [r.district for r in rows],
-            [r.source_event_id for r in rows], [r.reviewed_at for r in rows],
-        )
-
-    async def refresh_initiative_facts(self, initiative_ids: Sequence[str]) -> list[str]:
-        """Rebuild the review facts of those initiatives that have a review; their fact ids."""
+    async def refresh_initiative_facts(self, initiative_ids: Sequence[str],
+                                       following: Sequence[Fact] = ()) -> list[str]:
+        """Rebuild the review facts of those initiatives that have a review, and write the
+        `following` facts' states (after the batch's record); the initiative facts' ids."""
         ids = sorted(set(initiative_ids))
-        if not ids:
-            return []
-        await self._conn.execute(REFRESH_INITIATIVE_FACTS, ids)
+        if ids or following:
+            await self._conn.execute(REFRESH_AND_FOLLOW, ids, *_fact_columns(following))
         return [f"initiative:{i}" for i in ids]
 
-    async def reprice(self, fact_ids: Sequence[str],
-                      cause_event_id: str | None = None) -> list[SubjectChange]:
+    async def reprice(self, fact_ids: Sequence[str], cause_event_id: str | None = None,
+                      counts: Counter[tuple[str, str, str]] | None = None,
+                      announced_counter: str | None = None) -> list[SubjectChange]:
         """Price the facts under their campaigns' rules; write what changed; return each subject
-        whose total changed, in the order the facts (then their subjects) first credit them."""
-        if not fact_ids:
-            return []
-        rows = await self._conn.fetch(REPRICE, list(dict.fromkeys(fact_ids)), DEFAULTS_JSON,
-                                      cause_event_id)
+        whose total changed, in the order the facts (then their subjects) first credit them.
+
+        With `counts`, the same statement appends them to the phases' counts, and with
+        `announced_counter` also, under that counter, the subjects returned per phase."""
+        keys = [k for k, n in (counts or {}).items() if n]
+        rows = await self._conn.fetch(
+            REPRICE, list(dict.fromkeys(fact_ids)), DEFAULTS_JSON, cause_event_id,
+            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+            [counts[k] for k in keys] if counts else [], announced_counter)
         return [SubjectChange(**dict(r)) for r in rows]
+
+
+def _fact_columns(facts: Sequence[Fact]) -> list[list]:
+    return [
+        [f.fact_id for f in facts], [f.rule for f in facts], [f.campaign_id for f in facts],
+        [f.phase_id for f in facts], [f.unit_id for f in facts], [f.district for f in facts],
+        [f.credit_unit for f in facts], [json.dumps(list(f.member_ids)) for f in facts],
+        [f.level for f in facts], [f.grade for f in facts], [f.benefit_vnd for f in facts],
+        [f.target_value for f in facts], [f.achieved_value for f in facts],
+        [f.source_event_id for f in facts], [f.occurred_at for f in facts],
+    ]
+
+
+def _submission_columns(submissions: Sequence[Submission]) -> list[list]:
+    s = submissions
+    return [
+        [x.initiative_id for x in s], [x.campaign_id for x in s], [x.phase_id for x in s],
+        [x.unit_id for x in s], [json.dumps(list(x.author_ids)) for x in s],
+        [x.claimed_benefit_vnd for x in s], [x.source_event_id for x in s],
+        [x.submitted_at for x in s],
+    ]
+
+
+def _latest_reviews(reviews: Sequence[Review]) -> list[Review]:
+    """Each council's latest decision per initiative and level: one row each for the upsert."""
+    latest: dict[tuple[str, str], Review] = {}
+    for r in reviews:
+        held = latest.get((r.initiative_id, r.level))
+        if held is None or r.reviewed_at >= held.reviewed_at:
+            latest[(r.initiative_id, r.level)] = r
+    return list(latest.values())
+
+
+def _review_columns(rows: Sequence[Review]) -> list[list]:
+    return [
+        [r.initiative_id for r in rows], [r.level for r in rows], [r.level_rank for r in rows],
+        [r.outcome for r in rows], [r.grade for r in rows],
+        [r.recognised_benefit_vnd for r in rows], [r.campaign_id for r in rows],
+        [r.phase_id for r in rows], [r.unit_id for r in rows], [r.district for r in rows],
+        [r.source_event_id for r in rows], [r.reviewed_at for r in rows],
+    ]

@@ -3,6 +3,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from contracts.events.participation import (
 )
 from contracts.events.rules import ScoringRules
 from services.scoring import queries
+from services.scoring.barrier import PhaseBarrier
 from services.scoring.handlers import handlers
 from services.scoring.repository import ScoringRepository
 from tests.support.handler_harness import ServiceUnderTest, open_harness
@@ -278,3 +280,49 @@ async def test_a_burst_of_several_types_for_one_unit_announces_each_subject_once
     await scoring.apply(closed(initiative__submitted=40, initiative__reviewed=40))
     [final] = await scoring.emitted("thidua.phase.standings_finalized.v1")
     assert final.data.score_changed_count == 2
+
+
+async def test_a_pledge_and_its_results_in_one_batch_end_as_the_results_with_the_targets(
+    scoring,
+):
+    signed = ev(PledgeSigned(
+        pledge_id="pl-2", campaign_id=CAMPAIGN, phase_id=PHASE, unit_id="u-det",
+        signed_on=date(2025, 1, 5),
+        targets=[PledgeTarget(target_id=t, description="Sáng kiến", target_value=Decimal(v),
+                              unit_of_measure="sáng kiến") for t, v in (("t1", 5), ("t2", 3))]))
+    report = ev(PledgeResultReported(
+        pledge_id="pl-2", campaign_id=CAMPAIGN, phase_id=PHASE, unit_id="u-det", reported_at=AT,
+        results=[TargetResult(target_id="t1", achieved_value=Decimal(7), met=True)]))
+    await scoring.apply(report, signed)  # the result first in the batch: the order is the facts'
+    rows = await scoring.pool.fetch(
+        "SELECT fact_id, rule, target_value, achieved_value, source_event_id, points "
+        "FROM facts ORDER BY fact_id")
+    assert [tuple(r) for r in rows] == [
+        ("pledge:pl-2:u-det:t1", "pledge_target_met", 5, 7, report.id, 5),
+        ("pledge:pl-2:u-det:t2", "pledge_target_pending", 3, None, signed.id, 0),
+    ]
+    assert await totals(scoring) == {("unit", "u-det"): 5}
+    await scoring.apply(closed(pledge__signed=1, pledge__result_reported=1))
+    [final] = await scoring.emitted("thidua.phase.standings_finalized.v1")
+    assert final.data.score_changed_count == 1
+
+
+async def test_a_close_committed_while_a_batch_waits_for_the_phase_makes_it_take_turns(scoring):
+    """The batch read the phase open; the close commits before its share lock is granted: the
+    batch then holds the phase exclusively and sees it closed, not finalized."""
+    await scoring.apply(submitted("ini-a", "u-1"))
+    async with scoring.pool.acquire() as closer, scoring.pool.acquire() as batch:
+        closing = closer.transaction()
+        await closing.start()
+        await PhaseBarrier(closer).close([closed(initiative__submitted=2)])
+        applying = batch.transaction()
+        await applying.start()
+        barrier = PhaseBarrier(batch)
+        held = asyncio.create_task(barrier.hold({(CAMPAIGN, PHASE)}))
+        await asyncio.sleep(0.3)
+        assert not held.done()  # waits for the close
+        await closing.commit()
+        assert await held == set()  # closed, not finalized
+        assert barrier._exclusive == {(CAMPAIGN, PHASE)}
+        assert await barrier.finalize_ready(["thidua.initiative.submitted.v1"]) == []
+        await applying.rollback()
