@@ -14,8 +14,10 @@ members, and the phase's barrier count. Then, in the same run:
    ranking them with a window function) and the outbox rows (the same JSON, copied), under the
    round's `work_mem`.
 
-Each of the two starts after a CHECKPOINT, so neither inherits the other's dirty pages, and the
-machine's load average is printed beside the figures (the machine is shared).
+Each of the two starts after a CHECKPOINT, so neither inherits the other's dirty pages, on
+vacuumed inputs (their hint bits set, as on rows written long before), and the machine's load
+average is printed beside the figures (the machine is shared). The WAL each wrote and the
+bytes the round stored (heap and each index) are printed too: they do not depend on the load.
 
     python -m benchmarks.award_proposals [--members 1000000] [--units 10000]
 
@@ -125,9 +127,35 @@ async def build(pool: asyncpg.Pool, units: int, members: int) -> float:
     async with pool.acquire() as conn, conn.transaction():
         for statement in (_TREE, _MEMBERS, _STANDINGS, _FACTS):
             await conn.execute(sql(statement))
-    for table in ("directory_units", "directory_members", "subject_standings", "initiatives"):
-        await pool.execute(f"ANALYZE {table}")
+    # VACUUM sets the rows' hint bits, as on tables written long before a round: else the
+    # round's first read of each page would pay for it (with checksums, a page image in WAL).
+    for table in ("directory_units", "directory_members", "directory_clusters",
+                  "subject_standings", "initiatives", "phase_progress"):
+        await pool.execute(f"VACUUM ANALYZE {table}")
     return time.perf_counter() - started
+
+
+async def wal_lsn(pool: asyncpg.Pool) -> str:
+    return await pool.fetchval("SELECT pg_current_wal_insert_lsn()::text")
+
+
+async def wal_bytes(pool: asyncpg.Pool, since: str) -> int:
+    """WAL written since `since`: what a part costs PostgreSQL whatever the machine's load."""
+    return int(await pool.fetchval(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)", since))
+
+
+async def sizes(pool: asyncpg.Pool, tables: tuple[str, ...]) -> str:
+    """Each table's heap and each of its indexes, in MB: the bytes the rows and entries take."""
+    rows = await pool.fetch(
+        """SELECT c.relname, pg_relation_size(c.oid) AS bytes FROM pg_class c
+           WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)
+           UNION ALL
+           SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x
+           JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+           WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1)
+           ORDER BY 1""", list(tables))
+    return ", ".join(f"{r[0]} {r[1] / 2**20:.1f}" for r in rows)
 
 
 async def checkpoint(pool: asyncpg.Pool) -> None:
@@ -151,27 +179,38 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             score_changed_count=args.units + args.members),
             source="/thidua/scoring", district=None)
         await checkpoint(pool)
+        lsn = await wal_lsn(pool)
         started = time.perf_counter()
         await harness.apply(final)
         round_seconds = time.perf_counter() - started
+        round_wal = await wal_bytes(pool, lsn)
         placements = await pool.fetchval("SELECT count(*) FROM proposals")
         proposed = await pool.fetchval(
             "SELECT count(*) FROM outbox WHERE event_type = 'thidua.award.proposed.v1'")
         by_level = await pool.fetch(
             """SELECT title, level, count(*) FROM proposals WHERE status = 'proposed'
                GROUP BY 1, 2 ORDER BY 1, 2""")
+        stored = await sizes(pool, ("proposals", "outbox"))
+        for table in ("proposals", "outbox"):  # the ceiling reads them: hint bits set first
+            await pool.execute(f"VACUUM {table}")
         await checkpoint(pool)
         async with pool.acquire() as conn:
+            lsn = await wal_lsn(pool)
             started = time.perf_counter()
             async with conn.transaction():
                 await conn.execute(_CEILING)
             ceiling_seconds = time.perf_counter() - started
+            ceiling_wal = await wal_bytes(pool, lsn)
             await conn.execute(_CEILING_DROP)
         print(f"round: {placements:,} placements, {proposed:,} award.proposed committed in "
               f"{round_seconds:.2f} s ({proposed / round_seconds:,.0f} events/s)")
         print(f"ceiling: PostgreSQL writing the same {placements:,} proposal and {proposed:,} "
               f"outbox rows alone: {ceiling_seconds:.2f} s")
         print(f"ratio round / ceiling: {round_seconds / ceiling_seconds:.2f}")
+        rows = placements + proposed
+        print(f"WAL: round {round_wal / 2**20:,.1f} MB ({round_wal / rows:,.0f} B a row), "
+              f"ceiling {ceiling_wal / 2**20:,.1f} MB ({ceiling_wal / rows:,.0f} B a row)")
+        print(f"stored (MB): {stored}")
         print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
         print("proposed per title and level: " + ", ".join(
             f"{r[0]}/{r[1]} {r[2]:,}" for r in by_level))
