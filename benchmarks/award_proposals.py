@@ -17,7 +17,9 @@ members, and the phase's barrier count. Then, in the same run:
 Each of the two starts after a CHECKPOINT, so neither inherits the other's dirty pages, on
 vacuumed inputs (their hint bits set, as on rows written long before), and the machine's load
 average is printed beside the figures (the machine is shared). The WAL each wrote and the
-bytes the round stored (heap and each index) are printed too: they do not depend on the load.
+bytes the round stored (heap and each index) are printed too, and, for a server on this
+machine, the CPU seconds PostgreSQL's processes spent on each: they depend far less on the
+load than the seconds on the clock.
 
     python -m benchmarks.award_proposals [--members 1000000] [--units 10000]
 
@@ -145,6 +147,26 @@ async def wal_bytes(pool: asyncpg.Pool, since: str) -> int:
         "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)", since))
 
 
+async def server_cpu(pool: asyncpg.Pool) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL process (backends and background writers),
+    when the server runs on this machine: the time its work took whatever else ran beside it.
+    Empty for a server elsewhere."""
+    pids = [r[0] for r in await pool.fetch("SELECT pid FROM pg_stat_activity")]
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 async def sizes(pool: asyncpg.Pool, tables: tuple[str, ...]) -> str:
     """Each table's heap and each of its indexes, in MB: the bytes the rows and entries take."""
     rows = await pool.fetch(
@@ -179,11 +201,11 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             score_changed_count=args.units + args.members),
             source="/thidua/scoring", district=None)
         await checkpoint(pool)
-        lsn = await wal_lsn(pool)
+        lsn, cpu = await wal_lsn(pool), await server_cpu(pool)
         started = time.perf_counter()
         await harness.apply(final)
         round_seconds = time.perf_counter() - started
-        round_wal = await wal_bytes(pool, lsn)
+        round_wal, round_cpu = await wal_bytes(pool, lsn), cpu_since(cpu, await server_cpu(pool))
         placements = await pool.fetchval("SELECT count(*) FROM proposals")
         proposed = await pool.fetchval(
             "SELECT count(*) FROM outbox WHERE event_type = 'thidua.award.proposed.v1'")
@@ -195,12 +217,13 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             await pool.execute(f"VACUUM {table}")
         await checkpoint(pool)
         async with pool.acquire() as conn:
-            lsn = await wal_lsn(pool)
+            lsn, cpu = await wal_lsn(pool), await server_cpu(pool)
             started = time.perf_counter()
             async with conn.transaction():
                 await conn.execute(_CEILING)
             ceiling_seconds = time.perf_counter() - started
             ceiling_wal = await wal_bytes(pool, lsn)
+            ceiling_cpu = cpu_since(cpu, await server_cpu(pool))
             await conn.execute(_CEILING_DROP)
         print(f"round: {placements:,} placements, {proposed:,} award.proposed committed in "
               f"{round_seconds:.2f} s ({proposed / round_seconds:,.0f} events/s)")
@@ -210,6 +233,9 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         rows = placements + proposed
         print(f"WAL: round {round_wal / 2**20:,.1f} MB ({round_wal / rows:,.0f} B a row), "
               f"ceiling {ceiling_wal / 2**20:,.1f} MB ({ceiling_wal / rows:,.0f} B a row)")
+        if round_cpu and ceiling_cpu:
+            print(f"PostgreSQL's CPU: round {round_cpu:.2f} s, ceiling {ceiling_cpu:.2f} s "
+                  f"(ratio {round_cpu / ceiling_cpu:.2f})")
         print(f"stored (MB): {stored}")
         print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
         print("proposed per title and level: " + ", ".join(
