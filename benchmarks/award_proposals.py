@@ -11,8 +11,8 @@ members, and the phase's barrier count. Then, in the same run:
    transaction — every placement stored and every `thidua.award.proposed.v1` in the outbox;
 2. the ceiling: PostgreSQL alone writing the same rows, in one transaction, into tables like
    the real ones (logged, with the same indexes): the proposal rows (one INSERT ... SELECT
-   ranking them with a window function) and the outbox rows (the same JSON, copied), under the
-   round's `work_mem`.
+   ranking them with a window function, level by level in id order as the round writes them)
+   and the outbox rows (the same JSON, copied), under the round's `work_mem`.
 
 Each of the two starts after a CHECKPOINT, so neither inherits the other's dirty pages, on
 vacuumed inputs (their hint bits set, as on rows written long before), and the machine's load
@@ -100,7 +100,8 @@ INSERT INTO phase_progress (campaign_id, phase_id, applied_score_changes)
 VALUES ($3, $4, $1 + $2)"""
 
 # PostgreSQL alone: the same proposal rows, ranked by a window function, and the same outbox
-# rows, written in one transaction into tables like the real ones (logged, same indexes).
+# rows, written in one transaction into tables like the real ones (logged, same indexes); the
+# proposals level by level in id order, as the round writes them.
 _CEILING = f"""
 SET LOCAL work_mem = '{WORK_MEM}';
 CREATE TABLE ceiling_proposals (LIKE proposals INCLUDING ALL);
@@ -111,7 +112,8 @@ SELECT 'p-' || p.proposal_id, p.campaign_id, p.phase_id, p.year, p.title, p.leve
        row_number() OVER (PARTITION BY p.issuer_unit_id ORDER BY p.points DESC, p.subject_id),
        p.quota, p.candidate_count, p.tie_break, p.standing, p.direct_worker, p.initiative_ids,
        p.status, p.proposed_at, p.disclosure_ends_at, NULL, NULL, NULL, NULL
-FROM proposals p;
+FROM proposals p
+ORDER BY p.title, p.level, p.proposal_id;
 INSERT INTO ceiling_outbox (seq, event_id, event_type, topic, partition_key, value,
                             correlation_id)
 SELECT -seq, 'x' || event_id, event_type, topic, partition_key, value, correlation_id
