@@ -11,11 +11,15 @@ members, and the phase's barrier count. Then, in the same run:
    transaction — every placement stored and every `thidua.award.proposed.v1` in the outbox;
 2. the ceiling: PostgreSQL alone writing the same rows, in one transaction, into tables like
    the real ones (logged, with the same indexes): the proposal rows (one INSERT ... SELECT
-   ranking them with a window function) and the outbox rows (the same JSON, copied), under the
-   round's `work_mem`.
+   ranking them with a window function, level by level in id order as the round writes them)
+   and the outbox rows (the same JSON, copied), under the round's `work_mem`.
 
-Each of the two starts after a CHECKPOINT, so neither inherits the other's dirty pages, and the
-machine's load average is printed beside the figures (the machine is shared).
+Each of the two starts after a CHECKPOINT, so neither inherits the other's dirty pages, on
+vacuumed inputs (their hint bits set, as on rows written long before), and the machine's load
+average is printed beside the figures (the machine is shared). The WAL each wrote and the
+bytes the round stored (heap and each index) are printed too, and, for a server on this
+machine, the CPU seconds PostgreSQL's processes spent on each: they depend far less on the
+load than the seconds on the clock.
 
     python -m benchmarks.award_proposals [--members 1000000] [--units 10000]
 
@@ -96,7 +100,8 @@ INSERT INTO phase_progress (campaign_id, phase_id, applied_score_changes)
 VALUES ($3, $4, $1 + $2)"""
 
 # PostgreSQL alone: the same proposal rows, ranked by a window function, and the same outbox
-# rows, written in one transaction into tables like the real ones (logged, same indexes).
+# rows, written in one transaction into tables like the real ones (logged, same indexes); the
+# proposals level by level in id order, as the round writes them.
 _CEILING = f"""
 SET LOCAL work_mem = '{WORK_MEM}';
 CREATE TABLE ceiling_proposals (LIKE proposals INCLUDING ALL);
@@ -107,7 +112,8 @@ SELECT 'p-' || p.proposal_id, p.campaign_id, p.phase_id, p.year, p.title, p.leve
        row_number() OVER (PARTITION BY p.issuer_unit_id ORDER BY p.points DESC, p.subject_id),
        p.quota, p.candidate_count, p.tie_break, p.standing, p.direct_worker, p.initiative_ids,
        p.status, p.proposed_at, p.disclosure_ends_at, NULL, NULL, NULL, NULL
-FROM proposals p;
+FROM proposals p
+ORDER BY p.title, p.level, p.proposal_id;
 INSERT INTO ceiling_outbox (seq, event_id, event_type, topic, partition_key, value,
                             correlation_id)
 SELECT -seq, 'x' || event_id, event_type, topic, partition_key, value, correlation_id
@@ -125,9 +131,55 @@ async def build(pool: asyncpg.Pool, units: int, members: int) -> float:
     async with pool.acquire() as conn, conn.transaction():
         for statement in (_TREE, _MEMBERS, _STANDINGS, _FACTS):
             await conn.execute(sql(statement))
-    for table in ("directory_units", "directory_members", "subject_standings", "initiatives"):
-        await pool.execute(f"ANALYZE {table}")
+    # VACUUM sets the rows' hint bits, as on tables written long before a round: else the
+    # round's first read of each page would pay for it (with checksums, a page image in WAL).
+    for table in ("directory_units", "directory_members", "directory_clusters",
+                  "subject_standings", "initiatives", "phase_progress"):
+        await pool.execute(f"VACUUM ANALYZE {table}")
     return time.perf_counter() - started
+
+
+async def wal_lsn(pool: asyncpg.Pool) -> str:
+    return await pool.fetchval("SELECT pg_current_wal_insert_lsn()::text")
+
+
+async def wal_bytes(pool: asyncpg.Pool, since: str) -> int:
+    """WAL written since `since`: what a part costs PostgreSQL whatever the machine's load."""
+    return int(await pool.fetchval(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)", since))
+
+
+async def server_cpu(pool: asyncpg.Pool) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL process (backends and background writers),
+    when the server runs on this machine: the time its work took whatever else ran beside it.
+    Empty for a server elsewhere."""
+    pids = [r[0] for r in await pool.fetch("SELECT pid FROM pg_stat_activity")]
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+async def sizes(pool: asyncpg.Pool, tables: tuple[str, ...]) -> str:
+    """Each table's heap and each of its indexes, in MB: the bytes the rows and entries take."""
+    rows = await pool.fetch(
+        """SELECT c.relname, pg_relation_size(c.oid) AS bytes FROM pg_class c
+           WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)
+           UNION ALL
+           SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x
+           JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+           WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1)
+           ORDER BY 1""", list(tables))
+    return ", ".join(f"{r[0]} {r[1] / 2**20:.1f}" for r in rows)
 
 
 async def checkpoint(pool: asyncpg.Pool) -> None:
@@ -151,27 +203,42 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             score_changed_count=args.units + args.members),
             source="/thidua/scoring", district=None)
         await checkpoint(pool)
+        lsn, cpu = await wal_lsn(pool), await server_cpu(pool)
         started = time.perf_counter()
         await harness.apply(final)
         round_seconds = time.perf_counter() - started
+        round_wal, round_cpu = await wal_bytes(pool, lsn), cpu_since(cpu, await server_cpu(pool))
         placements = await pool.fetchval("SELECT count(*) FROM proposals")
         proposed = await pool.fetchval(
             "SELECT count(*) FROM outbox WHERE event_type = 'thidua.award.proposed.v1'")
         by_level = await pool.fetch(
             """SELECT title, level, count(*) FROM proposals WHERE status = 'proposed'
                GROUP BY 1, 2 ORDER BY 1, 2""")
+        stored = await sizes(pool, ("proposals", "outbox"))
+        for table in ("proposals", "outbox"):  # the ceiling reads them: hint bits set first
+            await pool.execute(f"VACUUM {table}")
         await checkpoint(pool)
         async with pool.acquire() as conn:
+            lsn, cpu = await wal_lsn(pool), await server_cpu(pool)
             started = time.perf_counter()
             async with conn.transaction():
                 await conn.execute(_CEILING)
             ceiling_seconds = time.perf_counter() - started
+            ceiling_wal = await wal_bytes(pool, lsn)
+            ceiling_cpu = cpu_since(cpu, await server_cpu(pool))
             await conn.execute(_CEILING_DROP)
         print(f"round: {placements:,} placements, {proposed:,} award.proposed committed in "
               f"{round_seconds:.2f} s ({proposed / round_seconds:,.0f} events/s)")
         print(f"ceiling: PostgreSQL writing the same {placements:,} proposal and {proposed:,} "
               f"outbox rows alone: {ceiling_seconds:.2f} s")
         print(f"ratio round / ceiling: {round_seconds / ceiling_seconds:.2f}")
+        rows = placements + proposed
+        print(f"WAL: round {round_wal / 2**20:,.1f} MB ({round_wal / rows:,.0f} B a row), "
+              f"ceiling {ceiling_wal / 2**20:,.1f} MB ({ceiling_wal / rows:,.0f} B a row)")
+        if round_cpu and ceiling_cpu:
+            print(f"PostgreSQL's CPU: round {round_cpu:.2f} s, ceiling {ceiling_cpu:.2f} s "
+                  f"(ratio {round_cpu / ceiling_cpu:.2f})")
+        print(f"stored (MB): {stored}")
         print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
         print("proposed per title and level: " + ", ".join(
             f"{r[0]}/{r[1]} {r[2]:,}" for r in by_level))

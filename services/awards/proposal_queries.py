@@ -15,10 +15,12 @@ from services.runtime.domain_errors import Invalid
 from .approvals import ProposalNotFound
 from .visibility import visible_units
 
+# The standing in words is said from the row's numbers (a round stores only the reasons of the
+# excluded: migration 0005).
 _COLUMNS = """proposal_id, campaign_id, phase_id, year, title, level, subject_kind, subject_id,
     subject_name, unit_id, issuer_unit_id, cluster_id, points, rank, quota, candidate_count,
-    tie_break, standing, direct_worker, initiative_ids, status, proposed_at, disclosure_ends_at,
-    decided_at, decision_reason, decision_id"""
+    tie_break, proposal_standing(p) AS standing, direct_worker, initiative_ids, status,
+    proposed_at, disclosure_ends_at, decided_at, decision_reason, decision_id"""
 
 
 class CursorInvalid(Invalid):
@@ -56,7 +58,7 @@ async def page(pool: asyncpg.Pool, scope: Scope, f: Filters, cursor: str | None,
     after = decode_cursor(cursor)
     units = await visible_units(scope)
     rows = await pool.fetch(
-        f"""SELECT {_COLUMNS} FROM proposals
+        f"""SELECT {_COLUMNS} FROM proposals p
             WHERE proposal_id > $1
               AND ($2::text[] IS NULL OR unit_id = ANY($2) OR issuer_unit_id = ANY($2))
               AND ($3::text IS NULL OR campaign_id = $3) AND ($4::text IS NULL OR phase_id = $4)

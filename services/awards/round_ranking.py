@@ -4,8 +4,9 @@ Per issuer (or, for a title placed per cluster, per emulation cluster) a window 
 the candidates in the rule set's tie-break order; the tie-breaker that separated a candidate
 from a neighbour with the same points comes from the neighbours (`lag`/`lead`); the group's
 quota is joined (a fixed number, a percentage of the group's count, a ratio cap against a
-title held); the standing is said in words. The same statement stores every placement, keeps
-the proposed for what comes after, and announces them (`round_records`).
+title held). The same statement stores every placement (its standing in words follows from
+its numbers: `proposal_standing`, not stored), keeps the proposed for what comes after, and
+announces them (`round_records`).
 """
 
 from __future__ import annotations
@@ -78,19 +79,11 @@ WITH placed AS (
 SELECT {proposal_id(stamp, rule.title, level, rule.subject_kind, p)} AS proposal_id,
        subject_kind, subject_id, name, unit_id, issuer_unit_id, cluster_id,
        points, rank, quota, candidate_count, tie_break,
-       CASE WHEN quota IS NULL
-              THEN 'rank ' || rank || ' of ' || candidate_count || ' at ' || place
-                   || '; no quota: proposed'
-            WHEN rank <= quota
-              THEN 'rank ' || rank || ' of ' || candidate_count || ' for ' || quota
-                   || ' place(s) at ' || place || ': proposed'
-            ELSE 'rank ' || rank || ' of ' || candidate_count || ' for ' || quota
-                 || ' place(s) at ' || place || ': ' || (rank - quota)
-                 || ' place(s) beyond the quota' END AS standing,
+       NULL::text AS standing,  -- in words from the numbers: proposal_standing(p)
        direct_worker, initiative_ids,
        CASE WHEN quota IS NULL OR rank <= quota THEN 'proposed' ELSE 'beyond_quota' END
          AS status, district_id
-FROM (SELECT *, {quota} AS quota, coalesce(cluster_id, issuer_unit_id) AS place
+FROM (SELECT *, {quota} AS quota
       FROM (SELECT *, row_number() OVER w AS rank, count(*) OVER g AS candidate_count,
                    CASE WHEN lag(points) OVER w = points THEN {differing('lag')}
                         WHEN lead(points) OVER w = points THEN {differing('lead')} END

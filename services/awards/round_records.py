@@ -47,12 +47,18 @@ def proposal_id(stamp: RoundStamp, title: str, level: str, subject_kind: str, p:
     """The proposal id of a placement (SQL over its `subject_id`): derived from (campaign, phase,
     title, level, subject kind, subject id), so a placement has one id whatever the retries."""
     key = chr(31).join((stamp.campaign_id, stamp.phase_id, title, level, subject_kind, ""))
-    return f"'prop-' || md5({p(key, 'text')} || subject_id)::uuid"
+    # The md5 in url-safe base64 (22 characters, 27 with the prefix) rather than uuid form (41):
+    # the id is in the row, its primary key, the issuer index and the event.
+    return (f"'prop-' || translate(encode(decode(md5({p(key, 'text')} || subject_id), 'hex'), "
+            "'base64'), '+/=', '-_')")
 
 
 def store(stamp: RoundStamp, title: str, level: str, source: str, p: Params) -> str:
     """INSERT of the placements in `source` (named columns of a placement, with its
     `proposal_id`) into `proposals`.
+
+    In id order: each key lands beside the last in the primary key (random places would dirty
+    and split pages all over it; measured: sorting first costs less than it saves).
 
     A plain insert: the round's claim on `phase_progress`, in the same transaction, is what
     makes a redelivered round place nothing; an id met twice would be a broken invariant and
@@ -66,7 +72,8 @@ def store(stamp: RoundStamp, title: str, level: str, source: str, p: Params) -> 
            issuer_unit_id, cluster_id, points, rank, quota, candidate_count, tie_break,
            standing, direct_worker, initiative_ids, status,
            {p(stamp.proposed_at, 'timestamptz')}, {p(stamp.disclosure_ends_at, 'timestamptz')}
-    FROM {source}"""
+    FROM {source}
+    ORDER BY proposal_id"""
 
 
 def _text(value: str) -> str:

@@ -99,8 +99,9 @@ async def proposed(awards, title: str | None = None) -> list[tuple[str, str, str
 
 async def placements(awards, title: str) -> dict[tuple[str, str], dict]:
     rows = await awards.pool.fetch(
-        """SELECT subject_id, level, status, rank, quota, standing, tie_break, candidate_count
-           FROM proposals WHERE title = $1""", title)
+        """SELECT subject_id, level, status, rank, quota, proposal_standing(p) AS standing,
+                  tie_break, candidate_count
+           FROM proposals p WHERE title = $1""", title)
     return {(r["subject_id"], r["level"]): dict(r) for r in rows}
 
 
@@ -152,8 +153,9 @@ async def test_a_round_that_meets_a_stored_proposal_id_stores_and_announces_noth
                subject_kind, subject_id, subject_name, unit_id, issuer_unit_id, points,
                candidate_count, standing, direct_worker, status, proposed_at,
                disclosure_ends_at)
-           VALUES ('prop-' || md5(concat_ws(chr(31), $1::text, $2::text, 'good_worker',
-                                            'district', 'member', 'm-1'))::uuid,
+           VALUES ('prop-' || translate(encode(decode(md5(concat_ws(
+                       chr(31), $1::text, $2::text, 'good_worker', 'district', 'member',
+                       'm-1')), 'hex'), 'base64'), '+/=', '-_'),
                    $1, $2, 2025, 'good_worker', 'district', 'member', 'm-1', 'Thành viên m-1',
                    'u-g1', 'u-d1', 29, 1, 'stored before', true, 'proposed', $3, $3)""",
         CAMPAIGN, PHASE, NOW)

@@ -238,8 +238,8 @@ async def both_ways(database_url: str, schema: str, rules: AwardRules, world: di
             placed = await conn.fetch(
                 """SELECT title, level, subject_kind, subject_id, subject_name, unit_id,
                           issuer_unit_id, cluster_id, points, rank, quota, candidate_count,
-                          tie_break, standing, direct_worker, initiative_ids, status
-                   FROM proposals""")
+                          tie_break, proposal_standing(p), direct_worker, initiative_ids, status
+                   FROM proposals p""")
             announced = [decode_event(r[0]) for r in await conn.fetch(
                 "SELECT value FROM outbox WHERE event_type = 'thidua.award.proposed.v1'")]
             stored_ids = {(r[0], r[1], r[2]): r[3] for r in await conn.fetch(
