@@ -63,6 +63,7 @@ class Profile:
     backend_pid: int = 0
     explain: bool = False
     pause_s: float = 0
+    listening: asyncpg.Connection | None = None
     watch: asyncpg.Connection | None = None
     statements: list[Statement] = field(default_factory=list)
 
@@ -104,6 +105,10 @@ def _label(query: str) -> str:
     return f"{head} … {table.group(1)}" if table else text[:40]
 
 
+def _print_notice(_conn, message) -> None:
+    print(message.message)
+
+
 def _instrument(profile: Profile) -> None:
     """Wrap the connection methods the import calls, on the importing connection only (the
     one that sets the import's `work_mem`; the job's progress goes through others)."""
@@ -118,11 +123,17 @@ def _instrument(profile: Profile) -> None:
                 await asyncio.sleep(profile.pause_s)
             if profile.explain:
                 await plain_execute(self, _AUTO_EXPLAIN)
-                self.add_log_listener(lambda _conn, message: print(message.message))
+                self.add_log_listener(_print_notice)
+                profile.listening = self
         if self.get_server_pid() != profile.backend_pid or profile.watch is None:
             return await plain_execute(self, query, *args, **kwargs)
-        return await profile.measured(_label(query),
-                                      lambda: plain_execute(self, query, *args, **kwargs))
+        try:
+            return await profile.measured(_label(query),
+                                          lambda: plain_execute(self, query, *args, **kwargs))
+        finally:
+            if profile.listening is self and query.startswith(("COMMIT", "ROLLBACK")):
+                self.remove_log_listener(_print_notice)  # before the pool takes it back
+                profile.listening = None
 
     async def copy(self, table, **kwargs):
         if self.get_server_pid() != profile.backend_pid or profile.watch is None:
