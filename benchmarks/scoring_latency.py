@@ -1,12 +1,13 @@
 """Delay from an event's publish to its score being visible, at a steady rate.
 
-One scoring worker (real handlers) consumes a private topic while this process publishes the
-realistic mix (`tests/support/scoring_mix.py`) at a steady `--rate` events/s for `--seconds`,
+One scoring worker (real handlers), in a process of its own as deployed, consumes a private
+topic while this process publishes the realistic mix (`tests/support/scoring_mix.py`) at a steady `--rate` events/s for `--seconds`,
 and a reader polls scoring's ledger every `--poll-ms` for new lines. An event's delay is from
 just before its `send` to the first poll that sees a ledger line it caused (events that change
 no score — a pledge signed, a rejection — have none and are not counted). Prints p50/p99
 beside the raw ceiling of the same run: the publish → consume delay of a bare aiokafka
-consumer on the same topic (no decoding, no database).
+consumer on the same topic (no decoding, no database). Then the worker's statements per batch,
+by kind, with the client's wait for each.
 
 Target: p99 < 100 ms at 1,000 events/s.
 
