@@ -11,11 +11,20 @@ ALTER TABLE member_states
     ADD CONSTRAINT member_states_recorded_by_someone
         CHECK ((recorded_by IS NULL) <> (import_job_id IS NULL));
 
--- `valid` is computed when read instead of stored in every row (no index or constraint uses
--- it; the chain's constraints are on `effective_from` and `valid_until`, migration 0014).
+-- `valid` is computed from the bounds instead of written by every statement (no index or
+-- constraint uses it; the chain's constraints are on `effective_from` and `valid_until`,
+-- migration 0014): when read, on PostgreSQL 18 and later (a virtual column, no bytes in the
+-- row); stored on earlier servers, which have no virtual columns (the deployment's
+-- PostgreSQL 17).
 ALTER TABLE member_states DROP COLUMN valid;
-ALTER TABLE member_states
-    ADD COLUMN valid daterange GENERATED ALWAYS AS (daterange(effective_from, valid_until)) VIRTUAL;
+DO $$
+BEGIN
+    EXECUTE format(
+        'ALTER TABLE member_states ADD COLUMN valid daterange '
+        'GENERATED ALWAYS AS (daterange(effective_from, valid_until)) %s',
+        CASE WHEN current_setting('server_version_num')::int >= 180000 THEN 'VIRTUAL'
+             ELSE 'STORED' END);
+END $$;
 
 -- The import job a state names is checked with its member and unit, once per statement.
 CREATE OR REPLACE FUNCTION member_states_name_known_ids() RETURNS trigger
