@@ -1,7 +1,7 @@
 -- A round writes millions of placements at a city's scale; every byte and index entry of a row
--- is WAL. Measured per placement at 1/10 of a city: the heap 325 B, the primary key 141 B,
+-- is WAL. Measured per placement at 1/10 of a city: the heap 325 B, the primary key 148 B,
 -- (issuer_unit_id, status, proposal_id) 160 B, (subject_kind, subject_id, campaign_id,
--- phase_id) 112 B.
+-- phase_id) 118 B.
 
 -- A placement's standing in words follows from its rank, quota, candidate count and place (the
 -- cluster, else the issuer), so the round stores it only where it does not: an excluded
