@@ -163,6 +163,9 @@ async def test_a_round_that_meets_a_stored_proposal_id_stores_and_announces_noth
         await awards.apply(finalized(3))
     assert await awards.emitted("thidua.award.proposed.v1") == []
     assert await awards.pool.fetchval("SELECT count(*) FROM proposals") == 1
+    # A row's stored words stand (rows stored before the round stopped storing them).
+    assert await awards.pool.fetchval(
+        "SELECT proposal_standing(p) FROM proposals p") == "stored before"
     assert await awards.pool.fetchval(
         "SELECT proposed_at FROM phase_progress WHERE phase_id = $1", PHASE) is None
 
