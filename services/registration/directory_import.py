@@ -42,7 +42,7 @@ _STAGE = {
 _BAD = """CREATE TEMP TABLE import_bad (row_no integer NOT NULL, col text, code text NOT NULL,
           reason text NOT NULL) ON COMMIT DROP"""
 
-_WORK_MEM = "128MB"
+_WORK_MEM = '512MB'
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
     # A plain insert: `ON CONFLICT` would cost a speculative insertion a row.
     try:
         await conn.execute(f"""INSERT INTO {kind} ({noun}_id)
-                               SELECT {noun}_id FROM import_plan WHERE action = 'register'""")
+                               SELECT {noun}_id FROM import_plan WHERE action = 'register'
+                               ORDER BY {noun}_id""")
     except asyncpg.UniqueViolationError:
         raise ConcurrentRegistration() from None
     counts = await conn.fetchrow("""
@@ -126,7 +127,7 @@ async def record(conn: asyncpg.Connection, kind: Kind, *, source: str, time: dat
             SELECT member_id, effective_from, unit_id,
                    full_name, gender, direct_worker, union_officer, job_title, 'active',
                    {EVENT_ID}, CASE WHEN $3::text IS NULL THEN $1::jsonb END, $3::text
-            FROM import_plan WHERE action <> 'same'""", actor_json, ids, job_id)
+            FROM import_plan WHERE action <> 'same' ORDER BY member_id""", actor_json, ids, job_id)
     stamp = time.isoformat().replace("+00:00", "Z")
     staged = await conn.execute(stage_events(kind), json.dumps(source), json.dumps(stamp),
                                 json.dumps(correlation_id), actor_json, correlation_id, ids)

@@ -145,12 +145,14 @@ async def _check_members(conn: asyncpg.Connection, scoped: bool) -> None:
 
 
 # What a row of the plan becomes (its event id is made from its row number when recorded).
+# Stored in row order: the events are written in that order, and a file listed by id (the
+# usual export) then also gives the states' order, so those sorts find their input sorted.
 _PLAN_OPEN = """CREATE TEMP TABLE import_plan ON COMMIT DROP AS
     SELECT i.*, CASE WHEN NOT i.known THEN 'register'
                      WHEN i.same_on_date OR cardinality(i.changed) = 0 THEN 'same'
                      ELSE 'update' END AS action
     FROM ("""
-_PLAN_CLOSE = ") i"
+_PLAN_CLOSE = ") i ORDER BY row_no"
 
 
 async def _classify(conn: asyncpg.Connection, noun: str, closed: str) -> None:
