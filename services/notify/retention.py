@@ -30,10 +30,11 @@ from .settings import NotifySettings
 log = structlog.get_logger()
 
 PRUNED = Counter("thidua_notify_pruned_total",
-                 "Delivery records and in-app messages deleted by the retention job, by table.", ["table"])
+                 "Delivery records and in-app messages deleted by the retention job, by table.",
+                 ["table"])
 
 # Each: the rows of one batch, oldest first, skipping rows another transaction holds; $1 is the
-# table's cutoff (`_CUTOFF_DAYS`).
+# table's cutoff (the members' in-app messages have their own, `in_app_retention_days`).
 BATCHES = {
     "deliveries": """
         DELETE FROM deliveries WHERE notification_id IN (
@@ -65,9 +66,6 @@ BATCHES = {
             WHERE created_at < $1
             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
 }
-# The setting that gives each table's age limit, in days.
-_CUTOFF_DAYS = dict.fromkeys(BATCHES, "retention_days") | {
-    "notifications": "in_app_retention_days"}
 
 
 async def prune_once(pool: asyncpg.Pool, settings: NotifySettings) -> dict[str, int]:
@@ -77,7 +75,8 @@ async def prune_once(pool: asyncpg.Pool, settings: NotifySettings) -> dict[str, 
     pause = settings.retention_batch_pause_ms / 1000
     deleted: dict[str, int] = {}
     for table, sql in BATCHES.items():
-        cutoff = now - timedelta(days=getattr(settings, _CUTOFF_DAYS[table]))
+        cutoff = now - timedelta(days=settings.in_app_retention_days if table == "notifications"
+                                 else settings.retention_days)
         total = 0
         while True:
             status = await pool.execute(sql, cutoff, settings.retention_batch_size)
