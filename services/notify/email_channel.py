@@ -12,8 +12,10 @@ Each step is a short transaction of its own; no transaction is open while a mess
    `failed` with `thidua.notification.failed.v1`. A row already `sent` is never sent again.
 
 The unavoidable window: a crash after the relay accepted a message and before step 3 committed
-sends it once more when the lease runs out. The copy carries the same `Message-ID` (derived
-from the notification id), so mail clients and archives can drop it.
+sends it once more when the lease runs out; at most twice `NOTIFY_EMAIL_MAX_CONCURRENCY`
+messages are in flight or awaiting their record at any moment (`QueueWorker`). The copy carries
+the same `Message-ID` (derived from the notification id), so mail clients and archives can drop
+it.
 """
 
 from __future__ import annotations
@@ -154,6 +156,9 @@ class EmailChannel:
 
     def endpoint(self, row: dict) -> str:
         return "relay"  # one relay: its pacing is the channel's
+
+    def row_id(self, row: dict) -> str:
+        return row["notification_id"]
 
     async def claim(self, limit: int, excluded: list[str],
                     free: dict[str, int] | None = None) -> list[dict]:

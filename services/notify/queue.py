@@ -11,7 +11,10 @@ outcome writes — sits behind `Channel`.
    endpoint (`Channel.endpoint`), so one slow or dead endpoint only ties up its own slots.
 3. **Record** (group commit: one short transaction for every outcome that arrived meanwhile,
    one statement per kind, the channel's): delivered, due again after a backoff (doubling,
-   capped, with jitter), or given up after the last attempt or a permanent refusal.
+   capped, with jitter), or given up after the last attempt or a permanent refusal. The next
+   sends go while a commit runs, but no more than `concurrency` outcomes wait for theirs: a
+   crash leaves at most twice `concurrency` rows sent and unrecorded (sent again when their
+   lease runs out).
 
 An endpoint failing `breaker_failures` times in a row has its circuit opened for
 `breaker_open_s`: its rows stay due, untouched (no attempt is spent on them). After the pause
@@ -93,6 +96,9 @@ class Channel(Protocol):
     def endpoint(self, row: dict) -> str:
         """What a row is sent to (a webhook subscription; the relay for e-mail)."""
 
+    def row_id(self, row: dict) -> str:
+        """The row's key in its table."""
+
     async def send(self, row: dict) -> Outcome: ...
 
     async def record(self, outcomes: Outcomes) -> None:
@@ -158,6 +164,10 @@ class QueueWorker:
         self._unsent = 0  # claimed rows not yet sent
         self._freed = asyncio.Event()  # set when a send finishes: room for the next claim
         self._tasks: set[asyncio.Task] = set()
+        # Sends started and not yet recorded: bounds what a crash can have sent without a
+        # record (each such row goes once more when its lease runs out).
+        self._window = asyncio.Semaphore(2 * p.concurrency)
+        self._held: set[str] = set()  # ids of the rows this worker holds
         self.breaker = Breaker(p.breaker_failures, p.breaker_open_s)
         self._outcomes = Outcomes()
         self._recording = asyncio.Lock()
@@ -220,6 +230,10 @@ class QueueWorker:
                  if 0 < n < per and e not in excluded}
                 if bounded else {}) | {e: 1 for e in trials if self._in_flight[e] == 0}
         rows = await self.channel.claim(self.channel.pacing.batch_size, excluded, free)
+        # A row whose lease ran out while it waited here is claimed again: this worker still
+        # holds it and sends it once, under the task it already has.
+        rows = [r for r in rows if self.channel.row_id(r) not in self._held]
+        self._held.update(self.channel.row_id(r) for r in rows)
         for row in rows:
             self._in_flight[self.channel.endpoint(row)] += 1
         self._unsent += len(rows)
@@ -234,6 +248,12 @@ class QueueWorker:
         channel = self.channel
         endpoint = channel.endpoint(row)
         sent = False
+        try:
+            await self._window.acquire()
+        except asyncio.CancelledError:
+            self._release(endpoint)
+            self._held.discard(channel.row_id(row))
+            raise
         try:
             async with self._endpoint_slots[endpoint], self._slots, self.limiter:
                 IN_FLIGHT.labels(channel.name).inc()
@@ -259,6 +279,8 @@ class QueueWorker:
         finally:
             if not sent:
                 self._release(endpoint)
+            self._window.release()
+            self._held.discard(channel.row_id(row))
 
     def _release(self, endpoint: str) -> None:
         self._in_flight[endpoint] -= 1

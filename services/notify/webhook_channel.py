@@ -61,6 +61,9 @@ class WebhookChannel:
     def endpoint(self, row: dict) -> str:
         return row["webhook_id"]
 
+    def row_id(self, row: dict) -> str:
+        return row["delivery_id"]
+
     async def claim(self, limit: int, excluded: list[str],
                     free: dict[str, int] | None = None) -> list[dict]:
         await self.client.prune()

@@ -39,6 +39,9 @@ class _Channel:
     pacing = Pacing(rate_per_s=10, concurrency=2, per_endpoint=1, batch_size=5,
                     poll_interval_s=1, max_attempts=5, backoff_s=10, backoff_max_s=60)
 
+    def row_id(self, row: dict) -> str:
+        return row["id"]
+
 
 def test_backoff_doubles_capped_with_jitter_between_half_and_all():
     worker = QueueWorker(_Channel())
@@ -91,6 +94,68 @@ async def test_outcomes_of_every_kind_are_recorded_together_by_group_commit():
     assert next(d for c in channel.commits for _, _, d in c.retries) <= 10
 
 
+class _SlowCommits(_Recording):
+    """Sends return at once; each commit waits until the test lets it finish."""
+
+    pacing = Pacing(rate_per_s=10_000, concurrency=4, per_endpoint=4, batch_size=50,
+                    poll_interval_s=1, max_attempts=3, backoff_s=10, backoff_max_s=60)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+        self.commit_may_end = asyncio.Event()
+
+    async def send(self, row: dict):
+        from services.notify.queue import Outcome
+
+        self.sent.append(row["id"])
+        return Outcome()
+
+    async def record(self, outcomes) -> None:
+        await self.commit_may_end.wait()
+        self.commits.append(outcomes)
+
+
+async def test_sends_wait_once_twice_the_concurrency_are_sent_and_not_yet_recorded():
+    channel = _SlowCommits()
+    worker = QueueWorker(channel)
+    rows = [{"id": f"r-{i}", "kind": "ok", "attempts": 1} for i in range(30)]
+    sending = asyncio.gather(*(worker._deliver(row) for row in rows))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    # A crash now would leave at most these sent without a record.
+    assert len(channel.sent) == 2 * channel.pacing.concurrency
+    channel.commit_may_end.set()
+    await sending
+    assert sorted(channel.sent) == sorted(r["id"] for r in rows)
+    assert sorted(r["id"] for c in channel.commits for r in c.delivered) == sorted(channel.sent)
+
+
+class _Reclaims(_Recording):
+    """Every claim hands out the same row, as when its lease ran out while it waited."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    async def claim(self, limit, excluded, free):
+        return [{"id": "late", "kind": "ok", "attempts": 1}]
+
+    async def send(self, row: dict):
+        self.sent.append(row["id"])
+        return await super().send(row)
+
+
+async def test_a_row_claimed_again_while_its_worker_holds_it_is_sent_once():
+    channel = _Reclaims()
+    worker = QueueWorker(channel)
+    first = await worker.claim()
+    assert await worker.claim() == []  # held: the task it has sends it
+    await asyncio.gather(*(worker._deliver(row) for row in first))
+    assert channel.sent == ["late"]
+    assert [r["id"] for r in await worker.claim()] == ["late"]  # no longer held
+
+
 class _Claims(_Channel):
     """Two endpoints; keeps what each claim asked for and hands out rows by endpoint."""
 
@@ -106,7 +171,8 @@ class _Claims(_Channel):
 
     async def claim(self, limit, excluded, free):
         self.asked.append((sorted(excluded), dict(free)))
-        return [{"endpoint": e, "attempts": 1} for e, n in free.items() for _ in range(n)]
+        return [{"id": f"{e}-{len(self.asked)}-{i}", "endpoint": e, "attempts": 1}
+                for e, n in free.items() for i in range(n)]
 
 
 async def test_after_the_pause_a_half_open_endpoint_is_claimed_one_trial_row_at_a_time():
@@ -123,7 +189,7 @@ async def test_after_the_pause_a_half_open_endpoint_is_claimed_one_trial_row_at_
     clock.now = 30
     trial = await worker.claim()
     assert channel.asked[-1] == ([], {"wh-dead": 1})  # half-open: one row, no more
-    assert trial == [{"endpoint": "wh-dead", "attempts": 1}]
+    assert [(r["endpoint"], r["attempts"]) for r in trial] == [("wh-dead", 1)]
 
     await worker.claim()
     assert channel.asked[-1] == (["wh-dead"], {})  # nothing more while the trial is out
