@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from contracts.events.common import Sector, UnitKind
 from services.runtime.access import ALL_ROLES, Rule, Scope, UnitNotFound
 from services.runtime.caller import Role
+from services.runtime.directory.routes import UnitState
 from services.runtime.domain_errors import Invalid
 from services.runtime.identifiers import Identifier
 from services.runtime.problems import problem_responses
@@ -31,19 +31,6 @@ AsOf = Annotated[date | None, Query(description="The date to read the tree on (V
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=200,
                                      description="`next_cursor` of the previous page.")]
-
-
-class UnitState(BaseModel):
-    unit_id: str
-    name: str
-    kind: UnitKind
-    parent_id: str | None
-    district_id: str | None
-    sector: Sector
-    member_count: int
-    direct_worker_count: int
-    status: str = Field(description="`active`, or `dissolved` from `effective_from` on.")
-    effective_from: date = Field(description="Since when this state holds.")
 
 
 class UnitView(UnitState):

@@ -26,8 +26,8 @@ READERS = Rule(
 router = APIRouter(tags=["directory"])
 
 
-class UnitView(BaseModel):
-    """A unit's state on a date, with the chain of units above it."""
+class UnitState(BaseModel):
+    """A unit as it stood from `effective_from` on: what every service's directory reads."""
 
     unit_id: str
     name: str
@@ -39,6 +39,11 @@ class UnitView(BaseModel):
     direct_worker_count: int
     status: str = Field(description="`active`, or `dissolved` from `effective_from` on.")
     effective_from: date = Field(description="Since when this state holds.")
+
+
+class UnitView(UnitState):
+    """A unit's state on a date, with the chain of units above it."""
+
     as_of: date
     ancestors: list[str] = Field(description="The unit, its parent, and so on up to the root.")
 
