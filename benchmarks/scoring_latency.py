@@ -142,16 +142,18 @@ def split_report(stages: dict[str, list[float]], batches: list[dict]) -> str:
                      f"{percentile(values, 0.5):7.1f} {percentile(values, 0.99):7.1f} "
                      f"{statistics.fmean(values[i] for i in slow):9.1f}   {what}")
     sizes = [len(b["records"]) for b in batches]
-    waits = [1000 * (b["topped"] - b["delivered"]) for b in batches]
-    empty = [w for b, w in zip(batches, waits, strict=True) if len(b["records"]) == b["before"]]
+    waits = [1000 * (b["topped"] - b["delivered"]) for b in batches if b["topped_up"]]
+    empty = [1000 * (b["topped"] - b["delivered"]) for b in batches
+             if b["topped_up"] and len(b["records"]) == b["before"]]
     applies = [1000 * (b["commit"][1] - b["started"]) for b in batches]
     gaps = [1000 * (b["delivered"] - a["ended"]) for a, b in itertools.pairwise(batches)]
     lines.append(
         f"         {len(batches):,} batches of {statistics.fmean(sizes):.0f} records "
         f"(p99 {percentile(sizes, 0.99):.0f}); applied in {statistics.fmean(applies):.1f} ms "
-        f"(p99 {percentile(applies, 0.99):.1f}); top-up waited {statistics.fmean(waits):.1f} ms "
-        f"a batch, {len(empty):,} of them for nothing ({statistics.fmean(empty or [0]):.1f} ms "
-        f"each); idle between batches {statistics.fmean(gaps or [0]):.1f} ms")
+        f"(p99 {percentile(applies, 0.99):.1f}); {len(waits):,} topped up, waiting "
+        f"{statistics.fmean(waits or [0]):.1f} ms each, {len(empty):,} of them for nothing "
+        f"({statistics.fmean(empty or [0]):.1f} ms each); idle between batches "
+        f"{statistics.fmean(gaps or [0]):.1f} ms")
     return "\n".join(lines)
 
 

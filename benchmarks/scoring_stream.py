@@ -177,13 +177,14 @@ class BatchTimeline:
 
         async def timed_handle_batch(records) -> None:
             started = time.perf_counter()
+            topped_up = self._arrived is not None
             delivered, topped, before = self._arrived or (started, started, len(records))
             self._arrived, self._commits = None, []
             await handle_batch(records)
             await asyncio.sleep(0)  # the query logger reports the COMMIT at the next turn
             self.batches.append({
                 "delivered": delivered, "topped": topped, "started": started,
-                "ended": time.perf_counter(), "before": before,
+                "ended": time.perf_counter(), "before": before, "topped_up": topped_up,
                 # (sent, returned) of each transaction's COMMIT: the last one made it visible
                 "commit": max(self._commits, default=(started, started), key=lambda c: c[1]),
                 "records": [(r.partition, r.offset) for r in records],
