@@ -74,6 +74,17 @@ async def scoring_events(conn: asyncpg.Connection) -> set[str]:
         "SELECT coalesce(array_agg(DISTINCT source_event_id), '{}') FROM score_entries"))
 
 
+async def server_activity(conn: asyncpg.Connection, schema: str) -> tuple[int, int]:
+    """Checkpoints so far, and (auto)vacuums and analyzes of the worker's tables: what may
+    stall a batch from inside the server."""
+    checkpoints = await conn.fetchval(
+        "SELECT num_timed + num_requested FROM pg_stat_checkpointer")
+    vacuums = await conn.fetchval(
+        """SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables
+           WHERE schemaname = $1""", schema)
+    return checkpoints, vacuums
+
+
 async def applied(conn: asyncpg.Connection, count: int) -> None:
     """Until the worker has applied `count` events (its inbox holds them)."""
     while await conn.fetchval("SELECT count(*) FROM inbox") < count:
@@ -103,7 +114,7 @@ async def watch_topic(bootstrap: str, topic: str, seen_at: dict[str, float],
 STAGES = (
     ("publish → in a worker batch", "fetch, and waiting behind the batch being applied"),
     ("top-up wait", "the batch waiting for the fetch its delivery started"),
-    ("apply's statements", "dead-letter check to the statement before COMMIT"),
+    ("apply's statements", "BEGIN to the statement before COMMIT, decoding and handlers too"),
     ("COMMIT", "the commit's round trip, WAL flushed"),
 )
 
@@ -147,6 +158,11 @@ def split_report(stages: dict[str, list[float]], batches: list[dict]) -> str:
              if b["topped_up"] and len(b["records"]) == b["before"]]
     applies = [1000 * (b["commit"][1] - b["started"]) for b in batches]
     gaps = [1000 * (b["delivered"] - a["ended"]) for a, b in itertools.pairwise(batches)]
+    # Batches that grow, or batches that stall: the slowest batches' cost per record beside
+    # all batches' says which.
+    per_record = [1000 * (b["commit"][1] - b["started"]) / len(b["records"]) for b in batches]
+    slowest = sorted(batches, key=lambda b: b["commit"][1] - b["started"])[
+        -max(1, len(batches) // 100):]
     lines.append(
         f"         {len(batches):,} batches of {statistics.fmean(sizes):.0f} records "
         f"(p99 {percentile(sizes, 0.99):.0f}); applied in {statistics.fmean(applies):.1f} ms "
@@ -154,6 +170,12 @@ def split_report(stages: dict[str, list[float]], batches: list[dict]) -> str:
         f"{statistics.fmean(waits or [0]):.1f} ms each, {len(empty):,} of them for nothing "
         f"({statistics.fmean(empty or [0]):.1f} ms each); idle between batches "
         f"{statistics.fmean(gaps or [0]):.1f} ms")
+    lines.append(
+        f"         per record applied: {statistics.fmean(per_record):.2f} ms "
+        f"(p50 {percentile(per_record, 0.5):.2f}); the slowest 1 % of batches: "
+        f"{statistics.fmean(len(b['records']) for b in slowest):.0f} records, "
+        f"{statistics.fmean(1000 * (b['commit'][1] - b['started']) / len(b['records']) for b in slowest):.2f} ms "
+        f"per record")
     return "\n".join(lines)
 
 
@@ -175,6 +197,7 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     conn = await asyncpg.connect(database_url, server_settings={"search_path": worker.schema})
     await applied(conn, len(warm))
     batches = await worker.reset_statements()
+    activity = await server_activity(conn, worker.schema)
     measured = mix.events[500:500 + count]
 
     sent_at: dict[str, float] = {}
@@ -188,6 +211,9 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     after, statements = await worker.statements()
     batches_applied = await worker.timeline()
     scoring = await scoring_events(conn)
+    await asyncio.sleep(0.6)  # the statistics collector's reports
+    checkpoints, vacuums = (b - a for a, b in zip(activity, await server_activity(
+        conn, worker.schema), strict=True))
     await asyncio.sleep(0.2)
     stop.set()
     await watcher
@@ -198,6 +224,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
           f"on {args.partitions} partitions; worker batches of up to {args.batch}")
     print(f"ceiling  publish → bare aiokafka consumer   {summary(ceiling)}")
     print(split_report(split(batches_applied, ids, sent_at, scoring), batches_applied))
+    print(f"         while they were applied: {checkpoints} checkpoints, {vacuums} autovacuums "
+          f"and autoanalyzes of the worker's tables")
     print(statements.report(after - batches, len(measured)))
     await worker.stop()
 
