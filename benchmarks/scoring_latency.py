@@ -1,13 +1,20 @@
 """Delay from an event's publish to its score being visible, at a steady rate.
 
 One scoring worker (real handlers), in a process of its own as deployed, consumes a private
-topic while this process publishes the realistic mix (`tests/support/scoring_mix.py`) at a steady `--rate` events/s for `--seconds`,
-and a reader polls scoring's ledger every `--poll-ms` for new lines. An event's delay is from
-just before its `send` to the first poll that sees a ledger line it caused (events that change
-no score — a pledge signed, a rejection — have none and are not counted). Prints p50/p99
-beside the raw ceiling of the same run: the publish → consume delay of a bare aiokafka
-consumer on the same topic (no decoding, no database). Then the worker's statements per batch,
-by kind, with the client's wait for each.
+topic while this process publishes the realistic mix (`tests/support/scoring_mix.py`) at a
+steady `--rate` events/s for `--seconds`. The worker records when each batch reached it, was
+topped up, applied and committed, and which records it held (`BatchTimeline`). An event's
+delay is from just before its `send` to the return of the COMMIT of the batch that applied it
+(from then on every reader sees the score); events that change no score (a pledge signed, a
+rejection: no ledger line) are not counted. Nothing polls the database while the clock runs:
+a poller's interval and its turns in this process's event loop (which publishes) would be
+added to every figure (a ledger poll every 5 ms added 9 to 40 ms on average).
+
+Prints p50/p99 beside the raw ceiling of the same run, the publish → consume delay of a bare
+aiokafka consumer on the same topic (no decoding, no database); the delay cut into stages
+(fetch and waiting behind the batch being applied, top-up, the apply's statements, COMMIT),
+for all events and for the slowest 1 %; the batches' sizes and durations; then the worker's
+statements per batch, by kind, with the client's wait for each.
 
 Target: p99 < 100 ms at 1,000 events/s.
 
@@ -20,15 +27,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import statistics
 import time
 import uuid
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 
 from benchmarks.scoring_stream import (
     DEPLOYED_BATCH,
     WorkerProcess,
+    percentile,
     private_topic,
     produce,
     summary,
@@ -57,18 +68,21 @@ async def publish_steadily(bootstrap: str, topic: str, events, rate: float,
     return achieved
 
 
-async def watch_ledger(conn: asyncpg.Connection, seen_at: dict[str, float], poll_s: float,
-                       stop: asyncio.Event) -> None:
-    last = 0
-    while not stop.is_set():
-        rows = await conn.fetch(
-            "SELECT entry_id, source_event_id FROM score_entries WHERE entry_id > $1",
-            last)
-        now = time.perf_counter()
-        for entry_id, source in rows:
-            seen_at.setdefault(source, now)
-            last = max(last, entry_id)
-        await asyncio.sleep(poll_s)
+async def scoring_events(conn: asyncpg.Connection) -> set[str]:
+    """The events that changed a score: those with a line in the ledger."""
+    return set(await conn.fetchval(
+        "SELECT coalesce(array_agg(DISTINCT source_event_id), '{}') FROM score_entries"))
+
+
+async def server_activity(conn: asyncpg.Connection, schema: str) -> tuple[int, int]:
+    """Checkpoints so far, and (auto)vacuums and analyzes of the worker's tables: what may
+    stall a batch from inside the server."""
+    checkpoints = await conn.fetchval(
+        "SELECT num_timed + num_requested FROM pg_stat_checkpointer")
+    vacuums = await conn.fetchval(
+        """SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables
+           WHERE schemaname = $1""", schema)
+    return checkpoints, vacuums
 
 
 async def applied(conn: asyncpg.Connection, count: int) -> None:
@@ -78,21 +92,91 @@ async def applied(conn: asyncpg.Connection, count: int) -> None:
 
 
 async def watch_topic(bootstrap: str, topic: str, seen_at: dict[str, float],
-                      stop: asyncio.Event) -> None:
+                      ids: dict[tuple[int, int], str], stop: asyncio.Event) -> None:
     """The ceiling: when a bare consumer of the topic gets each record."""
     from contracts import decode_event  # only the id is needed; decoded after timing
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="latest", fetch_max_wait_ms=5)
     await consumer.start()
     await consumer.seek_to_end()
-    raw: list[tuple[float, bytes]] = []
+    raw: list[tuple[float, ConsumerRecord]] = []
     while not stop.is_set():
         got = await consumer.getmany(timeout_ms=20)
         now = time.perf_counter()
-        raw += [(now, r.value) for records in got.values() for r in records]
+        raw += [(now, r) for records in got.values() for r in records]
     await consumer.stop()
-    for now, value in raw:
-        seen_at.setdefault(decode_event(value).id, now)
+    for now, record in raw:
+        event_id = decode_event(record.value).id
+        seen_at.setdefault(event_id, now)
+        ids[(record.partition, record.offset)] = event_id
+
+
+STAGES = (
+    ("publish → in a worker batch", "fetch, and waiting behind the batch being applied"),
+    ("top-up wait", "the batch waiting for the fetch its delivery started"),
+    ("apply's statements", "BEGIN to the statement before COMMIT, decoding and handlers too"),
+    ("COMMIT", "the commit's round trip, WAL flushed"),
+)
+
+
+def split(batches: list[dict], ids: dict[tuple[int, int], str], sent_at: dict[str, float],
+          scoring: set[str]) -> dict[str, list[float]]:
+    """Each scored event's delay cut at the instants the worker recorded (ms per stage)."""
+    stages: dict[str, list[float]] = {name: [] for name, _ in STAGES}
+    stages["publish → committed"] = []
+    for batch in batches:
+        sent_commit, committed = batch["commit"]
+        for n, coordinates in enumerate(batch["records"]):
+            event_id = ids.get(tuple(coordinates))
+            if event_id not in scoring or event_id not in sent_at:
+                continue
+            # A record the top-up brought arrived when the top-up returned.
+            arrived = batch["delivered"] if n < batch["before"] else batch["topped"]
+            marks = (sent_at[event_id], arrived, batch["started"], sent_commit, committed)
+            for (name, _), start, end in zip(STAGES, marks, marks[1:], strict=False):
+                stages[name].append(1000 * (end - start))
+            stages["publish → committed"].append(1000 * (committed - sent_at[event_id]))
+    return stages
+
+
+def split_report(stages: dict[str, list[float]], batches: list[dict]) -> str:
+    total = stages["publish → committed"]
+    if not total:
+        return "         (no batch timeline)"
+    tail = percentile(total, 0.99)
+    slow = [i for i, delay in enumerate(total) if delay >= tail]
+    lines = [f"scoring  publish → score committed          {summary(total)}  (target p99 < 100 ms)",
+             "         the delay by stage (ms):       mean     p50     p99   mean in the slowest 1 %"]
+    for name, what in STAGES:
+        values = stages[name]
+        lines.append(f"           {name:<28} {statistics.fmean(values):7.1f} "
+                     f"{percentile(values, 0.5):7.1f} {percentile(values, 0.99):7.1f} "
+                     f"{statistics.fmean(values[i] for i in slow):9.1f}   {what}")
+    sizes = [len(b["records"]) for b in batches]
+    waits = [1000 * (b["topped"] - b["delivered"]) for b in batches if b["topped_up"]]
+    empty = [1000 * (b["topped"] - b["delivered"]) for b in batches
+             if b["topped_up"] and len(b["records"]) == b["before"]]
+    applies = [1000 * (b["commit"][1] - b["started"]) for b in batches]
+    gaps = [1000 * (b["delivered"] - a["ended"]) for a, b in itertools.pairwise(batches)]
+    # Batches that grow, or batches that stall: the slowest batches' cost per record beside
+    # all batches' says which.
+    per_record = [1000 * (b["commit"][1] - b["started"]) / len(b["records"]) for b in batches]
+    slowest = sorted(batches, key=lambda b: b["commit"][1] - b["started"])[
+        -max(1, len(batches) // 100):]
+    lines.append(
+        f"         {len(batches):,} batches of {statistics.fmean(sizes):.0f} records "
+        f"(p99 {percentile(sizes, 0.99):.0f}); applied in {statistics.fmean(applies):.1f} ms "
+        f"(p99 {percentile(applies, 0.99):.1f}); {len(waits):,} topped up, waiting "
+        f"{statistics.fmean(waits or [0]):.1f} ms each, {len(empty):,} of them for nothing "
+        f"({statistics.fmean(empty or [0]):.1f} ms each); idle between batches "
+        f"{statistics.fmean(gaps or [0]):.1f} ms")
+    lines.append(
+        f"         per record applied: {statistics.fmean(per_record):.2f} ms "
+        f"(p50 {percentile(per_record, 0.5):.2f}); the slowest 1 % of batches: "
+        f"{statistics.fmean(len(b['records']) for b in slowest):.0f} records, "
+        f"{statistics.fmean(1000 * (b['commit'][1] - b['started']) / len(b['records']) for b in slowest):.2f} ms "
+        f"per record")
+    return "\n".join(lines)
 
 
 async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
@@ -110,36 +194,38 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     # take none of its interpreter (perf_counter is the machine's monotonic clock in both).
     worker = WorkerProcess(bootstrap, database_url, run_id, "latency", args.batch, topic)
     await worker.start()
-    conn, ledger = [await asyncpg.connect(database_url,
-                                          server_settings={"search_path": worker.schema})
-                    for _ in range(2)]
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": worker.schema})
     await applied(conn, len(warm))
     batches = await worker.reset_statements()
+    activity = await server_activity(conn, worker.schema)
     measured = mix.events[500:500 + count]
 
     sent_at: dict[str, float] = {}
-    scored_at: dict[str, float] = {}
     fetched_at: dict[str, float] = {}
+    ids: dict[tuple[int, int], str] = {}
     stop = asyncio.Event()
-    watchers = [asyncio.create_task(watch_ledger(ledger, scored_at, args.poll_ms / 1000, stop)),
-                asyncio.create_task(watch_topic(bootstrap, topic, fetched_at, stop))]
+    watcher = asyncio.create_task(watch_topic(bootstrap, topic, fetched_at, ids, stop))
     await asyncio.sleep(0.5)
     achieved = await publish_steadily(bootstrap, topic, measured, args.rate, sent_at)
     await applied(conn, len(warm) + len(measured))
     after, statements = await worker.statements()
+    batches_applied = await worker.timeline()
+    scoring = await scoring_events(conn)
+    await asyncio.sleep(0.6)  # the statistics collector's reports
+    checkpoints, vacuums = (b - a for a, b in zip(activity, await server_activity(
+        conn, worker.schema), strict=True))
     await asyncio.sleep(0.2)
     stop.set()
-    await asyncio.gather(*watchers)
+    await watcher
     await conn.close()
-    await ledger.close()
 
     ceiling = [1000 * (fetched_at[i] - t) for i, t in sent_at.items() if i in fetched_at]
-    scored = [1000 * (scored_at[i] - t) for i, t in sent_at.items() if i in scored_at]
     print(f"published {len(measured):,} events at {achieved:,.0f}/s (asked {args.rate:,.0f}/s) "
-          f"on {args.partitions} partitions; worker batches of up to {args.batch}; ledger "
-          f"polled every {args.poll_ms} ms")
+          f"on {args.partitions} partitions; worker batches of up to {args.batch}")
     print(f"ceiling  publish → bare aiokafka consumer   {summary(ceiling)}")
-    print(f"scoring  publish → score visible            {summary(scored)}  (target p99 < 100 ms)")
+    print(split_report(split(batches_applied, ids, sent_at, scoring), batches_applied))
+    print(f"         while they were applied: {checkpoints} checkpoints, {vacuums} autovacuums "
+          f"and autoanalyzes of the worker's tables")
     print(statements.report(after - batches, len(measured)))
     await worker.stop()
 
@@ -151,7 +237,6 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--batch", type=int, default=DEPLOYED_BATCH,
                         help="max records per batch (default: the deployed worker's)")
-    parser.add_argument("--poll-ms", type=float, default=5)
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     with provide_infrastructure() as infra:

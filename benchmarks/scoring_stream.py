@@ -115,6 +115,7 @@ class StatementProfile:
         self.calls: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()
         self.enabled = True
+        self.on_commit = None
 
     async def watch(self, pool, size: int) -> None:
         held = [await pool.acquire() for _ in range(size)]
@@ -128,6 +129,8 @@ class StatementProfile:
             kind = " ".join(record.query.split())[:60]
             self.calls[kind] += 1
             self.seconds[kind] += record.elapsed
+            if kind.rstrip(";") == "COMMIT" and self.on_commit is not None:
+                self.on_commit(record.elapsed)
 
     def reset(self) -> None:
         self.calls.clear()
@@ -145,6 +148,56 @@ class StatementProfile:
         return "\n".join(lines)
 
 
+class BatchTimeline:
+    """When each batch reached the worker, was topped up, applied and committed, and which
+    records it held: where an event's delay goes, measured in the worker itself.
+
+    Installed around the subscription's top-up and the consumer's `handle_batch` (the
+    deployed code, unchanged); `perf_counter` is the machine's monotonic clock, the same in the
+    benchmark's process.
+    """
+
+    def __init__(self) -> None:
+        self.batches: list[dict] = []
+        self._arrived: tuple[float, float, int] | None = None
+        self._commits: list[tuple[float, float]] = []
+
+    def install(self, worker: ScoringWorker) -> None:
+        from services.runtime import subscription
+
+        top_up = subscription._top_up
+
+        async def timed_top_up(message, wait_ms: int, max_records: int) -> None:
+            delivered, before = time.perf_counter(), len(message.raw_message)
+            await top_up(message, wait_ms, max_records)
+            self._arrived = (delivered, time.perf_counter(), before)
+
+        subscription._top_up = timed_top_up
+        handle_batch = worker.consumer.handle_batch
+
+        async def timed_handle_batch(records) -> None:
+            started = time.perf_counter()
+            topped_up = self._arrived is not None
+            delivered, topped, before = self._arrived or (started, started, len(records))
+            self._arrived, self._commits = None, []
+            await handle_batch(records)
+            await asyncio.sleep(0)  # the query logger reports the COMMIT at the next turn
+            self.batches.append({
+                "delivered": delivered, "topped": topped, "started": started,
+                "ended": time.perf_counter(), "before": before, "topped_up": topped_up,
+                # (sent, returned) of each transaction's COMMIT: the last one made it visible
+                "commit": max(self._commits, default=(started, started), key=lambda c: c[1]),
+                "records": [(r.partition, r.offset) for r in records],
+            })
+
+        worker.consumer.handle_batch = timed_handle_batch
+        worker.statements.on_commit = self._committed
+
+    def _committed(self, elapsed: float) -> None:
+        now = time.perf_counter()
+        self._commits.append((now - elapsed, now))
+
+
 def _worker_process(pipe, bootstrap: str, database_url: str, run_id: str, name: str,
                     batch: int, topic: str) -> None:
     """A scoring worker alone in its process, as deployed: what measures it (publisher,
@@ -156,6 +209,8 @@ def _worker_process(pipe, bootstrap: str, database_url: str, run_id: str, name: 
     async def main() -> None:
         worker = await ScoringWorker(bootstrap, database_url, run_id, name, batch).open()
         await worker.start(topic)
+        timeline = BatchTimeline()
+        timeline.install(worker)
         stats = worker.consumer.stats
         pipe.send("started")
         loop = asyncio.get_running_loop()
@@ -163,7 +218,10 @@ def _worker_process(pipe, bootstrap: str, database_url: str, run_id: str, name: 
             command = await loop.run_in_executor(None, pipe.recv)
             if command == "reset":
                 worker.statements.reset()
+                timeline.batches.clear()
                 pipe.send(stats.batches)
+            elif command == "timeline":
+                pipe.send(timeline.batches)
             elif command == "report":
                 worker.statements.enabled = False
                 pipe.send((stats.batches, dict(worker.statements.calls),
@@ -209,6 +267,10 @@ class WorkerProcess:
         profile.calls.update(calls)
         profile.seconds.update(seconds)
         return batches, profile
+
+    async def timeline(self) -> list[dict]:
+        """The batches applied since the last reset, as `BatchTimeline` recorded them."""
+        return await self._ask("timeline")
 
     async def stop(self) -> None:
         await self._ask("stop")

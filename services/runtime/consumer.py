@@ -24,7 +24,7 @@ from . import inbox, metrics, outbox, tracing
 from .consumer_batch import ConsumerStats, Received
 from .consumer_health import ConsumerHealth
 from .context import Clock, Context, Emissions, Envelopes, system_clock
-from .dead_letters import DeadLetterPublisher, Rejection, coordinates
+from .dead_letters import Coordinates, DeadLetterPublisher, Rejection, coordinates
 from .failures import DEFAULT_RETRY, RetryPolicy, describe, is_infrastructure_failure
 from .handlers import Handlers, Registered, payload_or_event
 from .logs import bind_event, bind_events, unbind_event
@@ -80,10 +80,6 @@ class EventConsumer:
         metrics.CONSUMER_BATCH_DURATION.observe(time.perf_counter() - started)
 
     async def _handle(self, records: Sequence[ConsumerRecord]) -> None:
-        # A redelivered batch skips what an earlier delivery already dead-lettered.
-        done = await self._dead_letters.already_sent(records)
-        if done:
-            records = [r for r in records if coordinates(r) not in done]
         groups = partition_groups(records, self._apply_connections)
         if len(groups) == 1:
             rejections = await self._handle_group(records)
@@ -107,6 +103,8 @@ class EventConsumer:
 
     async def _handle_group(self, records: Sequence[ConsumerRecord]) -> list[Rejection]:
         rejections, received, failure = await self._decode_and_apply(records)
+        if failure is not None and not received:
+            raise failure
         if failure is not None:
             failure = await self._apply_with_retries(received, failure)
             if failure is not None:
@@ -120,15 +118,18 @@ class EventConsumer:
         decoded run in PostgreSQL, then the handlers on the whole batch, in one transaction.
 
         Decoding is this process's CPU and the claim is the database's: overlapping them is
-        what lets a consumer approach the database's own ceiling. Returns the failure, if any,
-        for the retries (which then apply the decoded events without the overlap).
+        what lets a consumer approach the database's own ceiling. The first claim also says
+        which records an earlier delivery of the batch dead-lettered: those are neither
+        applied nor sent again. Returns the failure, if any, for the retries (which then apply
+        the decoded events without the overlap).
         """
         rejections: list[Rejection] = []
         received: list[Received] = []
+        sent: set[Coordinates] | None = None
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 chunks: asyncio.Queue[list[Received] | None] = asyncio.Queue()
-                claimer = asyncio.create_task(inbox.claim_chunks(conn, chunks))
+                claimer = asyncio.create_task(inbox.claim_chunks(conn, chunks, records))
                 try:
                     for start in range(0, len(records), DECODE_CHUNK):
                         chunk_rejections, chunk = self._decode(records[start:start + DECODE_CHUNK])
@@ -139,14 +140,16 @@ class EventConsumer:
                         await asyncio.sleep(0)  # the claimer sends what is ready
                 finally:
                     chunks.put_nowait(None)
-                    fresh_ids = await claimer
+                    fresh_ids, sent = await claimer
+                received = _not_in(received, sent)
                 outcome = await self._apply_claimed(conn, received, fresh_ids)
         except Exception as exc:
-            if not received:
-                raise
-            return rejections, received, exc
+            if sent is None and received:
+                # The claim failed before it answered: ask apart, as the retries will need it.
+                sent = await self._dead_letters.already_sent(records)
+            return _not_in(rejections, sent or set()), _not_in(received, sent or set()), exc
         self._count(*outcome)
-        return rejections, received, None
+        return _not_in(rejections, sent), received, None
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Rejection], list[Received]]:
         rejections: list[Rejection] = []
@@ -166,7 +169,7 @@ class EventConsumer:
 
     async def _apply(self, received: Sequence[Received]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh_ids = await inbox.claim(conn, [(r.record, r.event) for r in received])
+            fresh_ids, _ = await inbox.claim(conn, [(r.record, r.event) for r in received])
             outcome = await self._apply_claimed(conn, received, fresh_ids)
         self._count(*outcome)
 
@@ -296,3 +299,8 @@ class EventConsumer:
             )
             for item in pending
         ]
+
+
+def _not_in(items: list, sent: set[Coordinates]) -> list:
+    """The received events or rejections whose records were not dead-lettered already."""
+    return [item for item in items if coordinates(item.record) not in sent] if sent else items

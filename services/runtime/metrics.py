@@ -38,6 +38,13 @@ CONSUMER_BATCH_FAILURES = Counter(
     "more under outcome=rewound.",
     ["outcome"],
 )
+CONSUMER_TOP_UPS = Counter(
+    "thidua_consumer_top_ups_total",
+    "Delivered batches by what their top-up did (CONSUMER_TOP_UP_MS): added (the fetch brought "
+    "records), empty (waited the whole time for nothing), full (no room), skipped_fresh (its "
+    "records were fetched less than the wait ago: nothing waits behind them).",
+    ["outcome"],
+)
 HANDLER_DURATION = Histogram(
     "thidua_consumer_handler_duration_seconds",
     "Time spent in one handler call (one event, or one run of events for a batch handler).",

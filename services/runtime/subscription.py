@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -81,14 +82,47 @@ def subscribe(
         decoder=_raw_records,
     )
 
+    top_up = TopUpPolicy(settings.consumer_top_up_ms)
+
     @subscriber
     async def on_batch(records: Any, message: KafkaMessage) -> None:
-        if settings.consumer_top_up_ms > 0:
+        if top_up.due(getattr(message, "consumer", None), message.raw_message):
             await _top_up(message, settings.consumer_top_up_ms, settings.consumer_max_records)
         await consumer.handle_batch(message.raw_message)
         _report_lag(message)
 
     return subscriber
+
+
+class TopUpPolicy:
+    """Whether a delivered batch waits for the fetch its delivery starts (`_top_up`).
+
+    Only records that waited in aiokafka's buffer while the previous batch was applied have
+    more published behind them on the broker, unfetched: aiokafka fetches a partition again
+    only once its buffer is taken. A batch whose records were fetched just now (a consumer
+    keeping up with a trickle) has nothing behind it but what was published during that fetch's
+    round trip, and topping it up would cost each of its events the whole wait (measured at 20
+    events/s: 20.7 ms of a 48.5 ms mean delay, 199 batches of 200 topped up with nothing). So a
+    batch tops up when its oldest partition's records were fetched at least the wait ago.
+    """
+
+    def __init__(self, wait_ms: int, now_ms: Callable[[], float] = lambda: 1000 * time.time()
+                 ) -> None:
+        self._wait_ms = wait_ms
+        self._now_ms = now_ms  # aiokafka stamps its fetch responses with the wall clock
+
+    def due(self, client: Any, records: Sequence[ConsumerRecord]) -> bool:
+        if self._wait_ms <= 0 or client is None:
+            return False
+        try:
+            fetched = min(client.last_poll_timestamp(tp) or 0 for tp in
+                          {TopicPartition(r.topic, r.partition) for r in records})
+        except (AssertionError, AttributeError, ValueError):  # revoked meanwhile, or no fetch
+            return False
+        if self._now_ms() - fetched >= self._wait_ms:
+            return True
+        metrics.CONSUMER_TOP_UPS.labels("skipped_fresh").inc()
+        return False
 
 
 async def _top_up(message: KafkaMessage, wait_ms: int, max_records: int) -> None:
@@ -103,9 +137,13 @@ async def _top_up(message: KafkaMessage, wait_ms: int, max_records: int) -> None
     """
     client = getattr(message, "consumer", None)
     room = max_records - len(message.raw_message)
-    if client is None or room <= 0 or not hasattr(client, "getmany"):
+    if client is None or not hasattr(client, "getmany"):
+        return
+    if room <= 0:
+        metrics.CONSUMER_TOP_UPS.labels("full").inc()
         return
     more = await client.getmany(timeout_ms=wait_ms, max_records=room)
+    metrics.CONSUMER_TOP_UPS.labels("added" if more else "empty").inc()
     if more:
         message.raw_message = (*message.raw_message,
                                *(record for records in more.values() for record in records))

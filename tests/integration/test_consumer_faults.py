@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from contextlib import asynccontextmanager
 
 import pytest
@@ -22,7 +23,7 @@ from services.runtime.db import open_schema
 from services.runtime.dead_letters import DeadLetterPublisher, Rejection
 from services.runtime.handlers import Handlers
 from services.runtime.settings import ServiceSettings
-from services.runtime.subscription import start_consumer
+from services.runtime.subscription import build_consumer, start_consumer
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
 
@@ -36,10 +37,14 @@ class Outage:
 
 
 handlers = Handlers()
+HANDLED: Counter[str] = Counter()
 
 
 @handlers.on
 async def record_effect(ctx: Context, event: CloudEvent[InitiativeSubmitted]) -> None:
+    HANDLED[event.data.title] += 1
+    if event.data.title.startswith("poison"):
+        raise ValueError("this initiative always fails")
     if Outage.on and event.data.title.startswith("outage"):
         raise OSError("connection refused")  # an infrastructure failure: rewind, not dead-letter
     await ctx.conn.execute("INSERT INTO effects (event_id, title) VALUES ($1, $2)", event.id,
@@ -132,6 +137,52 @@ async def test_a_redelivered_batch_does_not_send_its_dead_letters_again(
                                   not in await publisher.already_sent(records)])
         letters = await wait_for(lambda: _two(read_topic(kafka_bootstrap_servers, f"{topic}.dlq")))
         assert sorted(letter.value for letter in letters) == [b"bad 7", b"bad 8"]
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def test_a_redelivered_batch_neither_applies_nor_sends_again_what_it_dead_lettered(
+    kafka_bootstrap_servers, database_url
+):
+    run = uuid.uuid4().hex[:8]
+    topic = f"thidua.dlqfold-{run}.v1"
+    await ensure_topics(kafka_bootstrap_servers, [(topic, 1), (f"{topic}.dlq", 1)])
+    pool = await open_schema(database_url, f"dlqfold_{run}")
+    await pool.execute("CREATE TABLE effects (event_id text, title text)")
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap_servers,
+                               service_name="fault-test", consumer_group=f"dlqfold-{run}",
+                               consumer_max_attempts=2, consumer_retry_backoff_ms=10,
+                               consumer_retry_backoff_max_ms=20)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        consumer = build_consumer(settings, pool, producer, handlers)
+        poison = initiative_submitted(title=f"poison-{run}")
+        good = initiative_submitted(title=f"good-{run}")
+        values = [b"not json", encode_event(poison), encode_event(good)]
+        records = [ConsumerRecord(topic, 0, 40 + n, 0, 0, b"k", value, None, 0, 0, [])
+                   for n, value in enumerate(values)]
+        await consumer.handle_batch(records)
+        handled = HANDLED[poison.data.title]
+        assert handled >= 2 and HANDLED[good.data.title] >= 1  # retried, then isolated
+        # Its offsets were not committed: the same records come again, with one more.
+        later = initiative_submitted(title=f"later-{run}")
+        again = [*records, ConsumerRecord(topic, 0, 43, 0, 0, b"k", encode_event(later), None,
+                                          0, 0, [])]
+        await consumer.handle_batch(again)
+        assert HANDLED[poison.data.title] == handled
+        assert consumer.stats.dead_lettered == 2
+        assert sorted(await titles_applied(pool, good.data.title, later.data.title,
+                                           poison.data.title)) == [good.data.title,
+                                                                   later.data.title]
+        # The dead-lettered event is not marked applied: put back on its topic, it is applied.
+        assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1",
+                                   poison.id) == 0
+        letters = await wait_for(lambda: _two(read_topic(kafka_bootstrap_servers,
+                                                         f"{topic}.dlq")))
+        await asyncio.sleep(0.5)  # nothing more arrives
+        assert len(await read_topic(kafka_bootstrap_servers, f"{topic}.dlq")) == len(letters) == 2
     finally:
         await producer.stop()
         await pool.close()

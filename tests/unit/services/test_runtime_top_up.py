@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from services.runtime.subscription import _top_up
+from services.runtime.subscription import TopUpPolicy, _top_up
 
 
 def _record(partition: int, offset: int) -> ConsumerRecord:
@@ -50,3 +50,32 @@ async def test_a_message_without_a_consumer_is_left_alone():
     message = Message([_record(0, 1)])
     await _top_up(message, 20, 10)
     assert len(message.raw_message) == 1
+
+
+class Polled:
+    """A consumer whose partitions' last fetch responses came at the given wall-clock ms."""
+
+    def __init__(self, polled: dict[int, int | None]) -> None:
+        self.polled = polled
+
+    def last_poll_timestamp(self, tp: TopicPartition) -> int | None:
+        assert tp.partition in self.polled, "Partition is not assigned"
+        return self.polled[tp.partition]
+
+
+def test_a_batch_tops_up_only_when_its_records_waited_in_the_buffer_the_wait_or_longer():
+    policy = TopUpPolicy(20, now_ms=lambda: 10_000)
+    # fetched while the previous batch was applied: more was published behind them
+    assert policy.due(Polled({0: 9_960, 1: 9_995}), [_record(0, 1), _record(1, 4)])
+    assert policy.due(Polled({0: 9_980}), [_record(0, 1)])
+    # fetched just now by a consumer keeping up: nothing waits behind them
+    assert not policy.due(Polled({0: 9_981, 1: 9_999}), [_record(0, 1), _record(1, 4)])
+
+
+def test_no_wait_set_a_revoked_partition_or_no_consumer_never_tops_up():
+    records = [_record(0, 1)]
+    assert not TopUpPolicy(0, now_ms=lambda: 10_000).due(Polled({0: 1}), records)
+    policy = TopUpPolicy(20, now_ms=lambda: 10_000)
+    assert not policy.due(Polled({1: 1}), records)
+    assert not policy.due(None, records)
+    assert policy.due(Polled({0: None}), records)  # not stamped yet: as before, it waits
