@@ -78,7 +78,7 @@ async def events_settled(infrastructure, subjects: set[str], count: int) -> list
         found = await events_about(infrastructure, subjects)
         return found if len(found) >= count else None
 
-    await wait_for(enough, timeout=30)
+    await wait_for(enough)
     await asyncio.sleep(0.5)  # and no more than that arrive
     return await events_about(infrastructure, subjects)
 

@@ -172,6 +172,6 @@ async def test_a_worker_and_an_api_process_apply_each_event_once_and_answer_from
         complete = all(deltas.get(subject, 0) >= points for subject, points in expected.items())
         return (changes, deltas) if complete else None
 
-    changes, deltas = await wait_for(announced, timeout=30, interval=0.2)
+    changes, deltas = await wait_for(announced, interval=0.2)
     assert {subject: float(points) for subject, points in deltas.items()} == expected
     assert all(len(published) == 1 for published in changes.values())

@@ -153,11 +153,11 @@ async def test_a_partition_that_does_not_advance_fails_readiness_until_it_moves_
         try:
             stuck = initiative_submitted(title=f"outage-{uuid.uuid4().hex[:6]}")
             await producer.send_and_wait(topic, encode_event(stuck), key=b"u-stuck")
-            status = await wait_for(lambda: _failing(consumer), timeout=30)
+            status = await wait_for(lambda: _failing(consumer))
             assert f"{topic}[0]" in status and "not advancing" in status
         finally:
             Outage.on = False
-        await wait_for(lambda: titles_applied(pool, stuck.data.title), timeout=30)
+        await wait_for(lambda: titles_applied(pool, stuck.data.title))
         assert consumer.health.check() == "ok"
         assert await read_topic(kafka_bootstrap_servers, f"{topic}.dlq") == []
 
