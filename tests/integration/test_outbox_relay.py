@@ -119,11 +119,15 @@ async def test_a_relay_killed_mid_pipeline_loses_nothing_and_republishes_with_th
         "--in-flight", "4", "--hang-after", "3", stdout=asyncio.subprocess.PIPE,
         cwd=os.getcwd(),
     )
-    # It says "hanging" with acknowledged rows it has not deleted, maybe more in flight.
-    while (line := await asyncio.wait_for(relay_process.stdout.readline(), 60)) != b"hanging\n":
-        assert line, "the relay process ended before it hung"
-    relay_process.send_signal(signal.SIGKILL)
-    await relay_process.wait()
+    try:
+        # It says "hanging" with acknowledged rows it has not deleted, maybe more in flight.
+        while (line := await asyncio.wait_for(relay_process.stdout.readline(),
+                                              120)) != b"hanging\n":
+            assert line, "the relay process ended before it hung"
+    finally:  # killed whatever happened: a failed wait must not leave it publishing
+        if relay_process.returncode is None:
+            relay_process.send_signal(signal.SIGKILL)
+        await relay_process.wait()
 
     left = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
     before = {d["id"] for d in await published(kafka_bootstrap_servers, campaign_id)}
