@@ -1,32 +1,34 @@
-"""An ASGI app served by uvicorn in this process on a free port, for code that must reach it
-over real HTTP."""
+"""An ASGI app served by uvicorn in this process, for code that must reach it over real HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 
-from tests.support.ports import free_port
-
 
 @asynccontextmanager
-async def serving(app, port: int | None = None, startup_s: float = 60.0) -> AsyncIterator[int]:
-    """Serve `app` on 127.0.0.1 until the block ends; yields the port once it listens.
+async def serving(app, startup_s: float = 60.0) -> AsyncIterator[int]:
+    """Serve `app` on 127.0.0.1 until the block ends; yields its port once it listens.
 
-    A server that cannot start (its port taken meanwhile) ends its task: that is raised here
-    rather than waited on for ever."""
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
+    The socket is bound here and handed to uvicorn, so no other socket can take the port
+    between a pick and the server's bind. A request still open at the end (a client cut off
+    mid-request) delays the shutdown by a few seconds, not for ever."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=5))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         deadline = asyncio.get_running_loop().time() + startup_s
         while not server.started:
             if task.done():
-                task.result()  # raises what stopped it (uvicorn exits on a failed bind)
+                task.result()
                 raise RuntimeError(f"the server on port {port} stopped before it started")
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"the server on port {port} did not start in {startup_s} s")
@@ -35,3 +37,4 @@ async def serving(app, port: int | None = None, startup_s: float = 60.0) -> Asyn
     finally:
         server.should_exit = True
         await asyncio.gather(task, return_exceptions=True)
+        sock.close()
