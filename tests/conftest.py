@@ -9,10 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from services.devstack.blocking import run_blocking
 from services.devstack.infrastructure import Infrastructure, provide_infrastructure
 from services.devstack.topics import all_topic_specs, ensure_topics
+
+# Property tests carry no time limit per example (Hypothesis's default is 200 ms): a busy machine
+# that deschedules the process for a moment would fail an example that is correct, and a
+# rerun within the limit is then reported as flaky. pytest-timeout still bounds a hang.
+settings.register_profile("thidua", deadline=None)
+settings.load_profile("thidua")
 
 
 @pytest.fixture(scope="session")
