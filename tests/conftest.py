@@ -6,7 +6,9 @@ else the embedded tansu broker and PostgreSQL (see services/devstack/infrastruct
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from hypothesis import settings
@@ -20,6 +22,15 @@ from services.devstack.topics import all_topic_specs, ensure_topics
 # rerun within the limit is then reported as flaky. pytest-timeout still bounds a hang.
 settings.register_profile("thidua", deadline=None)
 settings.load_profile("thidua")
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Every test leaves os.environ as it found it. `thidua scoring --role worker` run in-process
+    sets SCORING_ROLE, and a monkeypatch.delenv of a variable that was not set undoes nothing:
+    every later test's scoring then served no API, in whatever order the tests ran."""
+    with mock.patch.dict(os.environ):
+        yield
 
 
 @pytest.fixture(scope="session")
