@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from unittest import mock
 
 import pytest
 from hypothesis import settings
@@ -29,8 +28,14 @@ def _environment_restored() -> Iterator[None]:
     """Every test leaves os.environ as it found it. `thidua scoring --role worker` run in-process
     sets SCORING_ROLE, and a monkeypatch.delenv of a variable that was not set undoes nothing:
     every later test's scoring then served no API, in whatever order the tests ran."""
-    with mock.patch.dict(os.environ):
-        yield
+    saved = dict(os.environ)
+    yield
+    # Only what changed, so a thread still running (a service's) never sees the rest vanish.
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    for name, value in saved.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
