@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import random
 import signal
 import socket
 import subprocess
@@ -12,10 +13,31 @@ import structlog
 log = structlog.get_logger()
 
 
+# Ports are picked below Linux's ephemeral range (32768-60999 by default): a port the kernel
+# hands out for bind(0) is one any outgoing connection's local end can take between the pick
+# and the child's bind, and a client connecting to such a port with nothing listening on it
+# can even connect to itself.
+PICKED_PORTS = range(20000, 32000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port that can be bound on `host` now, at random below the ephemeral range (two stacks
+    on one machine do not both take the first free one)."""
+    for _ in range(200):
+        port = random.choice(PICKED_PORTS)
+        if bindable(port, host):
+            return port
+    raise RuntimeError(f"no free port between {PICKED_PORTS.start} and {PICKED_PORTS.stop}")
+
+
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def die_with_parent() -> None:

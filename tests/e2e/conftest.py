@@ -56,7 +56,9 @@ async def system(infrastructure, smtp):
         await record_directory(registration, ADMIN, tree)
         launched = await registration.post("/campaigns", json=DEMO_CAMPAIGN, headers=ADMIN)
         assert launched.status_code == 201, launched.text
-    await wait_until_projected([r.directory for r in runtimes], tree)
+    # Four new consumer groups join and project the tree: 56 s of a loaded run once, and every
+    # end-to-end test errors if this fails, so the bound is generous.
+    await wait_until_projected([r.directory for r in runtimes], tree, timeout=240)
     yield apps
     await asyncio.gather(*(r.stop() for r in runtimes))
 

@@ -8,6 +8,8 @@ twice on any channel.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 import os
 import signal
@@ -37,7 +39,8 @@ from services.devstack.scenario_directory import (
 from services.devstack.scenario_initiatives import EXCLUDED, INITIATIVES, WORKS, registered_members
 from services.devstack.scenario_participation import CLUSTERS, cluster_id, targets_met
 from services.devstack.scenario_run import Scenario
-from services.registry import NAMES
+from services.ops.status import group_lag
+from services.registry import NAMES, SERVICES
 from tests.support.kafka_log import read_topic
 from tests.support.ports import free_base_port
 from tests.support.private_stack import private_infrastructure
@@ -206,21 +209,38 @@ def stack(infrastructure, tmp_path):
 
 
 
-def drained(urls, timeout_s: float = 120.0) -> None:
-    """Wait until every relay is idle: nothing in flight, no backlog at its last check (every
-    5 s), and its published count unchanged for 6 s (past that check)."""
-    deadline, still_since, seen, last = time.monotonic() + timeout_s, None, None, {}
+async def _behind(bootstrap: str) -> list[tuple[str, str, int]]:
+    """(group, topic, lag) of every service's consumer group that has events left to consume,
+    as `thidua status` measures it; the four groups at once."""
+    definitions = [importlib.import_module(entry.app_module).definition() for entry in SERVICES]
+    lags = await asyncio.gather(*(
+        group_lag(bootstrap, entry.name, definition.settings.group_id,
+                  sorted(t.name for t in definition.consumes))
+        for entry, definition in zip(SERVICES, definitions, strict=True)))
+    return [(lag.group, lag.topic, lag.lag) for per_group in lags for lag in per_group if lag.lag]
+
+
+def drained(urls, bootstrap: str, timeout_s: float = 180.0) -> None:
+    """Wait until every service has consumed every event meant for it (its consumer group's
+    committed offsets at the end of each topic it reads) and every relay is idle: nothing in
+    flight, no backlog at its last check (every 5 s), its published count unchanged for 6 s
+    (past that check). Quiet relays alone are no proof: a consumer restarted after a kill
+    waits for its group's rebalance, seconds in which nothing moves and its events wait."""
+    deadline, still_since, seen, last, behind = time.monotonic() + timeout_s, None, None, {}, []
     while time.monotonic() < deadline:
-        last = {name: httpx.get(f"{getattr(urls, name)}/stats", timeout=10).json()["relay"]
+        last = {name: httpx.get(f"{getattr(urls, name)}/stats", timeout=30).json()["relay"]
                 for name in NAMES}
         published = {name: r["published"] for name, r in last.items()}
         busy = any(r["in_flight"] or r["backlog_rows"] for r in last.values())
         if busy or published != seen:
             still_since, seen = time.monotonic(), published
         elif time.monotonic() - still_since >= 6.0:
-            return
+            behind = run_blocking(_behind(bootstrap))
+            if not behind:
+                return
+            still_since = time.monotonic()  # what they still consume moves the relays again
         time.sleep(0.5)
-    raise AssertionError(f"outboxes not drained in {timeout_s} s: {last}")
+    raise AssertionError(f"not drained in {timeout_s} s: relays {last}, behind {behind}")
 
 
 def test_the_scenario_reaches_the_outcome_its_facts_dictate_whichever_service_is_killed(stack):
@@ -245,14 +265,14 @@ def test_the_scenario_reaches_the_outcome_its_facts_dictate_whichever_service_is
     cid, pid = outcome.campaign_id, outcome.phase_id
 
     # Every outbox published: notify's last deliveries may still wait in its relay.
-    drained(urls)
+    drained(urls, infra.kafka_bootstrap_servers)
 
     # Every record on every topic is a CloudEvent of a known type, on its type's topic.
     events: dict[str, dict[str, object]] = {}  # topic -> event id -> event (copies collapse)
     for topic in ALL_TOPICS:
-        records = run_blocking(read_topic(infra.kafka_bootstrap_servers, topic.name, 30))
-        assert not run_blocking(read_topic(infra.kafka_bootstrap_servers, f"{topic.name}.dlq",
-                                           10)), f"{topic.name}.dlq"
+        records = run_blocking(read_topic(infra.kafka_bootstrap_servers, topic.name))
+        dead = run_blocking(read_topic(infra.kafka_bootstrap_servers, f"{topic.name}.dlq"))
+        assert not dead, f"{topic.name}.dlq"
         for record in records:
             event = decode_event(record.value)
             assert event.data.topic.name == topic.name, (event.type, topic.name)

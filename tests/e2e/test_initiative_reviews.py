@@ -75,7 +75,7 @@ async def test_a_council_review_is_stored_with_its_reviewer_and_announced_once(
                 hits.append((record, event))
         return hits or None
 
-    hits = await wait_for(found, timeout=30)
+    hits = await wait_for(found)
     assert len(hits) == 1
     record, event = hits[0]
     assert event.id == recorded["event_id"]

@@ -71,7 +71,7 @@ async def test_every_service_exposes_metrics_whose_series_move_when_events_flow(
         ]
         return after if not stuck else None
 
-    after = await wait_for(moved, timeout=30)
+    after = await wait_for(moved)
     lag = [labels for (name, labels) in after["scoring"] if name == "thidua_consumer_lag"]
     assert any(("topic", INITIATIVES.name) in labels for labels in lag)
     for series in ("thidua_outbox_backlog_rows", "thidua_outbox_oldest_age_seconds",

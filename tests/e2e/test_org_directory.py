@@ -59,7 +59,7 @@ async def org_records(infrastructure, subject: str, count: int) -> list:
                 records.append((record, event))
         return records if len(records) >= count else None
 
-    return await wait_for(found, timeout=30)
+    return await wait_for(found)
 
 
 async def test_a_registered_unit_is_stored_and_announced_once_with_its_key(clients,
@@ -140,7 +140,7 @@ async def test_the_2025_reform_keeps_history_and_fills_every_directory(clients, 
                 return False
         return True
 
-    await wait_for(projected, timeout=30)
+    await wait_for(projected)
 
 
 def _d(text: str):

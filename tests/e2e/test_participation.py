@@ -361,7 +361,7 @@ async def test_a_dissolved_unit_takes_part_in_nothing(clients, system, ward):
             "SELECT status = 'dissolved' FROM directory_units WHERE unit_id = $1 "
             "AND valid @> $2::date", unit, today())
 
-    await wait_for(projected, timeout=30)
+    await wait_for(projected)
     answer = await registration.post("/registrations", json=registration_body(
         ward["campaign"], "unit", unit), headers=WARD_OFFICIAL)
     assert answer.status_code == 422 and error(answer) == ("unit_not_active", "subject_id")

@@ -95,7 +95,7 @@ async def ready(client: httpx.AsyncClient, process: ScoringProcess) -> dict:
         return response.json() if response.status_code == 200 else None
 
     try:
-        return await wait_for(answer, timeout=60, interval=0.2)
+        return await wait_for(answer, interval=0.2)
     except TimeoutError as exc:
         raise AssertionError("not ready" + process.log_tail()) from exc
 
@@ -127,7 +127,7 @@ async def test_a_worker_and_an_api_process_apply_each_event_once_and_answer_from
     # Participation credit for the unit per event and for each event's author, counted once.
     expected = {unit_id: 6 * CREDIT, "m-roles-last": CREDIT} | {f"m-roles-{i}": CREDIT
                                                                  for i in range(5)}
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with httpx.AsyncClient(timeout=30.0) as client:  # a loaded machine answers late
         worker_checks = (await ready(client, worker))["checks"]
         api_checks = (await ready(client, api))["checks"]
         assert (worker_checks["consumer"], worker_checks["outbox_relay"]) == ("ok", "ok")
@@ -144,7 +144,7 @@ async def test_a_worker_and_an_api_process_apply_each_event_once_and_answer_from
             return found if "m-roles-last" in found else None
 
         try:
-            found = await wait_for(scores, timeout=60, interval=0.2)
+            found = await wait_for(scores, interval=0.2)
         except TimeoutError as exc:
             raise AssertionError("no scores" + worker.log_tail() + api.log_tail()) from exc
         assert found == expected
@@ -172,6 +172,6 @@ async def test_a_worker_and_an_api_process_apply_each_event_once_and_answer_from
         complete = all(deltas.get(subject, 0) >= points for subject, points in expected.items())
         return (changes, deltas) if complete else None
 
-    changes, deltas = await wait_for(announced, timeout=30, interval=0.2)
+    changes, deltas = await wait_for(announced, interval=0.2)
     assert {subject: float(points) for subject, points in deltas.items()} == expected
     assert all(len(published) == 1 for published in changes.values())

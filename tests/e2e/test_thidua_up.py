@@ -22,6 +22,9 @@ def _up(infra, report_dir: Path) -> subprocess.CompletedProcess:
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "DATABASE_URL": infra.database_url,
         "LOG_FORMAT": "json",
+        # The skeleton's first thread waits for the consumer groups' first joins: on a loaded
+        # machine that can take longer than its 60 s default.
+        "THIDUA_DEMO_TIMEOUT_S": "240",
     }
     return subprocess.run(  # noqa: PLW1510 - the exit code is asserted with the output
         [sys.executable, "-m", "services.devstack.cli", "up", "--demo", "--exit-after-demo",

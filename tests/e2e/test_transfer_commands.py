@@ -8,36 +8,22 @@ import asyncio
 import contextlib
 import csv
 import io
-import socket
 import uuid
 
 import pytest
-import uvicorn
 
 from services.devstack.cli import main
 from services.devstack.demo_directory import SCHOOL
+from tests.support.asgi_server import serving
 from tests.support.identity import mint
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def registration_url(system):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(system["registration"], host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(system["registration"]) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def thidua(*argv: str) -> tuple[int, str]:

@@ -171,12 +171,12 @@ def test_thidua_replay_dry_run_prints_each_partitions_offset_and_changes_nothing
     done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted with the output
         [sys.executable, "-m", "services.devstack.cli", "replay", "registration", "--topic",
          "org", "--from-beginning", "--rebuild", "--dry-run"],
-        env=env, capture_output=True, text=True, timeout=60)
+        env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert sum(line.startswith("would set thidua-dry-") for line in lines) == ORG.partitions
     assert "would empty directory_units, directory_members, directory_clusters" in lines
     refused = subprocess.run(  # noqa: PLW1510
         [sys.executable, "-m", "services.devstack.cli", "replay", "registration", "--topic",
-         "initiatives", "--from-beginning"], env=env, capture_output=True, text=True, timeout=60)
+         "initiatives", "--from-beginning"], env=env, capture_output=True, text=True, timeout=180)
     assert refused.returncode == 1 and "does not consume thidua.initiatives.v1" in refused.stderr

@@ -35,7 +35,7 @@ def test_report_charts_render_in_headless_chromium(tmp_path):
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
          "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+        capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
     body = re.search(r"<body[^>]*>", completed.stdout)
     assert body, completed.stdout[:500]

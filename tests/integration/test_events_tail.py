@@ -104,11 +104,11 @@ async def test_the_command_reads_a_topic_by_its_family_name(kafka_bootstrap_serv
         [sys.executable, "-m", "services.devstack.cli", "events", "tail", "initiatives",
          "--from-beginning", "--no-follow", "--json", "--limit", "1",
          "--bootstrap-servers", kafka_bootstrap_servers],
-        capture_output=True, text=True, timeout=60, check=False)
+        capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["topic"] == "thidua.initiatives.v1"
     missing = subprocess.run(
         [sys.executable, "-m", "services.devstack.cli", "events", "tail", "initiatives"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True, text=True, timeout=180, check=False,
         env={"PATH": "/usr/bin:/bin"})
     assert missing.returncode == 2 and "KAFKA_BOOTSTRAP_SERVERS" in missing.stderr

@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import asyncpg
@@ -124,9 +126,9 @@ def _postmaster_pid(database_url: str) -> int:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0]
+    except (ProcessLookupError, FileNotFoundError):  # gone, maybe between the two looks
         return False
-    state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0]
     return state != "Z"  # a zombie already reparented to init is as good as gone
 
 
@@ -138,11 +140,15 @@ def _start_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
                                stdout=subprocess.PIPE, stderr=errors, text=True,
                                start_new_session=True)
     seen = ""
-    for line in process.stdout:
-        seen += line
-        if marker in line:
-            return process, seen
-    process.wait(30)
+    try:
+        for line in process.stdout:
+            seen += line
+            if marker in line:
+                return process, seen
+        process.wait(60)
+    except BaseException:  # pytest-timeout's interruption too: stop what it started
+        with _stopped_at_the_end(process):
+            raise
     errors.seek(0)
     raise AssertionError(f"no {marker!r} in output (exit {process.returncode}): {seen}\n"
                          f"stderr ends:\n{errors.read()[-4000:]}")
@@ -150,25 +156,48 @@ def _start_until(args: list[str], marker: str) -> tuple[subprocess.Popen, str]:
 
 def _stops_cleanly_on_sigint(process: subprocess.Popen, started: set[int]) -> None:
     process.send_signal(signal.SIGINT)
-    assert process.wait(30) == 0
-    time.sleep(0.5)
+    # Stopping four services, the broker and PostgreSQL takes a while on a busy machine.
+    assert process.wait(120) == 0
+    # What it started may be reaped a moment after it exits: wait for that, then look.
+    deadline = time.monotonic() + 60
+    while [pid for pid in started if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not [pid for pid in started if _alive(pid)]
+
+
+@contextmanager
+def _stopped_at_the_end(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Whatever the test's outcome, nothing it started outlives it: Ctrl-C, then SIGKILL to the
+    group (the services, tansu and PostgreSQL's watchdog die with their parent)."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(120)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def test_thidua_infra_prints_exports_and_leaves_nothing_behind_on_ctrl_c():
     process, out = _start_until(["infra"], "export KAFKA_BOOTSTRAP_SERVERS=")
-    database_url = out.split("DATABASE_URL='")[1].split("'")[0]
-    started = _children(process.pid) | {_postmaster_pid(database_url)}
-    _stops_cleanly_on_sigint(process, started)
+    with _stopped_at_the_end(process):
+        database_url = out.split("DATABASE_URL='")[1].split("'")[0]
+        started = _children(process.pid) | {_postmaster_pid(database_url)}
+        _stops_cleanly_on_sigint(process, started)
 
 
 def test_thidua_up_runs_each_service_as_a_process_and_stops_all_on_ctrl_c():
     base = free_base_port()
     process, out = _start_until(["up", "--base-port", str(base)], "Ctrl-C stops everything.")
-    with httpx.Client() as client:
-        assert [client.get(f"http://127.0.0.1:{base + 1 + i}/readyz").status_code
-                for i in range(4)] == [200] * 4
-    started = _children(process.pid)
-    assert len(started) >= 6  # four services, tansu and the postmaster watchdog
-    started.add(_postmaster_pid(out.split("postgresql  ")[1].split()[0]))
-    _stops_cleanly_on_sigint(process, started)
+    with _stopped_at_the_end(process):
+        with httpx.Client(timeout=30) as client:
+            assert [client.get(f"http://127.0.0.1:{base + 1 + i}/readyz").status_code
+                    for i in range(4)] == [200] * 4
+        started = _children(process.pid)
+        assert len(started) >= 6  # four services, tansu and the postmaster watchdog
+        started.add(_postmaster_pid(out.split("postgresql  ")[1].split()[0]))
+        _stops_cleanly_on_sigint(process, started)

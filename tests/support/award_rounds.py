@@ -107,4 +107,4 @@ async def granted(infrastructure, proposal_id: str, expect: int = 1) -> list:
                 events.append(event)
         return events if len(events) >= expect else None
 
-    return await wait_for(found, timeout=30)
+    return await wait_for(found)

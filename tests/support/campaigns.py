@@ -71,7 +71,7 @@ async def new_units(client, pool, parent: str, count: int, *, kind: str = "grass
             "SELECT count(DISTINCT unit_id) FROM directory_units WHERE unit_id = ANY($1)",
             ids) == count
 
-    await wait_for(projected, timeout=30)
+    await wait_for(projected)
     return ids
 
 
@@ -88,7 +88,7 @@ async def events_on(bootstrap: str, topic: str, **match) -> list[tuple]:
     return found
 
 
-async def wait_for_events(bootstrap: str, topic: str, count: int, timeout: float = 30,
+async def wait_for_events(bootstrap: str, topic: str, count: int, timeout: float = 120,
                           **match) -> list[tuple]:
     """The matching events once there are at least `count` (then a short settle, so a
     duplicate would show)."""

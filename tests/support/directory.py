@@ -17,7 +17,7 @@ async def publish_tree(bootstrap_servers: str, payloads: Sequence[EventData]) ->
 
 
 async def wait_until_projected(directories: Iterable, payloads: Sequence[EventData],
-                               timeout: float = 60.0) -> None:
+                               timeout: float = 120.0) -> None:
     """Every unit and member of `payloads` has, in every directory, its latest state."""
     latest: dict[tuple[str, str], EventData] = {}
     for p in payloads:

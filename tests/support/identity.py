@@ -15,8 +15,13 @@ ISSUER = LocalIssuer(Path(tempfile.mkdtemp(prefix="thidua-test-identity-")))
 ISSUER.ensure_keys()
 
 
+# Tokens are minted when the test modules are imported, at the session's start, and used until
+# its end: a day, not the issuer's default hour, which a run on a slow machine can outlast.
+TEST_TOKEN_TTL_S = 24 * 3600
+
+
 def mint(role: str, **claims) -> str:
-    return ISSUER.mint(role=role, **claims)
+    return ISSUER.mint(role=role, **({"ttl_seconds": TEST_TOKEN_TTL_S} | claims))
 
 
 def bearer(role: str, **claims) -> dict[str, str]:

@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 
-async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[ConsumerRecord]:
+async def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[ConsumerRecord]:
     """Every record currently in `topic`, in partition order."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -40,8 +40,12 @@ async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
     return False
 
 
-async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
-    """Poll an async predicate until it returns something truthy; return that."""
+async def wait_for(predicate, timeout: float = 120.0, interval: float = 0.1):
+    """Poll an async predicate until it returns something truthy; return that.
+
+    The timeout only bounds a hang: on a busy 2-core machine a consumer group's join, a relay's
+    drain or a process start can take tens of seconds, and waiting longer costs a passing test
+    nothing."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = await predicate()

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.ports import free_port
 
 
 class _Collect:
@@ -44,5 +39,6 @@ class SmtpServer:
 
 
 def closed_port() -> int:
-    """A port nothing listens on: an SMTP relay that is down."""
+    """A port nothing listens on: an SMTP relay that is down (below the ephemeral range, so
+    a client connecting to it cannot end up connected to itself)."""
     return free_port()

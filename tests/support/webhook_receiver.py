@@ -3,11 +3,9 @@ port. It records what arrives and answers with the status it is told to."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from dataclasses import dataclass, field
 
-import uvicorn
+from tests.support.asgi_server import serving
 
 
 @dataclass
@@ -42,25 +40,14 @@ class Receiver:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class running_receiver:
     """`async with running_receiver() as receiver:` serves until the block ends."""
 
     async def __aenter__(self) -> Receiver:
-        self.receiver = Receiver(port=_free_port())
-        config = uvicorn.Config(self.receiver, host="127.0.0.1", port=self.receiver.port,
-                                log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.01)
+        self.receiver = Receiver()
+        self._serving = serving(self.receiver)
+        self.receiver.port = await self._serving.__aenter__()
         return self.receiver
 
     async def __aexit__(self, *exc) -> None:
-        self.server.should_exit = True
-        await self.task
+        await self._serving.__aexit__(*exc)

@@ -31,7 +31,7 @@ def compose_config(path: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: PLW1510 - the exit code is asserted with the output
         [str(COMPOSE), "-f", str(path), "config", "--format", "json"],
         cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=180)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_tracing_is_off_unless_a_collector_is_named(resolved):
 
 def hadolint(path: Path) -> list[dict]:
     done = subprocess.run([str(BIN / "hadolint"), "--no-color", "--format", "json", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=180, check=False)
     return json.loads(done.stdout or "[]")
 
 

@@ -35,7 +35,7 @@ def generator():
 def rendered(request) -> list[dict]:
     kubectl = shutil.which("kubectl") or str(Path(__import__("sys").executable).parent / "kubectl")
     done = subprocess.run([kubectl, "kustomize", str(K8S / "overlays" / request.param)],
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 

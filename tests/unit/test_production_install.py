@@ -47,7 +47,7 @@ sys.exit(cli.main(sys.argv[1:]))
 
 def thidua_in_production(*argv: str, env: dict[str, str] | None = None):
     return subprocess.run([sys.executable, "-c", PRODUCTION, *argv], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=60, check=False)
+                          text=True, cwd=ROOT, env=env, timeout=180, check=False)
 
 
 def test_the_core_dependencies_name_nothing_of_the_local_stack():

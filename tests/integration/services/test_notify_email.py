@@ -44,7 +44,7 @@ def empty_mailbox(smtp):
 
 def sender(notify, port: int, **overrides) -> EmailSender:
     settings = NotifySettings(**{
-        "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_timeout_s": 5,
+        "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_timeout_s": 60,
         "smtp_sender": "Thi đua <no-reply@thidua.test>", "email_retry_backoff_s": 0,
     } | overrides)
     return EmailSender(notify.pool, settings, Envelopes("notify", fixed_clock), fixed_clock)

@@ -76,7 +76,7 @@ def closed():
 
 def sender(notify, smtp, **overrides) -> EmailSender:
     settings = NotifySettings(**{"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
-                                 "smtp_timeout_s": 5, "email_poll_interval_ms": 10,
+                                 "smtp_timeout_s": 60, "email_poll_interval_ms": 10,
                                  "email_max_concurrency": 4, "email_batch_size": 8,
                                  "email_claim_lease_s": 0.5} | overrides)
     return EmailSender(notify.pool, settings, Envelopes("notify", fixed_clock), fixed_clock)

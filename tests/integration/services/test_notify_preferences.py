@@ -61,7 +61,7 @@ def empty_mailbox(smtp):
 
 def settings(smtp, **overrides) -> NotifySettings:
     return NotifySettings(**{"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
-                             "smtp_timeout_s": 5, "smtp_sender": "Thi đua <no-reply@thidua.test>",
+                             "smtp_timeout_s": 60, "smtp_sender": "Thi đua <no-reply@thidua.test>",
                              "digest_batch_pause_ms": 0} | overrides)
 
 
@@ -175,7 +175,7 @@ async def test_a_webhook_scope_holds_its_whole_subtree_as_of_the_event_date(noti
                                             receiver.url(f"/{webhook_id}"), [GRANTED], unit,
                                             signing.new_secret())
         await notify.apply(granted("aw-1"))
-        sender = WebhookSender(notify.pool, NotifySettings(webhook_timeout_s=5))
+        sender = WebhookSender(notify.pool, NotifySettings(webhook_timeout_s=60))
         assert await sender.run_once() == 3
         await sender.client.aclose()
         assert sorted(r.path for r in receiver.received) == [

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from services.runtime.runs import runs_by_type
 
 # Derandomized: the same examples on every run, so a failure is reproducible by rerunning.
-deterministic = settings(derandomize=True, database=None, max_examples=100)
+deterministic = settings(derandomize=True, database=None, max_examples=100, deadline=None)
 
 
 @dataclass(frozen=True)

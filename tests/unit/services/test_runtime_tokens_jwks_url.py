@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +11,7 @@ import pytest
 from services.devstack.identity import LocalIssuer
 from services.runtime.settings import ServiceSettings
 from services.runtime.tokens import KeysUnavailable, TokenRejected, TokenVerifier
+from tests.support.ports import free_port
 
 
 class JwksServer:
@@ -196,12 +196,6 @@ async def rejection(verifier: TokenVerifier, token: str) -> TokenRejected:
     with pytest.raises(TokenRejected) as refused:
         await verifier.verify(token)
     return refused.value
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_a_key_the_issuer_withdrew_stops_verifying_even_for_cached_tokens(issuer, server):
