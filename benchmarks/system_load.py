@@ -89,6 +89,9 @@ class Followed:
     # keeps the lower acceptance's points and event)
     to_score: float | None = None
     to_notification: float | None = None
+    # Events that priced the fact again after this one (a higher council's acceptance): the
+    # breakdown shows a fact's latest event only, and scoring may apply both in one batch.
+    later_event_ids: list[str] = field(default_factory=list)
 
     def done(self) -> bool:
         return ((not self.scored or self.to_score is not None)
@@ -113,6 +116,14 @@ class Follower:
 
     def follow(self, sample: Followed) -> None:
         self.pending.append(sample)
+
+    def priced_again(self, fact_id: str, event_id: str) -> None:
+        """`event_id` priced `fact_id` after the samples of it still waiting for their score:
+        each is seen once the fact shows its own event or this one (its delay is then an
+        upper bound), not given up as missing because the later event overtook it."""
+        for sample in self.pending:
+            if sample.fact_id == fact_id and sample.to_score is None:
+                sample.later_event_ids.append(event_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set, then for `FINAL_SWEEPS_S` more: `stop` is set when the system
@@ -154,8 +165,9 @@ class Follower:
                     f"{self.scoring}/scores/member/{sample.member_id}/breakdown",
                     params={"campaign_id": self.campaign_id, "phase_id": self.phase_id,
                             "limit": 500})
+                events = {sample.event_id, *sample.later_event_ids}
                 if answer.status_code == 200 and any(
-                        f["fact_id"] == sample.fact_id and f["source_event_id"] == sample.event_id
+                        f["fact_id"] == sample.fact_id and f["source_event_id"] in events
                         for f in answer.json()["facts"]):
                     sample.to_score = time.perf_counter() - sample.accepted_at
             if sample.notified and sample.to_notification is None:
@@ -311,6 +323,9 @@ class Load:
                 f"/initiatives/{body['initiative_id']}/reviews", json=decision,
                 headers={"Idempotency-Key": f"sysbench-{uuid.uuid4()}",
                          **self.official("council_reviewer", council_of(body))})
+            if answer.is_success and level != "grassroots" and decision["outcome"] == "accepted":
+                self.follower.priced_again(f"initiative:{body['initiative_id']}",
+                                           answer.json()["event_id"])
             if answer.is_success and n % self.sample_every == 0:
                 recorded = answer.json()
                 self.follower.follow(Followed(
