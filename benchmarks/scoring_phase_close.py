@@ -135,6 +135,27 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     await timed(f"what-if over {args.units:,} units (grassroots A doubled)", lambda: queries.what_if(
         pool, c, p, ScoringRules(), ScoringRules(initiative_points={
             "grassroots": {"A": 20, "B": 7, "C": 5}}), "unit", "city", None))
+    # A subject's ledger and breakdown, a page of 100 at a time to the end: the unit and the
+    # member with the most facts.
+    unit, member = await pool.fetchrow(
+        """SELECT (SELECT unit_id FROM facts GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+                  (SELECT m FROM facts, unnest(member_ids) AS m
+                   GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)""")
+    for kind, subject in (("unit", unit), ("member", member)):
+        async def ledger(k=kind, s=subject) -> int:
+            after, lines = 0, 0
+            while page := await queries.entries_of(pool, k, s, after, 100):
+                after, lines = page[-1]["entry_id"], lines + len(page)
+            return lines
+
+        async def breakdown(k=kind, s=subject) -> None:
+            after = ""
+            while page := await queries.breakdown_of(pool, k, s, None, None, after, 100):
+                after = page[-1]["fact_id"]
+
+        lines = await timed(f"a {kind}'s ledger, every page of 100", ledger)
+        print(f"    {lines:,} lines")
+        await timed(f"a {kind}'s breakdown, every page of 100", breakdown)
     await worker.close()
 
 

@@ -51,13 +51,14 @@ TABLE = """CREATE TABLE rows (row_id text PRIMARY KEY, unit_id text NOT NULL,
 UPSERT = """INSERT INTO rows (row_id, unit_id, kind, points)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[])
             ON CONFLICT (row_id) DO UPDATE SET points = rows.points + EXCLUDED.points"""
-# Rows the worker keeps for the stream (updates in place not counted).
-ROWS_KEPT = """
-    SELECT (SELECT count(*) FROM inbox) + (SELECT count(*) FROM facts)
-         + (SELECT count(*) FROM score_entries)
-         + (SELECT count(*) FROM scores) + (SELECT count(*) FROM outbox)
-         + (SELECT count(*) FROM initiatives) + (SELECT count(*) FROM initiative_reviews)
-         + (SELECT count(*) FROM phase_counts)"""
+# Rows the worker keeps for the stream (updates in place not counted), per table, with the
+# indexes each row enters (a member fact's GIN entries counted as one).
+KEPT_TABLES = ("inbox", "facts", "ledger_changes", "scores", "outbox", "initiatives",
+               "initiative_reviews", "phase_counts")
+ROWS_KEPT = " UNION ALL ".join(
+    f"""SELECT '{t}', count(*), (SELECT count(*) FROM pg_index
+                                 WHERE indrelid = '{t}'::regclass) FROM {t}"""
+    for t in KEPT_TABLES)
 
 
 async def upsert_ceiling(pool: asyncpg.Pool, events, batch: int, connections: int) -> float:
@@ -131,7 +132,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     changes = await worker.pool.fetchval(
         "SELECT count(*) FROM outbox WHERE event_type = 'thidua.score.changed.v1'")
     subjects = await worker.pool.fetchval("SELECT count(*) FROM scores")
-    rows = await worker.pool.fetchval(ROWS_KEPT)
+    kept = await worker.pool.fetch(ROWS_KEPT)
+    rows, entries = sum(r[1] for r in kept), sum(r[1] * r[2] for r in kept)
     after = await upsert_ceilings(database_url, events, args.batch, connections, "after ")
     upserts = (before + after) / 2
     lower = min(consumed, upserts)
@@ -149,6 +151,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     print(f"         {rows:,} rows kept = {per_event:.1f} per event; "
           f"{rate * per_event:,.0f} rows/s = {rate * per_event / upserts:.2f} of the upsert "
           f"ceiling's rows/s")
+    print(f"         {entries:,} index entries = {entries / len(events):.1f} per event; rows "
+          "per event: " + ", ".join(f"{t} {n / len(events):.2f}" for t, n, _ in kept))
     print(f"         {int(wal):,} B of WAL = {int(wal) / len(events):,.0f} B per event "
           f"(the whole server's, other work included)")
     print(worker.statements.report(worker.consumer.stats.batches, len(events)))

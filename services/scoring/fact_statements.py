@@ -114,7 +114,9 @@ WITH followed AS ({upsert_facts(2)})
 # batch's counts ($4 to $7) are appended with, when $8 names the counter, the subjects announced
 # per phase (one score.changed each). A fact
 # keeps what it earns and whom it credited when last priced (`points`, `priced_*`), the same
-# amount for each of its subjects.
+# amount for each of its subjects. The lines of a fact's first pricing from nothing are not
+# stored: the fact keeps their entry id, event and time (`first_*`), and the view
+# `score_entries` derives them (migration 0009); only later changes go to `ledger_changes`.
 REPRICE = f"""
 WITH touched AS MATERIALIZED (
     -- a primary-key probe per fact, never a pass over the table: OFFSET 0 keeps the planner
@@ -132,7 +134,10 @@ WITH touched AS MATERIALIZED (
 ), fresh AS (
     SELECT r.fact_id, c.subject_kind, c.subject_id, r.campaign_id, r.phase_id, r.unit_id,
            r.district, r.rule, r.source_event_id, r.fact_order, c.position,
-           r.new_points AS points
+           r.new_points AS points,
+           -- priced from nothing for the first time: every line is the new amount for one
+           -- of the subjects the fact credits, so the fact's row can stand for them
+           (r.first_entry_id IS NULL AND coalesce(r.points, 0) = 0) AS first_pricing
     FROM repriced AS r
     CROSS JOIN LATERAL (SELECT 'unit', r.unit_id, 0::bigint WHERE r.credit_unit
                         UNION ALL
@@ -149,26 +154,46 @@ WITH touched AS MATERIALIZED (
 ), diff AS (
     SELECT n.fact_id, n.subject_kind, n.subject_id, n.campaign_id, n.phase_id, n.unit_id,
            n.district, n.rule, n.source_event_id, n.points, n.fact_order, n.position,
-           n.points - coalesce(k.points, 0) AS delta
+           n.first_pricing, n.points - coalesce(k.points, 0) AS delta
     FROM fresh AS n
     LEFT JOIN known AS k USING (fact_id, subject_kind, subject_id)
-), kept AS (  -- in place: these columns are in no index
-    UPDATE facts AS f
-    SET priced_rule = r.rule, points = r.new_points, priced_unit = r.credit_unit,
-        priced_members = r.member_ids
-    FROM repriced AS r
-    WHERE f.fact_id = ANY($1::text[]) AND f.fact_id = r.fact_id
-      AND (f.priced_rule, f.points, f.priced_unit, f.priced_members)
-          IS DISTINCT FROM (r.rule, r.new_points, r.credit_unit, r.member_ids)
 ), ordered AS MATERIALIZED (  -- the ledger lines, in the order they are written
     SELECT d.*, row_number() OVER (ORDER BY d.fact_order, d.position) AS line
     FROM diff AS d WHERE d.delta <> 0
-), lines AS (
-    INSERT INTO score_entries (campaign_id, phase_id, subject_kind, subject_id, points, reason,
-                               source_event_id, fact_id)
-    SELECT campaign_id, phase_id, subject_kind, subject_id, delta, rule,
+), numbered AS MATERIALIZED (  -- entry ids in line order (nextval runs after the sort)
+    SELECT o.*, nextval('ledger_entry_ids') AS entry_id FROM ordered AS o ORDER BY o.line
+), firsts AS (  -- a first pricing's lines, kept on its fact: the first id stands for them all
+    SELECT fact_id, min(entry_id) AS entry_id,
+           (array_agg(coalesce($3::text, source_event_id)))[1] AS source_event_id
+    FROM numbered WHERE first_pricing GROUP BY fact_id
+), kept AS (  -- in place: these columns are in no index
+    UPDATE facts AS f
+    SET priced_rule = r.rule, points = r.new_points, priced_unit = r.credit_unit,
+        priced_members = r.member_ids,
+        first_entry_id = coalesce(fi.entry_id, f.first_entry_id),
+        first_source_event_id = coalesce(fi.source_event_id, f.first_source_event_id),
+        first_recorded_at = CASE WHEN fi.fact_id IS NULL THEN f.first_recorded_at
+                                 ELSE now() END,
+        -- the first pricing's lines read the pricing columns until they move off it; then
+        -- (right-hand sides read the row as it was) they keep what the first pricing was
+        first_rule = CASE WHEN f.first_entry_id IS NOT NULL AND f.first_rule IS NULL
+                          THEN f.priced_rule ELSE f.first_rule END,
+        first_points = CASE WHEN f.first_entry_id IS NOT NULL AND f.first_rule IS NULL
+                            THEN f.points ELSE f.first_points END,
+        first_unit = CASE WHEN f.first_entry_id IS NOT NULL AND f.first_rule IS NULL
+                          THEN f.priced_unit ELSE f.first_unit END,
+        first_members = CASE WHEN f.first_entry_id IS NOT NULL AND f.first_rule IS NULL
+                             THEN f.priced_members ELSE f.first_members END
+    FROM repriced AS r LEFT JOIN firsts AS fi USING (fact_id)
+    WHERE f.fact_id = ANY($1::text[]) AND f.fact_id = r.fact_id
+      AND (f.priced_rule, f.points, f.priced_unit, f.priced_members)
+          IS DISTINCT FROM (r.rule, r.new_points, r.credit_unit, r.member_ids)
+), lines AS (  -- stored: the changes of a fact's points after its first pricing
+    INSERT INTO ledger_changes (entry_id, campaign_id, phase_id, subject_kind, subject_id,
+                                points, reason, source_event_id, fact_id)
+    SELECT entry_id, campaign_id, phase_id, subject_kind, subject_id, delta, rule,
            coalesce($3::text, source_event_id), fact_id
-    FROM ordered ORDER BY line
+    FROM numbered WHERE NOT first_pricing ORDER BY line
 ), per_subject AS (  -- from the lines as written, not read back from the insert
     SELECT campaign_id, phase_id, subject_kind, subject_id,
            sum(delta) AS delta, count(*) AS changes, min(line) AS first_line,

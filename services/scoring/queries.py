@@ -26,13 +26,26 @@ async def scores_of_unit(pool: asyncpg.Pool, unit_id: str) -> list[dict]:
 
 async def entries_of(pool: asyncpg.Pool, subject_kind: str, subject_id: str, after: int,
                      limit: int) -> list[dict]:
-    """The ledger lines behind a subject's totals, oldest first, from after the cursor on."""
+    """The ledger lines behind a subject's totals, oldest first, from after the cursor on:
+    the stored changes, and the first pricings their facts keep (the `score_entries` view,
+    written out so that a member's facts are found through `facts_by_member`)."""
+    credits = ("f.unit_id = $2 AND CASE WHEN f.first_rule IS NULL THEN f.priced_unit"
+               " ELSE f.first_unit END" if subject_kind == "unit"
+               else "f.member_ids @> ARRAY[$2::text] AND $2 = ANY(CASE WHEN f.first_rule IS NULL"
+               " THEN f.priced_members ELSE f.first_members END)")
     rows = await pool.fetch(
-        """SELECT entry_id, campaign_id, phase_id, points, reason, source_event_id, recorded_at,
-                  fact_id
-           FROM score_entries
-           WHERE subject_kind = $1 AND subject_id = $2 AND entry_id > $3
-           ORDER BY entry_id LIMIT $4""",
+        f"""SELECT entry_id, campaign_id, phase_id, points, reason, source_event_id, recorded_at,
+                   fact_id
+            FROM ledger_changes
+            WHERE subject_kind = $1 AND subject_id = $2 AND entry_id > $3
+            UNION ALL
+            SELECT f.first_entry_id, f.campaign_id, f.phase_id,
+                   CASE WHEN f.first_rule IS NULL THEN f.points ELSE f.first_points END,
+                   coalesce(f.first_rule, f.priced_rule), f.first_source_event_id,
+                   f.first_recorded_at, f.fact_id
+            FROM facts AS f
+            WHERE {credits} AND f.first_entry_id > $3
+            ORDER BY entry_id LIMIT $4""",
         subject_kind, subject_id, after, limit,
     )
     return [dict(r) for r in rows]

@@ -326,3 +326,78 @@ async def test_a_close_committed_while_a_batch_waits_for_the_phase_makes_it_take
         assert barrier._exclusive == {(CAMPAIGN, PHASE)}
         assert await barrier.finalize_ready(["thidua.initiative.submitted.v1"]) == []
         await applying.rollback()
+
+
+async def test_the_ledger_shows_a_facts_first_pricing_its_changes_and_its_withdrawal(scoring):
+    """A first pricing's lines are kept on the fact, its changes as lines of their own: the
+    entries route, the ledger view, totals and versions show each step as it happened."""
+    submission, grassroots = submitted("ini-9"), reviewed("ini-9", "grassroots", "A")
+    signed = ev(PledgeSigned(
+        pledge_id="pl-3", campaign_id=CAMPAIGN, phase_id=PHASE, unit_id="u-det",
+        signed_on=date(2025, 1, 5),
+        targets=[PledgeTarget(target_id="t1", description="Sáng kiến", target_value=Decimal(5),
+                              unit_of_measure="sáng kiến")]))
+
+    def report(met: bool, day: int) -> CloudEvent:
+        return ev(PledgeResultReported(
+            pledge_id="pl-3", campaign_id=CAMPAIGN, phase_id=PHASE, unit_id="u-det",
+            reported_at=datetime(2025, 6, day, tzinfo=UTC),
+            results=[TargetResult(target_id="t1", achieved_value=Decimal(6 if met else 3),
+                                  met=met)]))
+
+    met, district = report(True, 2), reviewed("ini-9", "district", "B", day=20)
+    launch = launched(ScoringRules(pledge_target_met_points=Decimal(8)))
+    missed = report(False, 25)
+    for batch in ((submission,), (grassroots,), (signed, met), (district,), (launch,),
+                  (missed,)):
+        await scoring.apply(*batch)
+        await scoring.apply(*batch)  # redelivered: nothing more
+
+    pledge, initiative = "pledge:pl-3:u-det:t1", "initiative:ini-9"
+    unit_lines = [
+        (2, "initiative_submitted", submission.id, "submission:ini-9"),
+        (10, "initiative_accepted", grassroots.id, initiative),
+        (5, "pledge_target_met", met.id, pledge),
+        (4, "initiative_accepted", district.id, initiative),  # district B 14 replaces 10
+        (3, "pledge_target_met", launch.id, pledge),  # the campaign's rules: 8 for a target
+        (-8, "pledge_target_missed", missed.id, pledge)]  # a later report: withdrawn
+    member_lines = [unit_lines[0], unit_lines[1], unit_lines[3]]
+
+    async def route(kind: str, subject: str, after: int = 0, limit: int = 100) -> list[dict]:
+        return await queries.entries_of(scoring.pool, kind, subject, after, limit)
+
+    async def view(kind: str, subject: str) -> list[dict]:
+        rows = await scoring.pool.fetch(
+            """SELECT entry_id, campaign_id, phase_id, points, reason, source_event_id,
+                      recorded_at, fact_id
+               FROM score_entries WHERE subject_kind = $1 AND subject_id = $2
+               ORDER BY entry_id""", kind, subject)
+        return [dict(r) for r in rows]
+
+    for kind, subject, expected in (("unit", "u-det", unit_lines),
+                                    ("member", "m-1", member_lines)):
+        entries = await route(kind, subject)
+        assert [(e["points"], e["reason"], e["source_event_id"], e["fact_id"])
+                for e in entries] == expected
+        assert {(e["campaign_id"], e["phase_id"]) for e in entries} == {(CAMPAIGN, PHASE)}
+        assert all(e["recorded_at"] is not None for e in entries)
+        assert entries == await view(kind, subject)
+        # a page at a time, each page after the last entry id seen
+        pages, after = [], 0
+        while page := await route(kind, subject, after, 2):
+            pages += page
+            after = page[-1]["entry_id"]
+        assert pages == entries
+        assert (await totals(scoring))[(kind, subject)] == sum(p for p, *_ in expected) == 16
+        assert await scoring.pool.fetchval(
+            "SELECT version FROM scores WHERE subject_kind = $1 AND subject_id = $2",
+            kind, subject) == len(expected)
+    # only the changes are stored lines; the first pricings are kept on their facts
+    assert await scoring.pool.fetchval("SELECT count(*) FROM ledger_changes") == 4
+    assert await route("unit", "u-other") == [] and await route("member", "u-det") == []
+    # the breakdown gives what each fact earns now
+    rows = await scoring.pool.fetch(
+        "SELECT fact_id, rule, points FROM fact_points WHERE subject_kind = 'unit' ORDER BY 1")
+    assert [tuple(r) for r in rows] == [(initiative, "initiative_accepted", 14),
+                                        (pledge, "pledge_target_missed", 0),
+                                        ("submission:ini-9", "initiative_submitted", 2)]

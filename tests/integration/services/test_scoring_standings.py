@@ -55,7 +55,7 @@ async def scoring(database_url):
 @pytest.fixture(autouse=True)
 async def empty_scores(scoring):
     await scoring.pool.execute(
-        """TRUNCATE facts, scores, score_entries, initiatives, initiative_reviews,
+        """TRUNCATE facts, scores, ledger_changes, initiatives, initiative_reviews,
                     campaign_rules, phases, phase_counts, late_events, outbox""")
 
 
