@@ -185,7 +185,7 @@ WITH touched AS MATERIALIZED (
         first_members = CASE WHEN f.first_entry_id IS NOT NULL AND f.first_rule IS NULL
                              THEN f.priced_members ELSE f.first_members END
     FROM repriced AS r LEFT JOIN firsts AS fi USING (fact_id)
-    WHERE f.fact_id = ANY($1::text[]) AND f.fact_id = r.fact_id
+    WHERE f.fact_id = r.fact_id
       AND (f.priced_rule, f.points, f.priced_unit, f.priced_members)
           IS DISTINCT FROM (r.rule, r.new_points, r.credit_unit, r.member_ids)
 ), lines AS (  -- stored: the changes of a fact's points after its first pricing
