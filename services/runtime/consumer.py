@@ -24,7 +24,7 @@ from . import inbox, metrics, outbox, tracing
 from .consumer_batch import ConsumerStats, Received
 from .consumer_health import ConsumerHealth
 from .context import Clock, Context, Emissions, Envelopes, system_clock
-from .dead_letters import Coordinates, DeadLetterPublisher, Rejection, coordinates
+from .dead_letters import Coordinates, DeadLetterPublisher, Rejection, not_dead_lettered
 from .failures import DEFAULT_RETRY, RetryPolicy, describe, is_infrastructure_failure
 from .handlers import Handlers, Registered, payload_or_event
 from .logs import bind_event, bind_events, unbind_event
@@ -141,15 +141,15 @@ class EventConsumer:
                 finally:
                     chunks.put_nowait(None)
                     fresh_ids, sent = await claimer
-                received = _not_in(received, sent)
+                received = not_dead_lettered(received, sent)
                 outcome = await self._apply_claimed(conn, received, fresh_ids)
         except Exception as exc:
             if sent is None and received:
                 # The claim failed before it answered: ask apart, as the retries will need it.
                 sent = await self._dead_letters.already_sent(records)
-            return _not_in(rejections, sent or set()), _not_in(received, sent or set()), exc
+            return not_dead_lettered(rejections, sent or set()), not_dead_lettered(received, sent or set()), exc
         self._count(*outcome)
-        return _not_in(rejections, sent), received, None
+        return not_dead_lettered(rejections, sent), received, None
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Rejection], list[Received]]:
         rejections: list[Rejection] = []
@@ -299,8 +299,3 @@ class EventConsumer:
             )
             for item in pending
         ]
-
-
-def _not_in(items: list, sent: set[Coordinates]) -> list:
-    """The received events or rejections whose records were not dead-lettered already."""
-    return [item for item in items if coordinates(item.record) not in sent] if sent else items

@@ -178,3 +178,9 @@ class DeadLetterPublisher:
             [r.record.topic for r in done], [r.record.partition for r in done],
             [r.record.offset for r in done], [r.code for r in done],
         )
+
+
+def not_dead_lettered(items: list, sent: set[Coordinates]) -> list:
+    """The received events or rejections (items with `.record`) whose records were not
+    dead-lettered already."""
+    return [item for item in items if coordinates(item.record) not in sent] if sent else items

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from services.notify.queue import Breaker, Pacing, QueueWorker
+from services.notify.circuit_breaker import Breaker
+from services.notify.queue import Pacing, QueueWorker
 
 
 class Clock:
