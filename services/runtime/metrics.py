@@ -93,3 +93,10 @@ HTTP_REQUEST_DURATION = Histogram(
     ["method", "route", "status"],
     buckets=_DURATIONS,
 )
+CONSUMER_OFFSET_COMMITS = Counter(
+    "thidua_consumer_offset_commits_total",
+    "Background commits of applied batches' Kafka offsets, by outcome (committed, failed: the "
+    "offsets still owned are retried with the next; a record not committed is delivered "
+    "again and skipped by the inbox).",
+    ["outcome"],
+)

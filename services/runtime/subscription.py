@@ -1,9 +1,9 @@
 """Binds an EventConsumer to a FastStream Kafka batch subscriber.
 
-FastStream runs the poll loop and the acknowledgement; we choose its policies deliberately:
-a consumer group, `earliest` for new groups (a new service must see the history), batches, and
-NACK_ON_ERROR so that offsets are committed only after the batch's transaction (a raised
-infrastructure failure rewinds the batch for redelivery).
+FastStream runs the poll loop; we choose its policies deliberately: a consumer group,
+`earliest` for new groups (a new service must see the history), batches, and manual
+acknowledgement: a batch's offsets are committed only after its transaction, in the background
+(`offset_commits.py`), and a raised infrastructure failure rewinds the batch for redelivery.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .dead_letters import DeadLetterPublisher
 from .gc_tuning import freeze_startup_objects
 from .handlers import Handlers
 from .logs import library_logger
+from .offset_commits import OffsetCommits, rewind
 from .settings import ServiceSettings
 
 
@@ -55,9 +56,11 @@ async def _safe_parser(records: tuple[ConsumerRecord, ...], original: Callable[.
     return message
 
 
-async def _raw_records(message: Any, original: Callable[..., Awaitable[Any]]) -> Any:
-    # Hand the records over undecoded: decoding, validation and dead-lettering are ours.
-    return list(message.raw_message)
+async def _whole_message(message: Any, original: Callable[..., Awaitable[Any]]) -> Any:
+    # The handler gets the message itself, records undecoded (decoding, validation and
+    # dead-lettering are ours): asking FastStream for it by a context parameter would resolve
+    # that parameter in a worker thread, a thread hand-off on every batch.
+    return message
 
 
 def subscribe(
@@ -77,18 +80,30 @@ def subscribe(
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
         auto_offset_reset=settings.consumer_auto_offset_reset,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,
         parser=_safe_parser,
-        decoder=_raw_records,
+        decoder=_whole_message,
     )
 
     top_up = TopUpPolicy(settings.consumer_top_up_ms)
 
+    commits: OffsetCommits | None = None  # of the subscriber's current Kafka consumer
+
     @subscriber
-    async def on_batch(records: Any, message: KafkaMessage) -> None:
-        if top_up.due(getattr(message, "consumer", None), message.raw_message):
+    async def on_batch(message: Any) -> None:
+        nonlocal commits
+        client = getattr(message, "consumer", None)
+        if top_up.due(client, message.raw_message):
             await _top_up(message, settings.consumer_top_up_ms, settings.consumer_max_records)
-        await consumer.handle_batch(message.raw_message)
+        try:
+            await consumer.handle_batch(message.raw_message)
+        except BaseException:
+            rewind(client, message.raw_message)
+            raise
+        if hasattr(client, "commit"):
+            if commits is None or commits.consumer is not client:
+                commits = OffsetCommits(client)
+            commits.applied(message.raw_message)
         _report_lag(message)
 
     return subscriber

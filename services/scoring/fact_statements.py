@@ -1,8 +1,9 @@
 """The statements of scoring's write path, run by `repository.py` inside the batch transaction:
-the batch's record (submissions, reviews and facts, which read none of each other's rows, in
-one statement), the refresh of initiative facts from their reviews, and the reprice that turns
-what the touched facts earn into ledger lines, totals, versions and the batch's counts in one
-statement. A batch costs these three round trips whatever its size."""
+the batch's record (submissions, reviews, facts, and the facts of the initiatives reviewed, in
+one statement), and the reprice that turns what the touched facts earn into ledger lines,
+totals, versions and the batch's counts in one statement. A batch costs these two round trips
+whatever its size (three when a target is pledged and its result reported in the same batch).
+"""
 
 from __future__ import annotations
 
@@ -69,29 +70,42 @@ _REVIEWS = """
            district = EXCLUDED.district, source_event_id = EXCLUDED.source_event_id,
            reviewed_at = EXCLUDED.reviewed_at
        WHERE EXCLUDED.reviewed_at >= r.reviewed_at"""
-# Three tables, no statement reading another's rows: one round trip (the initiative facts
-# that read the first two are refreshed by the next statement).
-RECORD_BATCH = f"""
-WITH submitted AS ({_SUBMISSIONS}), reviewed AS ({_REVIEWS})
-{UPSERT_FACTS}"""
-
 # The fact of an initiative's review: the accepted decision of the highest level (a district
 # acceptance replaces the grassroots one's points), else the latest rejection; credited to
-# its unit and to every author of its submission (none until the submission is seen).
-REFRESH_INITIATIVE_FACTS = """
+# its unit and to every author of its submission (none until the submission is seen). Read
+# from the reviews and submissions as the batch's record leaves them: its statement sees the
+# tables as they were, so those are the stored rows with the batch's own laid over them by
+# the upserts' rules (a decision as late as the stored one replaces it; the first submission
+# stays). $36: the initiatives the batch brings.
+_INITIATIVE_FACTS = """
     INSERT INTO facts AS f (fact_id, rule, campaign_id, phase_id, unit_id, district, credit_unit,
                             member_ids, level, grade, benefit_vnd, source_event_id, occurred_at)
     SELECT 'initiative:' || r.initiative_id,
            CASE WHEN r.outcome = 'accepted' THEN 'initiative_accepted'
                 ELSE 'initiative_rejected' END,
            r.campaign_id, r.phase_id, r.unit_id, r.district, true,
-           coalesce(i.author_ids, '{}'), r.level, r.grade, r.recognised_benefit_vnd,
+           coalesce(a.author_ids, '{}'), r.level, r.grade, r.recognised_benefit_vnd,
            r.source_event_id, r.reviewed_at
     FROM (SELECT DISTINCT ON (initiative_id) *
-          FROM initiative_reviews WHERE initiative_id = ANY($1::text[])
+          FROM (SELECT DISTINCT ON (initiative_id, level) *
+                FROM (SELECT *, false AS incoming FROM initiative_reviews
+                      WHERE initiative_id = ANY($36::text[])
+                      UNION ALL
+                      SELECT *, true FROM unnest(
+                          $24::text[], $25::text[], $26::smallint[], $27::text[], $28::text[],
+                          $29::bigint[], $30::text[], $31::text[], $32::text[], $33::text[],
+                          $34::text[], $35::timestamptz[])) AS both_sides
+                ORDER BY initiative_id, level, reviewed_at DESC, incoming DESC) AS latest
           ORDER BY initiative_id, outcome = 'accepted' DESC, level_rank DESC,
                    reviewed_at DESC) AS r
-    LEFT JOIN initiatives AS i USING (initiative_id)
+    LEFT JOIN (SELECT DISTINCT ON (initiative_id) initiative_id, author_ids
+               FROM (SELECT initiative_id, author_ids, 0::bigint AS n FROM initiatives
+                     WHERE initiative_id = ANY($36::text[])
+                     UNION ALL
+                     SELECT i, ARRAY(SELECT jsonb_array_elements_text(a::jsonb)), n
+                     FROM unnest($16::text[], $20::text[]) WITH ORDINALITY AS t(i, a, n))
+                    AS known
+               ORDER BY initiative_id, n) AS a USING (initiative_id)
     ON CONFLICT (fact_id) DO UPDATE SET
         rule = EXCLUDED.rule, campaign_id = EXCLUDED.campaign_id, phase_id = EXCLUDED.phase_id,
         district = EXCLUDED.district, member_ids = EXCLUDED.member_ids,
@@ -101,12 +115,12 @@ REFRESH_INITIATIVE_FACTS = """
           IS DISTINCT FROM (EXCLUDED.rule, EXCLUDED.member_ids, EXCLUDED.level, EXCLUDED.grade,
                             EXCLUDED.benefit_vnd, EXCLUDED.source_event_id)
 """
-# With it, the facts that must follow the batch's record (results of targets pledged in the
-# same batch: one statement cannot change a row twice), columns from $2: other rows than the
-# initiative facts, so one statement holds both.
-REFRESH_AND_FOLLOW = f"""
-WITH followed AS ({upsert_facts(2)})
-{REFRESH_INITIATIVE_FACTS}"""
+# Three tables and the initiative facts that read two of them, in one round trip: no part
+# changes a row another part changes (initiative facts have ids of their own).
+RECORD_BATCH = f"""
+WITH submitted AS ({_SUBMISSIONS}), reviewed AS ({_REVIEWS}),
+     initiative_facts AS ({_INITIATIVE_FACTS})
+{UPSERT_FACTS}"""
 
 # What the touched facts earn now against what they earned: the differences become ledger
 # lines (caused by the fact's event, or by $3 when given: a campaign's rules arriving) and

@@ -171,11 +171,11 @@ async def _settle_bound(ctx: Context[ScoringRepository], work: BatchWork) -> Non
     results = facts.latest_per_fact(work.facts)
     # A pledged target is written before a result of the same target, which then wins: one
     # statement cannot change a row twice, so those results follow with the next statement.
-    await repo.record(work.submissions, work.reviews,
-                      pledged + [f for f in results if f.fact_id not in pledged_ids])
     touched = [f.fact_id for f in work.pledged + work.facts]
-    touched += await repo.refresh_initiative_facts(
-        sorted(work.initiatives), [f for f in results if f.fact_id in pledged_ids])
+    touched += await repo.record(work.submissions, work.reviews,
+                                 pledged + [f for f in results if f.fact_id not in pledged_ids],
+                                 sorted(work.initiatives))
+    await repo.follow([f for f in results if f.fact_id in pledged_ids])
     if not work.launches:
         # The usual batch: the reprice also appends the counts, those of the subjects it
         # announces included (one per subject: the statement returns each subject once).

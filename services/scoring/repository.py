@@ -18,7 +18,7 @@ import asyncpg
 
 from .barrier import PhaseBarrier
 from .batch_work import BatchWork
-from .fact_statements import RECORD_BATCH, REFRESH_AND_FOLLOW, REPRICE
+from .fact_statements import RECORD_BATCH, REPRICE, UPSERT_FACTS
 from .facts import Fact, Review, Submission
 from .points import DEFAULTS_JSON
 
@@ -82,24 +82,23 @@ class ScoringRepository:
         return [(r[0], r[1], r[2]) for r in rows]
 
     async def record(self, submissions: Sequence[Submission], reviews: Sequence[Review],
-                     facts: Sequence[Fact]) -> None:
+                     facts: Sequence[Fact], initiative_ids: Sequence[str]) -> list[str]:
         """Keep the batch's submissions (a redelivery changes nothing), each council's latest
-        decision per initiative and level, and the facts' states, in one statement. A fact id
-        comes at most once (`facts.latest_per_fact`)."""
-        if not (submissions or reviews or facts):
-            return
-        await self._conn.execute(RECORD_BATCH, *_fact_columns(facts),
-                                 *_submission_columns(submissions),
-                                 *_review_columns(_latest_reviews(reviews)))
-
-    async def refresh_initiative_facts(self, initiative_ids: Sequence[str],
-                                       following: Sequence[Fact] = ()) -> list[str]:
-        """Rebuild the review facts of those initiatives that have a review, and write the
-        `following` facts' states (after the batch's record); the initiative facts' ids."""
+        decision per initiative and level, the facts' states, and rebuild the review facts of
+        `initiative_ids` that have a review, in one statement; the initiative facts' ids. A
+        fact id comes at most once (`facts.latest_per_fact`)."""
         ids = sorted(set(initiative_ids))
-        if ids or following:
-            await self._conn.execute(REFRESH_AND_FOLLOW, ids, *_fact_columns(following))
+        if submissions or reviews or facts or ids:
+            await self._conn.execute(RECORD_BATCH, *_fact_columns(facts),
+                                     *_submission_columns(submissions),
+                                     *_review_columns(_latest_reviews(reviews)), ids)
         return [f"initiative:{i}" for i in ids]
+
+    async def follow(self, facts: Sequence[Fact]) -> None:
+        """Write facts that must follow the batch's record: results of targets pledged in the
+        same batch (one statement cannot change a row twice)."""
+        if facts:
+            await self._conn.execute(UPSERT_FACTS, *_fact_columns(facts))
 
     async def reprice(self, fact_ids: Sequence[str], cause_event_id: str | None = None,
                       counts: Counter[tuple[str, str, str]] | None = None,
