@@ -50,16 +50,22 @@ class OffsetCommits:
     """Commits applied batches' offsets for one consumer, in the background, never two at once
     (so a late answer can never move a partition back), always the highest offset applied."""
 
-    def __init__(self, consumer: Any) -> None:
+    def __init__(self, consumer: Any, stop_wait_s: float = 10.0) -> None:
         self.consumer = consumer
         self._pending: dict[TopicPartition, int] = {}
         self._task: asyncio.Task | None = None
         # A graceful stop finishes the batch in hand, then stops the consumer: its offsets are
-        # committed first, or the next owner would receive that batch again for nothing.
+        # committed first, or the next owner would receive that batch again for nothing. A
+        # broker that does not answer holds the stop `stop_wait_s` at most.
         stop = getattr(consumer, "stop", None)
         if stop is not None:
             async def stop_after_commits() -> None:
-                await self.flush()
+                try:
+                    await asyncio.wait_for(self.flush(), stop_wait_s)
+                except TimeoutError:
+                    log.warning("offset_commits_left_at_stop", partitions=len(self._pending))
+                if self._task is not None:
+                    self._task.cancel()
                 await stop()
 
             consumer.stop = stop_after_commits

@@ -21,6 +21,7 @@ class Consumer:
 
     def __init__(self, owned=(A, B)) -> None:
         self.commits: list[dict[TopicPartition, int]] = []
+        self.attempts = 0
         self.in_flight = 0
         self.most_in_flight = 0
         self.failures = 0
@@ -31,6 +32,7 @@ class Consumer:
         self.seeks: list[tuple[TopicPartition, int]] = []
 
     async def commit(self, offsets) -> None:
+        self.attempts += 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -96,3 +98,15 @@ def test_a_failed_batch_is_rewound_to_each_partitions_first_record() -> None:
     consumer = Consumer()
     rewind(consumer, [record(0, 7), record(1, 3), record(0, 5), record(1, 4)])
     assert sorted(consumer.seeks) == [(A, 5), (B, 3)]
+
+
+async def test_a_broker_that_never_answers_holds_the_stop_only_so_long() -> None:
+    consumer = Consumer()
+    consumer.failures = 10**6  # every commit fails while the partitions stay ours
+    commits = OffsetCommits(consumer, stop_wait_s=0.2)
+    commits.applied([record(0, 1)])
+    await asyncio.wait_for(consumer.stop(), 5)
+    assert consumer.stopped and consumer.commits == []
+    attempts = consumer.attempts
+    await asyncio.sleep(0.7)  # longer than the wait between retries
+    assert consumer.attempts == attempts  # none after the stop
