@@ -176,6 +176,16 @@ def split_report(stages: dict[str, list[float]], batches: list[dict]) -> str:
         f"{statistics.fmean(waits or [0]):.1f} ms each, {len(empty):,} of them for nothing "
         f"({statistics.fmean(empty or [0]):.1f} ms each); idle between batches "
         f"{statistics.fmean(gaps or [0]):.1f} ms")
+    # The worker's load, and what a batch costs whatever its size against what each record
+    # adds (a least-squares line through the batches' apply times): near 100 % busy, every
+    # event waits for the batch in hand, and only a cheaper batch shortens the wait.
+    span = batches[-1]["ended"] - batches[0]["delivered"]
+    busy = sum(b["ended"] - b["delivered"] for b in batches) / span if span > 0 else 0.0
+    fit = (statistics.linear_regression(sizes, applies) if len(set(sizes)) > 1 else None)
+    lines.append(
+        f"         the worker busy {100 * busy:.0f} % of the run (delivery to end of each "
+        "batch)" + (f"; a batch costs ~{fit.intercept:.1f} ms + {fit.slope:.2f} ms per record"
+                    if fit else ""))
     lines.append(
         f"         per record applied: {statistics.fmean(per_record):.2f} ms "
         f"(p50 {percentile(per_record, 0.5):.2f}); the slowest 1 % of batches: "
