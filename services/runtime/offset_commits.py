@@ -96,12 +96,12 @@ class OffsetCommits:
                 # are the new owner's to commit).
                 owned = self._owned()
                 for tp, offset in offsets.items():
-                    if owned is None or tp in owned:
+                    if tp in owned:
                         self._pending[tp] = max(self._pending.get(tp, 0), offset)
                 if self._pending:
                     await asyncio.sleep(0.5)
 
-    def _owned(self) -> set[TopicPartition] | None:
+    def _owned(self) -> set[TopicPartition]:
         try:
             return set(self.consumer.assignment())
         except Exception:  # a stopped consumer owns nothing
