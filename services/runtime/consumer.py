@@ -26,8 +26,8 @@ from .consumer_health import ConsumerHealth
 from .context import Clock, Context, Emissions, Envelopes, system_clock
 from .dead_letters import Coordinates, DeadLetterPublisher, Rejection, not_dead_lettered
 from .failures import DEFAULT_RETRY, RetryPolicy, describe, is_infrastructure_failure
-from .handlers import Handlers, Registered, payload_or_event
-from .logs import bind_event, bind_events, unbind_event
+from .handler_calls import call_handler
+from .handlers import Handlers
 from .partition_groups import partition_groups
 from .runs import runs_by_type
 
@@ -192,7 +192,7 @@ class EventConsumer:
         ctx = Context(conn, self._repository(conn), self._envelopes, emissions, self._clock)
         with tracing.consuming(fresh) as spans:
             for event_type, run in runs_by_type(fresh):
-                await self._run(self._handlers.get(event_type), ctx, run, spans)
+                await call_handler(self._handlers.get(event_type), ctx, run, spans)
             # Work left for the batch's end belongs to its event's trace when there is one event.
             traced = tracing.activate(spans, fresh[0].event.id) if len(fresh) == 1 else None
             try:
@@ -202,34 +202,6 @@ class EventConsumer:
             emitted = emissions.drain()
             await outbox.enqueue(conn, emitted, tracing.traceparents_caused_by(emitted, spans))
         return fresh, duplicates
-
-    async def _run(self, registered: Registered, ctx: Context, run: list[Received],
-                   spans: dict) -> None:
-        timer = metrics.HANDLER_DURATION.labels(registered.event_type)
-        if registered.is_batch:
-            events = [item.event for item in run]
-            bind_events(events, topic=run[0].record.topic)
-            # A run of one event is that event's work; a longer one belongs to several traces.
-            traced = tracing.activate(spans, events[0].id) if len(events) == 1 else None
-            started = time.perf_counter()
-            try:
-                await registered.fn(ctx, events)
-            finally:
-                tracing.deactivate(traced)
-                unbind_event()
-            timer.observe(time.perf_counter() - started)
-            return
-        for item in run:
-            event = item.event
-            bind_event(event.id, event.type, event.correlationid, topic=item.record.topic)
-            traced = tracing.activate(spans, event.id)
-            started = time.perf_counter()
-            try:
-                await registered.fn(ctx.for_event(event), payload_or_event(registered, event))
-            finally:
-                tracing.deactivate(traced)
-                unbind_event()
-            timer.observe(time.perf_counter() - started)
 
     def _count(self, fresh: Sequence[Received], duplicates: Sequence[Received]) -> None:
         self.stats.applied += len(fresh)

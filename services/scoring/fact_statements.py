@@ -20,16 +20,15 @@ _FACT_TYPES = ("text", "text", "text", "text", "text", "text", "boolean", "text"
 _PLEDGED = "(EXCLUDED.rule = 'pledge_target_pending')"
 
 
-def upsert_facts(first: int) -> str:
-    """The facts' upsert, its columns' arrays numbered from `first`."""
-    return f"""
+# The facts' upsert, its columns' arrays $1 to $15 (the record statement's other parts follow).
+UPSERT_FACTS = f"""
     INSERT INTO facts AS f ({", ".join(_FACT_COLUMNS)})
     SELECT i.fact_id, i.rule, i.campaign_id, i.phase_id, i.unit_id, i.district, i.credit_unit,
            -- unnest flattens arrays of arrays, so each fact's members travel as a JSON array
            ARRAY(SELECT jsonb_array_elements_text(i.member_ids::jsonb)),
            i.level, i.grade, i.benefit_vnd, i.target_value, i.achieved_value,
            i.source_event_id, i.occurred_at
-    FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FACT_TYPES, start=first))})
+    FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FACT_TYPES, start=1))})
          AS i({", ".join(_FACT_COLUMNS)})
     ON CONFLICT (fact_id) DO UPDATE SET
         rule = CASE WHEN {_PLEDGED} THEN f.rule ELSE EXCLUDED.rule END,
@@ -43,9 +42,6 @@ def upsert_facts(first: int) -> str:
         level = EXCLUDED.level, grade = EXCLUDED.grade, benefit_vnd = EXCLUDED.benefit_vnd
     WHERE {_PLEDGED} OR f.rule = 'pledge_target_pending' OR EXCLUDED.occurred_at >= f.occurred_at
 """
-
-
-UPSERT_FACTS = upsert_facts(1)
 
 # Each submission's authors and claimed benefit (a redelivery changes nothing), and each
 # council's latest decision per initiative and level; from $16 on, after the facts' columns.
