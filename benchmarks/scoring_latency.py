@@ -10,6 +10,9 @@ rejection: no ledger line) are not counted. Nothing polls the database while the
 a poller's interval and its turns in this process's event loop (which publishes) would be
 added to every figure (a ledger poll every 5 ms added 9 to 40 ms on average).
 
+The server is left WAL to recycle first (`recycle_wal`), as one in service has, and this
+process collects no garbage while the clock runs: either stall would be charged to the worker.
+
 Prints p50/p99 beside the raw ceiling of the same run, the publish → consume delay of a bare
 aiokafka consumer on the same topic (no decoding, no database); the delay cut into stages
 (fetch and waiting behind the batch being applied, top-up, the apply's statements, COMMIT),
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import statistics
 import time
@@ -49,6 +53,9 @@ from services.devstack.infrastructure import provide_infrastructure
 from services.runtime.logs import configure_logging
 from services.runtime.settings import ServiceSettings
 from tests.support.scoring_mix import scoring_mix
+
+# WAL the worker writes per event of the mix (~170 MB for a run of 30,500 events).
+WAL_PER_EVENT_KB = 6
 
 
 async def publish_steadily(bootstrap: str, topic: str, events, rate: float,
@@ -80,15 +87,40 @@ async def scoring_events(conn: asyncpg.Connection) -> set[str]:
         "SELECT coalesce(array_agg(DISTINCT source_event_id), '{}') FROM score_entries"))
 
 
-async def server_activity(conn: asyncpg.Connection, schema: str) -> tuple[int, int]:
-    """Checkpoints so far, and (auto)vacuums and analyzes of the worker's tables: what may
-    stall a batch from inside the server."""
+async def server_activity(conn: asyncpg.Connection, schema: str) -> tuple[int, int, int]:
+    """Checkpoints so far, (auto)vacuums and analyzes of the worker's tables, and WAL segments
+    the server created (filled with zeros, then flushed, while commits wait; PostgreSQL 18
+    counts them): what may stall a batch from inside the server."""
     checkpoints = await conn.fetchval(
         "SELECT num_timed + num_requested FROM pg_stat_checkpointer")
     vacuums = await conn.fetchval(
         """SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables
            WHERE schemaname = $1""", schema)
-    return checkpoints, vacuums
+    segments = await conn.fetchval(
+        """SELECT coalesce(sum(writes), 0) FROM pg_stat_io
+           WHERE object = 'wal' AND context = 'init'""") if await conn.fetchval(
+        "SELECT current_setting('server_version_num')::int >= 180000") else 0
+    return checkpoints, vacuums, segments
+
+
+async def recycle_wal(conn: asyncpg.Connection, megabytes: float) -> int:
+    """Leave the server that much WAL to recycle, as a server in service has: segments past
+    the last checkpoint are renamed for reuse, where a new server must create each one,
+    writing 16 MB of zeros while the commit that needs it waits (45 to 99 ms on this
+    machine's disk, every ~3 s at 1,000 events/s). Returns the segments made ready, 0 when
+    the role may not switch WAL files and checkpoint."""
+    size = await conn.fetchval("SELECT setting::bigint FROM pg_settings "
+                               "WHERE name = 'wal_segment_size'")
+    segments = int(megabytes * 2**20 // size) + 2
+    try:
+        for _ in range(segments):
+            # a record in the segment, so that the switch moves to a new one
+            await conn.execute("SELECT pg_logical_emit_message(false, 'thidua.bench', 'wal')")
+            await conn.execute("SELECT pg_switch_wal()")
+        await conn.execute("CHECKPOINT")
+    except asyncpg.InsufficientPrivilegeError:
+        return 0
+    return segments
 
 
 async def applied(conn: asyncpg.Connection, count: int) -> None:
@@ -203,6 +235,9 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     units = count // 15 + 40  # the mix has ~17 events per unit with these settings
     mix = scoring_mix(f"cmp-latency-{run_id}", units=units, members_per_unit=40,
                       registering_members=2)
+    admin = await asyncpg.connect(database_url)
+    recycled = await recycle_wal(admin, WAL_PER_EVENT_KB * (count + 500) / 1024)
+    await admin.close()
     # Warm up: the launch and the first units, applied before the clock starts.
     warm = [mix.launch, *mix.events[:500]]
     await produce(bootstrap, topic, warm)
@@ -220,15 +255,22 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     fetched_at: dict[str, float] = {}
     ids: dict[tuple[int, int], str] = {}
     stop = asyncio.Event()
+    # No collection in this process while the clock runs: a full one over the prepared events
+    # paused the publisher and the bare consumer for 431 ms in one run, a stall the worker
+    # would be charged for. What the run allocates is freed by reference counting.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     watcher = asyncio.create_task(watch_topic(bootstrap, topic, fetched_at, ids, stop))
     await asyncio.sleep(0.5)
     achieved = await publish_steadily(bootstrap, topic, measured, args.rate, sent_at)
     await applied(conn, len(warm) + len(measured))
+    gc.enable()
     after, statements = await worker.statements()
     batches_applied = await worker.timeline()
     scoring = await scoring_events(conn)
     await asyncio.sleep(0.6)  # the statistics collector's reports
-    checkpoints, vacuums = (b - a for a, b in zip(activity, await server_activity(
+    checkpoints, vacuums, segments = (b - a for a, b in zip(activity, await server_activity(
         conn, worker.schema), strict=True))
     await asyncio.sleep(0.2)
     stop.set()
@@ -241,7 +283,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     print(f"ceiling  publish → bare aiokafka consumer   {summary(ceiling)}")
     print(split_report(split(batches_applied, ids, sent_at, scoring), batches_applied))
     print(f"         while they were applied: {checkpoints} checkpoints, {vacuums} autovacuums "
-          f"and autoanalyzes of the worker's tables")
+          f"and autoanalyzes of the worker's tables, {segments} WAL segments created "
+          f"({recycled} made ready to recycle before the warm-up)")
     print(statements.report(after - batches, len(measured)))
     await worker.stop()
 

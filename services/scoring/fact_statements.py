@@ -176,14 +176,25 @@ WITH touched AS MATERIALIZED (
     SELECT fact_id, min(entry_id) AS entry_id,
            (array_agg(coalesce($3::text, source_event_id)))[1] AS source_event_id
     FROM numbered WHERE first_pricing GROUP BY fact_id
-), kept AS (  -- in place: these columns are in no index
-    UPDATE facts AS f
-    SET priced_rule = r.rule, points = r.new_points, priced_unit = r.credit_unit,
-        priced_members = r.member_ids,
-        first_entry_id = coalesce(fi.entry_id, f.first_entry_id),
-        first_source_event_id = coalesce(fi.source_event_id, f.first_source_event_id),
-        first_recorded_at = CASE WHEN fi.fact_id IS NULL THEN f.first_recorded_at
-                                 ELSE now() END,
+), kept AS (
+    -- in place (these columns are in no index), as an upsert: its arbiter probes the key for
+    -- each fact whatever the plan, where an UPDATE's join may be planned as a pass over the
+    -- table (a plan cached while the table was small). The fact exists (touched read it and
+    -- the record locked it), so the insert is never taken.
+    INSERT INTO facts AS f ({", ".join(_FACT_COLUMNS)}, priced_rule, points, priced_unit,
+                           priced_members, first_entry_id, first_source_event_id,
+                           first_recorded_at)
+    SELECT {", ".join(f"r.{c}" for c in _FACT_COLUMNS)}, r.rule, r.new_points, r.credit_unit,
+           r.member_ids, fi.entry_id, fi.source_event_id,
+           CASE WHEN fi.fact_id IS NOT NULL THEN now() END
+    FROM repriced AS r LEFT JOIN firsts AS fi USING (fact_id)
+    ON CONFLICT (fact_id) DO UPDATE
+    SET priced_rule = EXCLUDED.priced_rule, points = EXCLUDED.points,
+        priced_unit = EXCLUDED.priced_unit, priced_members = EXCLUDED.priced_members,
+        first_entry_id = coalesce(EXCLUDED.first_entry_id, f.first_entry_id),
+        first_source_event_id = coalesce(EXCLUDED.first_source_event_id,
+                                         f.first_source_event_id),
+        first_recorded_at = coalesce(EXCLUDED.first_recorded_at, f.first_recorded_at),
         -- the first pricing's lines read the pricing columns until they move off it; then
         -- (right-hand sides read the row as it was) they keep what the first pricing was
         first_rule = CASE WHEN f.first_entry_id IS NOT NULL AND f.first_rule IS NULL
@@ -194,10 +205,9 @@ WITH touched AS MATERIALIZED (
                           THEN f.priced_unit ELSE f.first_unit END,
         first_members = CASE WHEN f.first_entry_id IS NOT NULL AND f.first_rule IS NULL
                              THEN f.priced_members ELSE f.first_members END
-    FROM repriced AS r LEFT JOIN firsts AS fi USING (fact_id)
-    WHERE f.fact_id = r.fact_id
-      AND (f.priced_rule, f.points, f.priced_unit, f.priced_members)
-          IS DISTINCT FROM (r.rule, r.new_points, r.credit_unit, r.member_ids)
+    WHERE (f.priced_rule, f.points, f.priced_unit, f.priced_members)
+          IS DISTINCT FROM (EXCLUDED.priced_rule, EXCLUDED.points, EXCLUDED.priced_unit,
+                            EXCLUDED.priced_members)
 ), lines AS (  -- stored: the changes of a fact's points after its first pricing
     INSERT INTO ledger_changes (entry_id, campaign_id, phase_id, subject_kind, subject_id,
                                 points, reason, source_event_id, fact_id)
