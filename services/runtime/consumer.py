@@ -21,6 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from contracts import EventDecodeError, decode_event
 
 from . import inbox, metrics, outbox, tracing
+from .batch_transaction import batch_transaction, begin_statement
 from .consumer_batch import ConsumerStats, Received
 from .consumer_health import ConsumerHealth
 from .context import Clock, Context, Emissions, Envelopes, system_clock
@@ -53,6 +54,7 @@ class EventConsumer:
         clock: Clock = system_clock,
         health: ConsumerHealth | None = None,
         apply_connections: int = 1,
+        plan_cache_mode: str = "",
     ) -> None:
         self._pool = pool
         self._handlers = handlers
@@ -64,6 +66,7 @@ class EventConsumer:
         self.health = health or ConsumerHealth()
         self.stats = ConsumerStats()
         self._apply_connections = max(1, apply_connections)
+        self._begin = begin_statement(plan_cache_mode)
 
     async def handle_batch(self, records: Sequence[ConsumerRecord]) -> None:
         started = time.perf_counter()
@@ -127,7 +130,7 @@ class EventConsumer:
         received: list[Received] = []
         sent: set[Coordinates] | None = None
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._pool.acquire() as conn, batch_transaction(conn, self._begin):
                 chunks: asyncio.Queue[list[Received] | None] = asyncio.Queue()
                 claimer = asyncio.create_task(inbox.claim_chunks(conn, chunks, records))
                 try:
@@ -168,7 +171,7 @@ class EventConsumer:
         return rejections, received
 
     async def _apply(self, received: Sequence[Received]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, batch_transaction(conn, self._begin):
             fresh_ids, _ = await inbox.claim(conn, [(r.record, r.event) for r in received])
             outcome = await self._apply_claimed(conn, received, fresh_ids)
         self._count(*outcome)

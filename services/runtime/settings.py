@@ -72,6 +72,10 @@ class ServiceSettings(BaseSettings):
     # fewer than 200 records or of one partition is one transaction). More than one lets the
     # database work on several cores; it needs as many pool connections.
     consumer_apply_connections: int = 1
+    # PostgreSQL's plan_cache_mode in the batches' transactions (SET LOCAL, sent with BEGIN);
+    # empty keeps the server's. force_generic_plan plans each statement once per connection
+    # instead of once per batch (runtime.batch_transaction).
+    consumer_plan_cache_mode: Literal["", "auto", "force_generic_plan", "force_custom_plan"] = ""
     consumer_fetch_max_wait_ms: int = 50
     # After a batch is delivered, wait up to this long for the fetch its delivery starts and
     # add what it brings (0: never). Without it, what was published while the previous batch

@@ -205,6 +205,7 @@ def build_consumer(
         clock=clock,
         health=ConsumerHealth(settings.consumer_stall_after_ms / 1000),
         apply_connections=settings.consumer_apply_connections,
+        plan_cache_mode=settings.consumer_plan_cache_mode,
     )
 
 

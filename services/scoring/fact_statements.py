@@ -72,7 +72,8 @@ _REVIEWS = """
 # from the reviews and submissions as the batch's record leaves them: its statement sees the
 # tables as they were, so those are the stored rows with the batch's own laid over them by
 # the upserts' rules (a decision as late as the stored one replaces it; the first submission
-# stays). $36: the initiatives the batch brings.
+# stays). $36: the initiatives the batch brings, whose stored rows are read by key probes
+# (OFFSET 0 keeps each probe from being flattened into a join a plan may make a scan).
 _INITIATIVE_FACTS = """
     INSERT INTO facts AS f (fact_id, rule, campaign_id, phase_id, unit_id, district, credit_unit,
                             member_ids, level, grade, benefit_vnd, source_event_id, occurred_at)
@@ -84,8 +85,9 @@ _INITIATIVE_FACTS = """
            r.source_event_id, r.reviewed_at
     FROM (SELECT DISTINCT ON (initiative_id) *
           FROM (SELECT DISTINCT ON (initiative_id, level) *
-                FROM (SELECT *, false AS incoming FROM initiative_reviews
-                      WHERE initiative_id = ANY($36::text[])
+                FROM (SELECT r.*, false AS incoming FROM unnest($36::text[]) AS k(id)
+                      CROSS JOIN LATERAL (SELECT * FROM initiative_reviews
+                                          WHERE initiative_id = k.id OFFSET 0) AS r
                       UNION ALL
                       SELECT *, true FROM unnest(
                           $24::text[], $25::text[], $26::smallint[], $27::text[], $28::text[],
@@ -95,8 +97,10 @@ _INITIATIVE_FACTS = """
           ORDER BY initiative_id, outcome = 'accepted' DESC, level_rank DESC,
                    reviewed_at DESC) AS r
     LEFT JOIN (SELECT DISTINCT ON (initiative_id) initiative_id, author_ids
-               FROM (SELECT initiative_id, author_ids, 0::bigint AS n FROM initiatives
-                     WHERE initiative_id = ANY($36::text[])
+               FROM (SELECT s.initiative_id, s.author_ids, 0::bigint AS n
+                     FROM unnest($36::text[]) AS k(id)
+                     CROSS JOIN LATERAL (SELECT initiative_id, author_ids FROM initiatives
+                                         WHERE initiative_id = k.id OFFSET 0) AS s
                      UNION ALL
                      SELECT i, ARRAY(SELECT jsonb_array_elements_text(a::jsonb)), n
                      FROM unnest($16::text[], $20::text[]) WITH ORDINALITY AS t(i, a, n))

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic_settings import SettingsConfigDict
 
 from services.registry import service
@@ -19,3 +21,9 @@ class ScoringSettings(ServiceSettings):
     # Publish → visible score: a batch takes in what was published while the previous one was
     # applied (benchmarks/scoring_latency.py).
     consumer_top_up_ms: int = 20
+    # The record and the reprice are large statements sent with new arrays every batch:
+    # planned once per connection they cost 2.2 and 2.4 ms a batch, against 4.0 to 5.3 and
+    # 2.9 to 3.3 ms planned each time (benchmarks/scoring_latency.py). Their joins on stored rows
+    # are key probes whatever the plan, so a plan made while the tables were small stays good.
+    consumer_plan_cache_mode: Literal["", "auto", "force_generic_plan", "force_custom_plan"] = (
+        "force_generic_plan")
