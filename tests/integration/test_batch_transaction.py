@@ -3,6 +3,7 @@ the round trip of its BEGIN; what it wrote is committed, or rolled back when the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -59,3 +60,25 @@ async def test_without_settings_it_is_asyncpgs_own_transaction(pool):
             assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
             await conn.execute("INSERT INTO effects VALUES (4)")
     assert await pool.fetchval("SELECT count(*) FROM effects") == 1
+
+
+async def test_a_batch_cancelled_mid_statement_leaves_nothing_and_the_pool_usable(pool):
+    started = asyncio.Event()
+
+    async def batch() -> None:
+        async with pool.acquire() as conn, batch_transaction(
+                conn, begin_statement("force_generic_plan")):
+            await conn.execute("INSERT INTO effects VALUES (5)")
+            started.set()
+            await conn.execute("SELECT pg_sleep(30)")
+
+    task = asyncio.create_task(batch())
+    await started.wait()
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with pool.acquire() as conn:  # the pool's one connection, or its replacement
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 0
