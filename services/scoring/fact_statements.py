@@ -183,8 +183,8 @@ WITH touched AS MATERIALIZED (
 ), kept AS (
     -- in place (these columns are in no index), as an upsert: its arbiter probes the key for
     -- each fact whatever the plan, where an UPDATE's join may be planned as a pass over the
-    -- table (a plan cached while the table was small). The fact exists (touched read it and
-    -- the record locked it), so the insert is never taken.
+    -- table (a plan cached while the table was small). The fact exists (touched read it, and
+    -- facts are never deleted), so the insert is never taken.
     INSERT INTO facts AS f ({", ".join(_FACT_COLUMNS)}, priced_rule, points, priced_unit,
                            priced_members, first_entry_id, first_source_event_id,
                            first_recorded_at)
