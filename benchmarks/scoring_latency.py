@@ -89,8 +89,8 @@ async def scoring_events(conn: asyncpg.Connection) -> set[str]:
 
 async def server_activity(conn: asyncpg.Connection, schema: str) -> tuple[int, int, int]:
     """Checkpoints so far, (auto)vacuums and analyzes of the worker's tables, and WAL segments
-    the server created (filled with zeros, then flushed, while commits wait; PostgreSQL 18
-    counts them): what may stall a batch from inside the server."""
+    the server created (filled with zeros, then flushed, while commits wait; counted from
+    PostgreSQL 18, 0 before): what may stall a batch from inside the server."""
     checkpoints = await conn.fetchval(
         "SELECT num_timed + num_requested FROM pg_stat_checkpointer")
     vacuums = await conn.fetchval(
@@ -98,8 +98,7 @@ async def server_activity(conn: asyncpg.Connection, schema: str) -> tuple[int, i
            WHERE schemaname = $1""", schema)
     segments = await conn.fetchval(
         """SELECT coalesce(sum(writes), 0) FROM pg_stat_io
-           WHERE object = 'wal' AND context = 'init'""") if await conn.fetchval(
-        "SELECT current_setting('server_version_num')::int >= 180000") else 0
+           WHERE object = 'wal' AND context = 'init'""")
     return checkpoints, vacuums, segments
 
 
