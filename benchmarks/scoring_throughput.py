@@ -14,7 +14,11 @@ unit as registration keys them. Then, in this run:
    measured before and after the worker, which is compared with the mean (the machine's load
    moves while it runs);
 3. one scoring worker (real handlers and repository: facts, reprice in SQL, ledger, totals,
-   coalesced score.changed in the outbox, barrier counts), timed from its first applied batch.
+   coalesced score.changed in the outbox, barrier counts), timed from its first applied batch;
+4. ceiling, for reference: PostgreSQL upserting the very rows the worker kept, into tables of
+   the same shape, one `unnest` per table per batch (`benchmarks/kept_rows_ceiling.py`): what
+   the database alone takes to store what the worker stored (4.1 rows per event, where 2.
+   writes one).
 
 Target: the worker at ≥ 50 % of the lower ceiling.
 
@@ -33,6 +37,7 @@ from collections import Counter
 
 import asyncpg
 
+from benchmarks.kept_rows_ceiling import kept_rows_ceiling
 from benchmarks.scoring_stream import (
     DEPLOYED_BATCH,
     ScoringWorker,
@@ -100,6 +105,20 @@ async def upsert_ceilings(database_url: str, events, batch: int, connections: in
     return rates[connections]
 
 
+async def kept_rows_ceilings(worker: ScoringWorker, events: int, connections: int) -> float:
+    """Events/s for the upsert of the rows the worker kept, in its number of batches and on its
+    connections; measured twice (the machine's load moves), the mean returned."""
+    batches = worker.consumer.stats.batches
+    runs = [await kept_rows_ceiling(worker.pool, worker.definition.schema, KEPT_TABLES,
+                                    batches, connections) for _ in range(2)]
+    rates = [events / seconds for seconds, _ in runs]
+    rows = runs[0][1]
+    print(f"ceiling  PostgreSQL unnest upsert of the rows the worker kept ({rows:,} rows, "
+          f"{batches} batches on {connections} connections): "
+          + ", ".join(f"{r:,.0f} events/s = {r * rows / events:,.0f} rows/s" for r in rates))
+    return sum(rates) / len(rates)
+
+
 async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> None:
     run_id = uuid.uuid4().hex[:8]
     topic = f"thidua.bench-scoring-{run_id}.v1"
@@ -135,6 +154,7 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     kept = await worker.pool.fetch(ROWS_KEPT)
     rows, entries = sum(r[1] for r in kept), sum(r[1] * r[2] for r in kept)
     after = await upsert_ceilings(database_url, events, args.batch, connections, "after ")
+    kept_rate = await kept_rows_ceilings(worker, len(events), connections)
     upserts = (before + after) / 2
     lower = min(consumed, upserts)
     print(f"worker   scoring, one instance              {rate:>9,.0f} events/s  "
@@ -142,6 +162,8 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
           f"{rate / consumed:.2f} of consume, {rate / upserts:.2f} of upsert; "
           f"{worker.consumer.stats.batches} batches on {connections} connections; upsert "
           f"ceiling {upserts:,.0f} rows/s (mean of before and after)")
+    print(f"         = {rate / kept_rate:.2f} of the upsert of the rows it kept "
+          f"({kept_rate:,.0f} events/s)")
     print(f"         {subjects:,} subjects scored, {changes:,} coalesced score.changed "
           f"for {len(events):,} events")
     # The upsert ceiling writes one row per event; the worker keeps several (inbox, fact,
