@@ -10,8 +10,13 @@ rejection: no ledger line) are not counted. Nothing polls the database while the
 a poller's interval and its turns in this process's event loop (which publishes) would be
 added to every figure (a ledger poll every 5 ms added 9 to 40 ms on average).
 
-The server is left WAL to recycle first (`recycle_wal`), as one in service has, and this
-process collects no garbage while the clock runs: either stall would be charged to the worker.
+The worker's schema is first brought to one in service: `--history` events (200,000 by
+default) applied at the worker's own pace, then its tables vacuumed and analyzed. On an empty
+schema autovacuum's thresholds, which grow with a table, are a few hundred rows, so the clock
+held up to 15 vacuums of tables a few seconds old, each taking the second core, where a
+schema in service has at most one in a run; and its indexes are shallower. The server is then
+left WAL to recycle (`recycle_wal`), as one in service has, and this process collects no
+garbage while the clock runs: either stall would be charged to the worker.
 
 Prints p50/p99 beside the raw ceiling of the same run, the publish → consume delay of a bare
 aiokafka consumer on the same topic (no decoding, no database); the delay cut into stages
@@ -21,7 +26,8 @@ statements per batch, by kind, with the client's wait for each.
 
 Target: p99 < 100 ms at 1,000 events/s.
 
-    python -m benchmarks.scoring_latency [--rate 1000] [--seconds 30] [--batch 2000]
+    python -m benchmarks.scoring_latency [--rate 1000] [--seconds 30] [--history 200000]
+                                         [--batch 2000]
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else starts the embedded servers.
 """
@@ -35,6 +41,7 @@ import itertools
 import statistics
 import time
 import uuid
+from collections import Counter
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -87,15 +94,16 @@ async def scoring_events(conn: asyncpg.Connection) -> set[str]:
         "SELECT coalesce(array_agg(DISTINCT source_event_id), '{}') FROM score_entries"))
 
 
-async def server_activity(conn: asyncpg.Connection, schema: str) -> tuple[int, int, int]:
+async def server_activity(conn: asyncpg.Connection, schema: str
+                          ) -> tuple[int, Counter[str], int]:
     """Checkpoints so far, (auto)vacuums and analyzes of the worker's tables, and WAL segments
     the server created (filled with zeros, then flushed, while commits wait; counted from
     PostgreSQL 18, 0 before): what may stall a batch from inside the server."""
     checkpoints = await conn.fetchval(
         "SELECT num_timed + num_requested FROM pg_stat_checkpointer")
-    vacuums = await conn.fetchval(
-        """SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables
-           WHERE schemaname = $1""", schema)
+    vacuums = Counter({r[0]: r[1] for r in await conn.fetch(
+        """SELECT relname, autovacuum_count + autoanalyze_count FROM pg_stat_user_tables
+           WHERE schemaname = $1""", schema)})
     segments = await conn.fetchval(
         """SELECT coalesce(sum(writes), 0) FROM pg_stat_io
            WHERE object = 'wal' AND context = 'init'""")
@@ -122,10 +130,13 @@ async def recycle_wal(conn: asyncpg.Connection, megabytes: float) -> int:
     return segments
 
 
-async def applied(conn: asyncpg.Connection, count: int) -> None:
-    """Until the worker has applied `count` events (its inbox holds them)."""
-    while await conn.fetchval("SELECT count(*) FROM inbox") < count:
-        await asyncio.sleep(0.01)
+async def settle_tables(conn: asyncpg.Connection, schema: str) -> None:
+    """Vacuum and analyze the worker's tables, as autovacuum has on a server in service, so that
+    the vacuums the history is due do not fall inside the clock."""
+    tables = await conn.fetchval(
+        """SELECT string_agg(format('%I.%I', schemaname, relname), ', ')
+           FROM pg_stat_user_tables WHERE schemaname = $1""", schema)
+    await conn.execute(f"VACUUM (ANALYZE) {tables}")
 
 
 async def watch_topic(bootstrap: str, topic: str, seen_at: dict[str, float],
@@ -231,24 +242,26 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     topic = f"thidua.bench-latency-{run_id}.v1"
     await private_topic(bootstrap, topic, args.partitions)
     count = int(args.rate * args.seconds)
-    units = count // 15 + 40  # the mix has ~17 events per unit with these settings
+    units = (args.history + count) // 15 + 40  # the mix has ~17 events per unit with these settings
     mix = scoring_mix(f"cmp-latency-{run_id}", units=units, members_per_unit=40,
                       registering_members=2)
-    admin = await asyncpg.connect(database_url)
-    recycled = await recycle_wal(admin, WAL_PER_EVENT_KB * (count + 500) / 1024)
-    await admin.close()
-    # Warm up: the launch and the first units, applied before the clock starts.
-    warm = [mix.launch, *mix.events[:500]]
+    # Before the clock: the launch, the history, then a warm-up of 500 events, applied at the
+    # worker's own pace.
+    warm = [mix.launch, *mix.events[:args.history + 500]]
     await produce(bootstrap, topic, warm)
     # The worker in a process of its own, as deployed: the publisher and the watchers here
     # take none of its interpreter (perf_counter is the machine's monotonic clock in both).
     worker = WorkerProcess(bootstrap, database_url, run_id, "latency", args.batch, topic)
     await worker.start()
     conn = await asyncpg.connect(database_url, server_settings={"search_path": worker.schema})
-    await applied(conn, len(warm))
+    await worker.applied(len(warm))
+    history_applied = time.perf_counter()
+    await settle_tables(conn, worker.schema)
+    recycled = await recycle_wal(conn, WAL_PER_EVENT_KB * count / 1024)
+    settled = time.perf_counter() - history_applied
     batches = await worker.reset_statements()
     activity = await server_activity(conn, worker.schema)
-    measured = mix.events[500:500 + count]
+    measured = mix.events[args.history + 500:args.history + 500 + count]
 
     sent_at: dict[str, float] = {}
     fetched_at: dict[str, float] = {}
@@ -263,7 +276,7 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     watcher = asyncio.create_task(watch_topic(bootstrap, topic, fetched_at, ids, stop))
     await asyncio.sleep(0.5)
     achieved = await publish_steadily(bootstrap, topic, measured, args.rate, sent_at)
-    await applied(conn, len(warm) + len(measured))
+    await worker.applied(len(warm) + len(measured))
     gc.enable()
     after, statements = await worker.statements()
     batches_applied = await worker.timeline()
@@ -277,13 +290,17 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> No
     await conn.close()
 
     ceiling = [1000 * (fetched_at[i] - t) for i, t in sent_at.items() if i in fetched_at]
+    print(f"history: {args.history:,} events applied before the clock, then the worker's tables "
+          f"vacuumed and analyzed and WAL left to recycle in {settled:.1f} s")
     print(f"published {len(measured):,} events at {achieved:,.0f}/s (asked {args.rate:,.0f}/s) "
           f"on {args.partitions} partitions; worker batches of up to {args.batch}")
     print(f"ceiling  publish → bare aiokafka consumer   {summary(ceiling)}")
     print(split_report(split(batches_applied, ids, sent_at, scoring), batches_applied))
-    print(f"         while they were applied: {checkpoints} checkpoints, {vacuums} autovacuums "
-          f"and autoanalyzes of the worker's tables, {segments} WAL segments created "
-          f"({recycled} made ready to recycle before the warm-up)")
+    tables = ", ".join(f"{t} {n}" for t, n in vacuums.most_common() if n > 0)
+    print(f"         while they were applied: {checkpoints} checkpoints, {vacuums.total()} "
+          f"autovacuums and autoanalyzes of the worker's tables{f' ({tables})' if tables else ''}"
+          f", {segments} WAL segments created "
+          f"({recycled} made ready to recycle before the clock)")
     print(statements.report(after - batches, len(measured)))
     await worker.stop()
 
@@ -292,6 +309,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--history", type=int, default=200_000,
+                        help="events applied before the clock, as a schema in service holds "
+                             "(default: 200,000; 0 for the empty schema of earlier rounds)")
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--batch", type=int, default=DEPLOYED_BATCH,
                         help="max records per batch (default: the deployed worker's)")

@@ -226,6 +226,11 @@ def _worker_process(pipe, bootstrap: str, database_url: str, run_id: str, name: 
                 worker.statements.enabled = False
                 pipe.send((stats.batches, dict(worker.statements.calls),
                            dict(worker.statements.seconds)))
+            elif isinstance(command, tuple) and command[0] == "applied":
+                # waited for here, where the count is at hand: no query, no round trip per poll
+                while stats.applied + stats.duplicates < command[1]:
+                    await asyncio.sleep(0.01)
+                pipe.send(stats.applied + stats.duplicates)
             elif command == "stop":
                 await worker.close()
                 pipe.send("stopped")
@@ -271,6 +276,10 @@ class WorkerProcess:
     async def timeline(self) -> list[dict]:
         """The batches applied since the last reset, as `BatchTimeline` recorded them."""
         return await self._ask("timeline")
+
+    async def applied(self, count: int) -> None:
+        """Until the worker has applied (or found duplicate) `count` events since it started."""
+        await self._ask(("applied", count))
 
     async def stop(self) -> None:
         await self._ask("stop")
