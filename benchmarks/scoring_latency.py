@@ -13,8 +13,9 @@ added to every figure (a ledger poll every 5 ms added 9 to 40 ms on average).
 The worker's schema is first brought to one in service: `--history` events (200,000 by
 default) applied at the worker's own pace, then its tables vacuumed and analyzed. On an empty
 schema autovacuum's thresholds, which grow with a table, are a few hundred rows, so the clock
-held up to 15 vacuums of tables a few seconds old, each taking the second core, where a
-schema in service has at most one in a run; and its indexes are shallower. The server is then
+held up to 15 vacuums of tables a few seconds old, each taking the second core (0 to 9 after
+the history, most of them of `phase_counts`, which every batch appends to); and its indexes
+were shallower than in service. The server is then
 left WAL to recycle (`recycle_wal`), as one in service has, and this process collects no
 garbage while the clock runs: either stall would be charged to the worker.
 
