@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import get_args
 
 import asyncpg
 import structlog
 
+from .settings import PlanCacheMode
+
 log = structlog.get_logger()
 
-PLAN_CACHE_MODES = ("auto", "force_generic_plan", "force_custom_plan")
+PLAN_CACHE_MODES = tuple(mode for mode in get_args(PlanCacheMode) if mode)
 
 
 def begin_statement(plan_cache_mode: str) -> str | None:

@@ -29,6 +29,10 @@ ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES256K", "ES384", "ES512",
                                    "RS512", "PS256", "PS384", "PS512"})
 
 
+# PostgreSQL's plan_cache_mode for a consumer's batches; "" keeps the server's.
+PlanCacheMode = Literal["", "auto", "force_generic_plan", "force_custom_plan"]
+
+
 class ServiceSettings(BaseSettings):
     """Base settings; each service subclasses it with its own `env_prefix` and defaults."""
 
@@ -75,7 +79,7 @@ class ServiceSettings(BaseSettings):
     # PostgreSQL's plan_cache_mode in the batches' transactions (SET LOCAL, sent with BEGIN);
     # empty keeps the server's. force_generic_plan plans each statement once per connection
     # instead of once per batch (runtime.batch_transaction).
-    consumer_plan_cache_mode: Literal["", "auto", "force_generic_plan", "force_custom_plan"] = ""
+    consumer_plan_cache_mode: PlanCacheMode = ""
     consumer_fetch_max_wait_ms: int = 50
     # After a batch is delivered, wait up to this long for the fetch its delivery starts and
     # add what it brings (0: never). Without it, what was published while the previous batch

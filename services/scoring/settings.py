@@ -1,9 +1,7 @@
-from typing import Literal
-
 from pydantic_settings import SettingsConfigDict
 
 from services.registry import service
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import PlanCacheMode, ServiceSettings
 
 ENTRY = service("scoring")
 
@@ -25,5 +23,4 @@ class ScoringSettings(ServiceSettings):
     # planned once per connection they cost 2.2 and 2.4 ms a batch, against 4.0 to 5.3 and
     # 2.9 to 3.3 ms planned each time (benchmarks/scoring_latency.py). Their joins on stored rows
     # are key probes whatever the plan, so a plan made while the tables were small stays good.
-    consumer_plan_cache_mode: Literal["", "auto", "force_generic_plan", "force_custom_plan"] = (
-        "force_generic_plan")
+    consumer_plan_cache_mode: PlanCacheMode = "force_generic_plan"
